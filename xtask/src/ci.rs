@@ -11,7 +11,18 @@ use crate::project_root;
 pub(crate) fn run() -> anyhow::Result<()> {
     let steps: [(&str, &[&str]); 3] = [
         ("formatting", &["fmt", "--all", "--check"]),
-        ("clippy", &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]),
+        (
+            "clippy",
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--locked",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        ),
         ("tests", &["test", "--workspace", "--locked"]),
     ];
     for (name, args) in steps {

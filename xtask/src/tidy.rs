@@ -11,7 +11,11 @@ fn every_rust_file_starts_with_a_module_doc() {
         .filter(|path| !read(path).trim_start().starts_with("//!"))
         .map(|path| relative(&path))
         .collect();
-    assert!(offenders.is_empty(), "these files must start with a `//!` line saying what they are for:\n{}", offenders.join("\n"));
+    assert!(
+        offenders.is_empty(),
+        "these files must start with a `//!` line saying what they are for:\n{}",
+        offenders.join("\n")
+    );
 }
 
 #[test]
@@ -40,8 +44,12 @@ fn every_fixture_parses() {
     for path in files_under(&project_root().join("fixtures")) {
         let text = read(&path);
         let result = match extension(&path) {
-            "json" => serde_json::from_str::<serde_json::Value>(&text).map(drop).map_err(|e| e.to_string()),
-            "yaml" | "yml" => serde_saphyr::from_str::<serde_json::Value>(&text).map(drop).map_err(|e| e.to_string()),
+            "json" => serde_json::from_str::<serde_json::Value>(&text)
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            "yaml" | "yml" => serde_saphyr::from_str::<serde_json::Value>(&text)
+                .map(drop)
+                .map_err(|e| e.to_string()),
             _ => continue,
         };
         checked += 1;
@@ -49,8 +57,15 @@ fn every_fixture_parses() {
             problems.push(format!("{}: {err}", relative(&path)));
         }
     }
-    assert!(problems.is_empty(), "fixtures that do not parse:\n{}", problems.join("\n"));
-    assert!(checked >= 8, "expected the reference solution's YAML and JSON files, found {checked}");
+    assert!(
+        problems.is_empty(),
+        "fixtures that do not parse:\n{}",
+        problems.join("\n")
+    );
+    assert!(
+        checked >= 8,
+        "expected the reference solution's YAML and JSON files, found {checked}"
+    );
 }
 
 #[test]
@@ -60,13 +75,19 @@ fn no_api_keys_in_fixtures() {
     for path in files_under(&project_root().join("fixtures")) {
         for (index, line) in read(&path).lines().enumerate() {
             let lower = line.to_ascii_lowercase();
-            let names_a_key = ["api_key", "app_key", "application_key"].iter().any(|k| lower.contains(k));
+            let names_a_key = ["api_key", "app_key", "application_key"]
+                .iter()
+                .any(|k| lower.contains(k));
             if names_a_key && has_hex_run(line, 32) {
                 offenders.push(format!("{}:{}", relative(&path), index + 1));
             }
         }
     }
-    assert!(offenders.is_empty(), "a Datadog key seems to be committed at:\n{}", offenders.join("\n"));
+    assert!(
+        offenders.is_empty(),
+        "a Datadog key seems to be committed at:\n{}",
+        offenders.join("\n")
+    );
 }
 
 #[test]
@@ -76,7 +97,8 @@ fn hex_runs_are_detected() {
 }
 
 fn has_hex_run(text: &str, len: usize) -> bool {
-    text.split(|c: char| !c.is_ascii_hexdigit()).any(|run| run.len() >= len)
+    text.split(|c: char| !c.is_ascii_hexdigit())
+        .any(|run| run.len() >= len)
 }
 
 fn rust_files() -> Vec<PathBuf> {
@@ -94,7 +116,9 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             let name = entry.file_name();
@@ -121,5 +145,8 @@ fn read(path: &Path) -> String {
 }
 
 fn relative(path: &Path) -> String {
-    path.strip_prefix(project_root()).unwrap_or(path).display().to_string()
+    path.strip_prefix(project_root())
+        .unwrap_or(path)
+        .display()
+        .to_string()
 }

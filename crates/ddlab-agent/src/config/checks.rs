@@ -78,7 +78,11 @@ pub fn load_confd(dir: &Path) -> ConfD {
     let mut confd = ConfD::default();
     let mut files = candidate_files(dir, &mut confd.problems);
     // A `.yaml.default` counts only when the same check has no other configuration.
-    let has_regular: Vec<String> = files.iter().filter(|f| !f.is_default).map(|f| f.check.clone()).collect();
+    let has_regular: Vec<String> = files
+        .iter()
+        .filter(|f| !f.is_default)
+        .map(|f| f.check.clone())
+        .collect();
     files.retain(|f| !f.is_default || !has_regular.contains(&f.check));
     for file in files {
         match std::fs::read_to_string(&file.path) {
@@ -88,14 +92,21 @@ pub fn load_confd(dir: &Path) -> ConfD {
                     confd.checks.push(check);
                 }
             }
-            Err(err) => confd.problems.push(Problem::error(&file.path, None, format!("cannot read: {err}"))),
+            Err(err) => confd
+                .problems
+                .push(Problem::error(&file.path, None, format!("cannot read: {err}"))),
         }
     }
     confd
 }
 
 /// Parses one check configuration file; problems are pushed, and `None` means nothing loadable.
-pub fn read_check_file(check: &str, path: &Path, text: &str, problems: &mut Vec<Problem>) -> Option<CheckConfig> {
+pub fn read_check_file(
+    check: &str,
+    path: &Path,
+    text: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<CheckConfig> {
     let raw: RawCheckFile = match yaml::parse(path, text) {
         Ok(raw) => raw,
         Err(problem) => {
@@ -120,10 +131,19 @@ pub fn read_check_file(check: &str, path: &Path, text: &str, problems: &mut Vec<
         }
     }
     if instances.is_empty() {
-        problems.push(Problem::error(path, None, "Configuration file contains no valid instances"));
+        problems.push(Problem::error(
+            path,
+            None,
+            "Configuration file contains no valid instances",
+        ));
         return None;
     }
-    Some(CheckConfig { name: check.to_owned(), source: path.to_owned(), init_config, instances })
+    Some(CheckConfig {
+        name: check.to_owned(),
+        source: path.to_owned(),
+        init_config,
+        instances,
+    })
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -153,10 +173,8 @@ fn candidate_files(dir: &Path, problems: &mut Vec<Problem>) -> Vec<CandidateFile
                     }
                 }
             }
-        } else if entry.is_file() {
-            if let Some(check) = config_stem(&name) {
-                push_candidate(&mut found, check, &entry);
-            }
+        } else if let Some(check) = config_stem(&name).filter(|_| entry.is_file()) {
+            push_candidate(&mut found, check, &entry);
         }
     }
     found
@@ -168,13 +186,19 @@ fn push_candidate(found: &mut Vec<CandidateFile>, check: &str, path: &Path) {
         return;
     }
     let is_default = name.ends_with(".default");
-    found.push(CandidateFile { check: check.to_owned(), path: path.to_owned(), is_default });
+    found.push(CandidateFile {
+        check: check.to_owned(),
+        path: path.to_owned(),
+        is_default,
+    });
 }
 
 /// The stem of a configuration file name, or `None` if the Agent would not read it.
 fn config_stem(name: &str) -> Option<&str> {
     let name = name.strip_suffix(".default").unwrap_or(name);
-    name.strip_suffix(".yaml").or_else(|| name.strip_suffix(".yml")).filter(|s| !s.is_empty())
+    name.strip_suffix(".yaml")
+        .or_else(|| name.strip_suffix(".yml"))
+        .filter(|s| !s.is_empty())
 }
 
 fn sorted_entries(dir: &Path, problems: &mut Vec<Problem>) -> Vec<PathBuf> {
@@ -193,7 +217,9 @@ fn sorted_entries(dir: &Path, problems: &mut Vec<Problem>) -> Vec<PathBuf> {
 }
 
 fn file_name(path: &Path) -> String {
-    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 fn instance(
@@ -209,8 +235,11 @@ fn instance(
     };
     let interval = match raw.get("min_collection_interval") {
         None | Some(serde_json::Value::Null) => DEFAULT_INTERVAL,
-        Some(value) => interval(value)
-            .ok_or_else(|| format!("instance #{index}: min_collection_interval must be a positive number of seconds, got {value}"))?,
+        Some(value) => interval(value).ok_or_else(|| {
+            format!(
+                "instance #{index}: min_collection_interval must be a positive number of seconds, got {value}"
+            )
+        })?,
     };
     let tags = match raw.get("tags") {
         None | Some(serde_json::Value::Null) => Vec::new(),
@@ -224,10 +253,25 @@ fn instance(
         Some(other) => return Err(format!("instance #{index}: tags must be a list, got {other}")),
     };
     let service = raw.get("service").and_then(|s| s.as_str()).map(str::to_owned);
-    let name = raw.get("name").and_then(|s| s.as_str()).filter(|s| !s.is_empty()).map(str::to_owned);
-    let empty_default_hostname = raw.get("empty_default_hostname").and_then(|b| b.as_bool()).unwrap_or(false);
+    let name = raw
+        .get("name")
+        .and_then(|s| s.as_str())
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned);
+    let empty_default_hostname = raw
+        .get("empty_default_hostname")
+        .and_then(|b| b.as_bool())
+        .unwrap_or(false);
     let id = check_id(check, name.as_deref(), &raw, init_config);
-    Ok(Instance { id, interval, tags, service, name, empty_default_hostname, raw })
+    Ok(Instance {
+        id,
+        interval,
+        tags,
+        service,
+        name,
+        empty_default_hostname,
+        raw,
+    })
 }
 
 fn interval(value: &serde_json::Value) -> Option<Duration> {
@@ -267,7 +311,12 @@ mod tests {
 
     fn read(text: &str) -> (Option<CheckConfig>, Vec<String>) {
         let mut problems = Vec::new();
-        let check = read_check_file("my_metric", Path::new("conf.d/my_metric.yaml"), text, &mut problems);
+        let check = read_check_file(
+            "my_metric",
+            Path::new("conf.d/my_metric.yaml"),
+            text,
+            &mut problems,
+        );
         (check, problems.iter().map(ToString::to_string).collect())
     }
 
@@ -285,8 +334,10 @@ mod tests {
         assert_eq!(check.unwrap().instances[0].interval, DEFAULT_INTERVAL);
         assert_eq!(
             problems,
-            ["conf.d/my_metric.yaml:2: warning: min_collection_interval under init_config is ignored by \
-              Agent 6/7; set it on each item of instances: instead"]
+            [
+                "conf.d/my_metric.yaml:2: warning: min_collection_interval under init_config is ignored by \
+              Agent 6/7; set it on each item of instances: instead"
+            ]
         );
     }
 
@@ -294,7 +345,10 @@ mod tests {
     fn no_instances_is_a_config_error() {
         let (check, problems) = read("init_config:\n");
         assert_eq!(check, None);
-        assert_eq!(problems, ["conf.d/my_metric.yaml: Configuration file contains no valid instances"]);
+        assert_eq!(
+            problems,
+            ["conf.d/my_metric.yaml: Configuration file contains no valid instances"]
+        );
     }
 
     #[test]
@@ -315,7 +369,10 @@ mod tests {
         assert_ne!(a.instances[0].id, a.instances[1].id);
         assert_eq!(a.instances[0].id, again.unwrap().instances[0].id);
         let id = a.instances[0].id.as_str();
-        assert!(id.starts_with("my_metric:") && id.len() == "my_metric:".len() + 16, "{id}");
+        assert!(
+            id.starts_with("my_metric:") && id.len() == "my_metric:".len() + 16,
+            "{id}"
+        );
     }
 
     #[test]
@@ -339,7 +396,12 @@ mod tests {
         let loaded: Vec<(String, String)> = confd
             .checks
             .iter()
-            .map(|c| (c.name.clone(), c.source.strip_prefix(root).unwrap().display().to_string()))
+            .map(|c| {
+                (
+                    c.name.clone(),
+                    c.source.strip_prefix(root).unwrap().display().to_string(),
+                )
+            })
             .collect();
         assert_eq!(
             loaded,

@@ -136,7 +136,11 @@ pub enum ConfigError {
     #[error("{0}")]
     Invalid(Problem),
     #[error("environment variable {var}={value:?} is invalid: {reason}")]
-    Env { var: &'static str, value: String, reason: String },
+    Env {
+        var: &'static str,
+        value: String,
+        reason: String,
+    },
 }
 
 impl ApiKey {
@@ -166,8 +170,10 @@ impl AgentConfig {
     /// Reads `<root>/datadog.yaml`, then applies the environment (`env` looks a variable up).
     pub fn load(root: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Loaded, ConfigError> {
         let path = root.join(MAIN_FILE);
-        let text =
-            std::fs::read_to_string(&path).map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
         Self::from_yaml(root, &path, &text, env)
     }
 
@@ -232,7 +238,9 @@ impl AgentConfig {
     /// The env traces get when the tracer sends none: `apm_config.env`, then `env`, then an `env:` host tag.
     pub fn traces_env(&self) -> Option<String> {
         self.apm.env.clone().or_else(|| self.env.clone()).or_else(|| {
-            self.tags.iter().find_map(|tag| tag.strip_prefix("env:").map(str::to_owned))
+            self.tags
+                .iter()
+                .find_map(|tag| tag.strip_prefix("env:").map(str::to_owned))
         })
     }
 
@@ -308,7 +316,8 @@ impl AgentConfig {
             self.logs_enabled = env_parse("DD_LOGS_ENABLED", &v, parse_bool)?;
         }
         if let Some(v) = get("DD_FORWARDER_TIMEOUT") {
-            self.forwarder.timeout = Duration::from_secs(env_parse("DD_FORWARDER_TIMEOUT", &v, parse_number)?);
+            self.forwarder.timeout =
+                Duration::from_secs(env_parse("DD_FORWARDER_TIMEOUT", &v, parse_number)?);
         }
         if let Some(v) = get("DD_FORWARDER_RETRY_QUEUE_PAYLOADS_MAX_SIZE") {
             self.forwarder.retry_queue_max_bytes =
@@ -326,7 +335,8 @@ impl AgentConfig {
             self.use_v2_api_series = env_parse("DD_USE_V2_API_SERIES", &v, parse_bool)?;
         }
         if let Some(v) = get("DD_SERIALIZER_COMPRESSOR_KIND") {
-            self.serializer_compressor_kind = env_parse("DD_SERIALIZER_COMPRESSOR_KIND", &v, parse_compressor)?;
+            self.serializer_compressor_kind =
+                env_parse("DD_SERIALIZER_COMPRESSOR_KIND", &v, parse_compressor)?;
         }
         if let Some(v) = get("DD_HISTOGRAM_AGGREGATES") {
             self.histogram_aggregates = v.split_whitespace().map(str::to_owned).collect();
@@ -343,13 +353,13 @@ impl AgentConfig {
 
 /// Splits a scalar tag list the way the Agent's readers end up doing: on whitespace and commas, trimmed.
 pub fn split_tags(text: &str) -> Vec<String> {
-    text.split(|c: char| c.is_whitespace() || c == ',').filter(|t| !t.is_empty()).map(str::to_owned).collect()
+    text.split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
-fn first_set(
-    get: &dyn Fn(&str) -> Option<String>,
-    vars: &[&'static str],
-) -> Option<(&'static str, String)> {
+fn first_set(get: &dyn Fn(&str) -> Option<String>, vars: &[&'static str]) -> Option<(&'static str, String)> {
     vars.iter().find_map(|var| get(var).map(|value| (*var, value)))
 }
 
@@ -358,7 +368,11 @@ fn env_parse<T>(
     value: &str,
     parse: impl Fn(&str) -> Result<T, String>,
 ) -> Result<T, ConfigError> {
-    parse(value.trim()).map_err(|reason| ConfigError::Env { var, value: value.to_owned(), reason })
+    parse(value.trim()).map_err(|reason| ConfigError::Env {
+        var,
+        value: value.to_owned(),
+        reason,
+    })
 }
 
 fn parse_bool(text: &str) -> Result<bool, String> {
@@ -456,7 +470,7 @@ impl RawConfig {
             extra_tags: self.extra_tags.map(|t| t.0).unwrap_or_default(),
             env: self.env.filter(|e| !e.is_empty()),
             apm: ApmConfig {
-                enabled: apm.enabled.map_or(true, |b| b.0),
+                enabled: apm.enabled.is_none_or(|b| b.0),
                 receiver_port: apm.receiver_port.map_or(8126, |n| n.0),
                 receiver_socket: apm.receiver_socket.filter(|s| !s.is_empty()).map(PathBuf::from),
                 non_local_traffic: apm.apm_non_local_traffic.is_some_and(|b| b.0),
@@ -464,7 +478,7 @@ impl RawConfig {
                 env: apm.env,
             },
             dogstatsd: DogStatsdConfig {
-                enabled: self.use_dogstatsd.map_or(true, |b| b.0),
+                enabled: self.use_dogstatsd.is_none_or(|b| b.0),
                 port: self.dogstatsd_port.map_or(8125, |n| n.0),
                 socket: self.dogstatsd_socket.filter(|s| !s.is_empty()).map(PathBuf::from),
                 non_local_traffic: self.dogstatsd_non_local_traffic.is_some_and(|b| b.0),
@@ -480,12 +494,14 @@ impl RawConfig {
             },
             check_runners: self.check_runners.map_or(4, |n| n.0),
             confd_path: self.confd_path.map_or_else(|| root.join("conf.d"), PathBuf::from),
-            additional_checksd: self.additional_checksd.map_or_else(|| root.join("checks.d"), PathBuf::from),
+            additional_checksd: self
+                .additional_checksd
+                .map_or_else(|| root.join("checks.d"), PathBuf::from),
             cmd_port: self.cmd_port.map_or(5001, |n| n.0),
             logs_enabled: self.logs_enabled.is_some_and(|b| b.0),
-            histogram_aggregates: self.histogram_aggregates.unwrap_or_else(|| {
-                ["max", "median", "avg", "count"].map(str::to_owned).to_vec()
-            }),
+            histogram_aggregates: self
+                .histogram_aggregates
+                .unwrap_or_else(|| ["max", "median", "avg", "count"].map(str::to_owned).to_vec()),
             histogram_percentiles: self
                 .histogram_percentiles
                 .map_or_else(|| vec![0.95], |ps| ps.into_iter().map(|n| n.0).collect()),
@@ -500,11 +516,16 @@ mod tests {
     use super::*;
 
     fn load(text: &str, env: &[(&str, &str)]) -> Result<Loaded, ConfigError> {
-        let env: BTreeMap<String, String> =
-            env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        AgentConfig::from_yaml(Path::new("/etc/dd"), Path::new("/etc/dd/datadog.yaml"), text, &|var| {
-            env.get(var).cloned()
-        })
+        let env: BTreeMap<String, String> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        AgentConfig::from_yaml(
+            Path::new("/etc/dd"),
+            Path::new("/etc/dd/datadog.yaml"),
+            text,
+            &|var| env.get(var).cloned(),
+        )
     }
 
     #[test]
@@ -524,7 +545,9 @@ mod tests {
 
     #[test]
     fn tags_as_list_or_scalar() {
-        let list = load("tags:\n  - env:dev\n  - role:db\n  - exercise\n", &[]).unwrap().config;
+        let list = load("tags:\n  - env:dev\n  - role:db\n  - exercise\n", &[])
+            .unwrap()
+            .config;
         assert_eq!(list.tags, ["env:dev", "role:db", "exercise"]);
         let scalar = load("tags: env:dev, role:db\n", &[]).unwrap().config;
         assert_eq!(scalar.tags, ["env:dev", "role:db"]);
@@ -534,7 +557,11 @@ mod tests {
     fn env_beats_file() {
         let config = load(
             "hostname: file-host\ntags: [a:b]\napm_config:\n  enabled: false\n",
-            &[("DD_HOSTNAME", "env-host"), ("DD_TAGS", "x:y z:w"), ("DD_APM_ENABLED", "true")],
+            &[
+                ("DD_HOSTNAME", "env-host"),
+                ("DD_TAGS", "x:y z:w"),
+                ("DD_APM_ENABLED", "true"),
+            ],
         )
         .unwrap()
         .config;
@@ -545,8 +572,9 @@ mod tests {
 
     #[test]
     fn dd_dd_url_wins_over_dd_url() {
-        let config =
-            load("", &[("DD_URL", "http://a"), ("DD_DD_URL", "http://b/")]).unwrap().config;
+        let config = load("", &[("DD_URL", "http://a"), ("DD_DD_URL", "http://b/")])
+            .unwrap()
+            .config;
         assert_eq!(config.metrics_url(), "http://b");
     }
 
@@ -561,7 +589,10 @@ mod tests {
     fn api_key_is_never_printed() {
         let config = load("api_key: abcdef0123456789\n", &[]).unwrap().config;
         assert!(!format!("{config:?}").contains("abcdef"));
-        assert_eq!(config.api_key.map(|k| k.expose().to_owned()).as_deref(), Some("abcdef0123456789"));
+        assert_eq!(
+            config.api_key.map(|k| k.expose().to_owned()).as_deref(),
+            Some("abcdef0123456789")
+        );
     }
 
     #[test]

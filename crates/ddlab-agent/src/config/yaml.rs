@@ -29,11 +29,23 @@ pub enum Severity {
 
 impl Problem {
     pub fn error(path: &Path, line: Option<u64>, message: impl Into<String>) -> Self {
-        Self { path: path.to_owned(), line, column: None, severity: Severity::Error, message: message.into() }
+        Self {
+            path: path.to_owned(),
+            line,
+            column: None,
+            severity: Severity::Error,
+            message: message.into(),
+        }
     }
 
     pub fn warning(path: &Path, line: Option<u64>, message: impl Into<String>) -> Self {
-        Self { path: path.to_owned(), line, column: None, severity: Severity::Warning, message: message.into() }
+        Self {
+            path: path.to_owned(),
+            line,
+            column: None,
+            severity: Severity::Warning,
+            message: message.into(),
+        }
     }
 }
 
@@ -56,7 +68,10 @@ impl fmt::Display for Problem {
 /// Deserializes `text` (the contents of `path`), turning a failure into a located [`Problem`].
 pub(crate) fn parse<T: DeserializeOwned + Default>(path: &Path, text: &str) -> Result<T, Problem> {
     // An empty or comment-only file is an empty mapping, as it is for the Agent.
-    if text.lines().all(|line| line.trim().is_empty() || line.trim_start().starts_with('#')) {
+    if text
+        .lines()
+        .all(|line| line.trim().is_empty() || line.trim_start().starts_with('#'))
+    {
         return Ok(T::default());
     }
     serde_saphyr::from_str(text).map_err(|err| {
@@ -76,7 +91,10 @@ pub(crate) fn parse<T: DeserializeOwned + Default>(path: &Path, text: &str) -> R
 /// The library's message without its own `error: line N column M:` prefix, which `Problem` prints itself.
 fn explanation(message: &str) -> &str {
     let message = message.strip_prefix("error: ").unwrap_or(message);
-    match message.strip_prefix("line ").and_then(|rest| rest.split_once(": ")) {
+    match message
+        .strip_prefix("line ")
+        .and_then(|rest| rest.split_once(": "))
+    {
         Some((location, rest)) if location.split(" column ").all(|n| n.parse::<u64>().is_ok()) => rest,
         _ => message,
     }
@@ -84,11 +102,14 @@ fn explanation(message: &str) -> &str {
 
 /// The 1-based line where `key:` is written (first occurrence), for problems found after parsing.
 pub(crate) fn line_of_key(text: &str, key: &str) -> Option<u64> {
-    text.lines().position(|line| {
-        let trimmed = line.trim_start().trim_start_matches("- ");
-        trimmed.strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with(':'))
-    })
-    .and_then(|index| u64::try_from(index + 1).ok())
+    text.lines()
+        .position(|line| {
+            let trimmed = line.trim_start().trim_start_matches("- ");
+            trimmed
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with(':'))
+        })
+        .and_then(|index| u64::try_from(index + 1).ok())
 }
 
 /// A tag list written as a YAML list, or leniently as one scalar split on commas and whitespace.
@@ -127,9 +148,14 @@ impl<'de> Deserialize<'de> for Tags {
         };
         Ok(match Option::<Form>::deserialize(deserializer)? {
             None => Tags(Vec::new()),
-            Some(Form::List(items)) => {
-                Tags(items.into_iter().map(text).map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect())
-            }
+            Some(Form::List(items)) => Tags(
+                items
+                    .into_iter()
+                    .map(text)
+                    .map(|t| t.trim().to_owned())
+                    .filter(|t| !t.is_empty())
+                    .collect(),
+            ),
             Some(Form::One(one)) => Tags(super::split_tags(&text(one))),
         })
     }
@@ -153,7 +179,9 @@ impl<'de> Deserialize<'de> for Bool {
                 Ok(Bool(v != 0))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Bool, E> {
-                super::parse_bool(v).map(Bool).map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
+                super::parse_bool(v)
+                    .map(Bool)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
             }
         }
         deserializer.deserialize_any(BoolVisitor)
@@ -169,16 +197,25 @@ impl<'de, T: FromStr + NumCast> Deserialize<'de> for Number<T> {
                 f.write_str("a number in range")
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Number<T>, E> {
-                T::from_i64(v).map(Number).ok_or_else(|| E::invalid_value(de::Unexpected::Signed(v), &self))
+                T::from_i64(v)
+                    .map(Number)
+                    .ok_or_else(|| E::invalid_value(de::Unexpected::Signed(v), &self))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Number<T>, E> {
-                T::from_u64(v).map(Number).ok_or_else(|| E::invalid_value(de::Unexpected::Unsigned(v), &self))
+                T::from_u64(v)
+                    .map(Number)
+                    .ok_or_else(|| E::invalid_value(de::Unexpected::Unsigned(v), &self))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Number<T>, E> {
-                T::from_f64(v).map(Number).ok_or_else(|| E::invalid_value(de::Unexpected::Float(v), &self))
+                T::from_f64(v)
+                    .map(Number)
+                    .ok_or_else(|| E::invalid_value(de::Unexpected::Float(v), &self))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Number<T>, E> {
-                v.trim().parse().map(Number).map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
+                v.trim()
+                    .parse()
+                    .map(Number)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
             }
         }
         deserializer.deserialize_any(NumberVisitor(PhantomData))
