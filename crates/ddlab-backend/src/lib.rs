@@ -1,0 +1,101 @@
+//! ddlab-backend: a Datadog-API-compatible server for the lab. The only crate that knows HTTP routes.
+//!
+//! The backend stores what the agent and the official clients send (`ddlab-store`), answers queries with
+//! `ddlab-query`, and reads time from one [`Clock`] that test mode may move.
+
+mod clock;
+mod http;
+mod keys;
+mod source;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use ddlab_store::Store;
+
+pub use clock::Clock;
+pub use http::{ApiError, router};
+pub use keys::{KEYS_FILE, Keys, Secret};
+
+/// Everything a running backend shares between requests.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Arc<Store>,
+    pub keys: Arc<Keys>,
+    pub clock: Arc<Clock>,
+    /// Test mode adds the admin routes that move the clock.
+    pub test_mode: bool,
+}
+
+/// How to run a backend.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the database and the key file live. Created if missing, with mode 0700.
+    pub state_dir: PathBuf,
+    /// Address to listen on; default `127.0.0.1:8480` (loopback only).
+    pub listen: SocketAddr,
+    /// Start with the movable test clock and its admin routes.
+    pub test_mode: bool,
+    /// Use these keys instead of the state folder's key file.
+    pub keys: Option<Keys>,
+}
+
+/// The database file inside the state folder.
+pub const DATABASE_FILE: &str = "ddlab.db";
+
+impl AppState {
+    /// Opens the state folder: creates it (0700), opens the database, reads or creates the keys.
+    pub fn open(config: &Config) -> anyhow::Result<Self> {
+        create_private_dir(&config.state_dir)?;
+        let store = Store::open(&config.state_dir.join(DATABASE_FILE))?;
+        let keys = match &config.keys {
+            Some(keys) => keys.clone(),
+            None => {
+                let (keys, created) = Keys::load_or_create(&config.state_dir)?;
+                if created {
+                    tracing::info!(
+                        file = %config.state_dir.join(KEYS_FILE).display(),
+                        "Generated a new API and application key pair."
+                    );
+                }
+                keys
+            }
+        };
+        Ok(Self {
+            store: Arc::new(store),
+            keys: Arc::new(keys),
+            clock: Arc::new(Clock::default()),
+            test_mode: config.test_mode,
+        })
+    }
+}
+
+/// Serves until `shutdown` resolves.
+pub async fn serve(
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let state = AppState::open(&config)?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    tracing::info!(address = %listener.local_addr()?, test_mode = config.test_mode, "Backend listening.");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("server failed")
+}
+
+fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the state folder {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot restrict {} to its owner", dir.display()))?;
+    }
+    Ok(())
+}

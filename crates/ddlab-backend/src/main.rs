@@ -1,0 +1,83 @@
+//! The `ddlab-backend` binary: parses flags, sets up logging, serves until Ctrl-C or SIGTERM.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use ddlab_backend::{Config, Keys, Secret};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ddlab-backend",
+    version,
+    about = "A Datadog-API-compatible backend for the ddlab lab"
+)]
+struct Args {
+    /// Folder for the database and the key file.
+    #[arg(long, env = "DDLAB_STATE_DIR", default_value = ".ddlab/backend")]
+    state_dir: PathBuf,
+    /// Address to listen on. Keep it on loopback unless you mean to share the lab.
+    #[arg(long, env = "DDLAB_BACKEND_LISTEN", default_value = "127.0.0.1:8480")]
+    listen: SocketAddr,
+    /// Enable the movable test clock and its admin routes under /ddlab/test/.
+    #[arg(long)]
+    test_mode: bool,
+    /// Accept this API key instead of the generated one (needs --app-key too).
+    #[arg(long, env = "DDLAB_API_KEY", requires = "app_key", hide_env_values = true)]
+    api_key: Option<String>,
+    /// Accept this application key instead of the generated one (needs --api-key too).
+    #[arg(long, env = "DDLAB_APP_KEY", requires = "api_key", hide_env_values = true)]
+    app_key: Option<String>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let args = Args::parse();
+    let keys = match (args.api_key, args.app_key) {
+        (Some(api), Some(app)) => Some(Keys {
+            api_key: Secret::new(api),
+            app_key: Secret::new(app),
+        }),
+        _ => None,
+    };
+    let config = Config {
+        state_dir: args.state_dir,
+        listen: args.listen,
+        test_mode: args.test_mode,
+        keys,
+    };
+    match ddlab_backend::serve(config, shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("Shutting down.");
+}
