@@ -6,6 +6,7 @@
 //!
 //! All calls block: the async backend runs them on its blocking pool.
 
+mod hosts;
 mod schema;
 mod series;
 
@@ -14,6 +15,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, OpenFlags};
 
+pub use hosts::{AGENT_TAGS, Host, HostUpdate, USER_TAGS};
 pub use series::{AppendReport, MetricKind, NewSeries, StoredSeries};
 
 /// A handle on the database file.

@@ -28,6 +28,56 @@ const MIGRATIONS: &[&str] = &[
         value     REAL NOT NULL,
         PRIMARY KEY (series_id, ts)
     ) WITHOUT ROWID;",
+    // 2: hosts, service checks, events and the intake log.
+    "CREATE TABLE hosts (
+        name          TEXT PRIMARY KEY,
+        ip            TEXT,
+        agent_version TEXT,
+        platform      TEXT,
+        meta          TEXT,                 -- JSON object from the last host metadata
+        first_seen    INTEGER NOT NULL,
+        last_seen     INTEGER NOT NULL,
+        last_metadata INTEGER
+    );
+    CREATE TABLE host_tags (
+        host   TEXT NOT NULL,
+        source TEXT NOT NULL,               -- e.g. 'Datadog', 'Users', 'agent'
+        tag    TEXT NOT NULL,
+        PRIMARY KEY (host, source, tag)
+    ) WITHOUT ROWID;
+    CREATE TABLE check_runs (
+        id      INTEGER PRIMARY KEY,
+        check_name TEXT NOT NULL,
+        host    TEXT NOT NULL,
+        status  INTEGER NOT NULL,
+        message TEXT,
+        tags    TEXT NOT NULL,
+        ts      INTEGER NOT NULL
+    );
+    CREATE INDEX check_runs_by_check ON check_runs (check_name, ts);
+    CREATE TABLE events (
+        id            INTEGER PRIMARY KEY,
+        title         TEXT NOT NULL,
+        text          TEXT NOT NULL,
+        date_happened INTEGER NOT NULL,
+        priority      TEXT,
+        host          TEXT,
+        tags          TEXT NOT NULL,
+        alert_type    TEXT NOT NULL,
+        aggregation_key TEXT,
+        source_type_name TEXT,
+        related_event_id INTEGER,
+        device_name   TEXT
+    );
+    CREATE INDEX events_by_date ON events (date_happened);
+    CREATE TABLE intake_log (
+        id          INTEGER PRIMARY KEY,
+        route       TEXT NOT NULL,
+        received_at INTEGER NOT NULL,
+        status      INTEGER NOT NULL,
+        summary     TEXT NOT NULL           -- JSON: the decoded payload, or the error
+    );
+    CREATE INDEX intake_log_by_route ON intake_log (route, id);",
 ];
 
 pub(crate) fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {

@@ -113,6 +113,23 @@ async fn query_answers_in_datadogs_shape() {
             1_100,
         )
         .unwrap();
+    // Host tags from metadata apply to every series of the host.
+    let host = ddlab_store::HostUpdate {
+        name: "a".to_owned(),
+        tags: [(
+            ddlab_store::AGENT_TAGS.to_owned(),
+            vec!["role:database".to_owned()],
+        )]
+        .into_iter()
+        .collect(),
+        ..ddlab_store::HostUpdate::default()
+    };
+    lab.state.store.update_host(&host, 1_100).unwrap();
+    let uri = "/api/v1/query?from=900&to=1200&query=avg:my_metric%7Brole:database%7D%20by%20%7Bhost%7D";
+    let (_, body) = call(&lab, get(uri, Some(API), Some(APP))).await;
+    assert_eq!(body["series"][0]["tag_set"], json!(["host:a"]));
+    assert_eq!(body["series"].as_array().unwrap().len(), 1);
+
     let uri = "/api/v1/query?from=900&to=1200&query=avg:my_metric%7Bhost:a%7D";
     let (status, body) = call(&lab, get(uri, Some(API), Some(APP))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
