@@ -1,0 +1,154 @@
+//! Content-Encoding: parsing the header, bounded decompression for the backend, compression for the agent.
+//!
+//! Datadog's intakes accept `deflate` (zlib-wrapped, as the Agent and datadogpy send it), `gzip` and zstd
+//! (the Agent's default since 7.x, sent as `zstd`; the v2 series API documents the literal `zstd1`).
+//!
+//! **Invariant:** [`decompress`] never holds more than `limit + 1` decompressed bytes (plus `Vec` growth
+//! slack) whatever the body claims, and zstd frames may not ask for a window larger than
+//! [`ZSTD_WINDOW_LOG_MAX`], so a small body cannot make the backend allocate much.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::str::FromStr;
+
+use flate2::Compression;
+use flate2::read::{DeflateDecoder, MultiGzDecoder, ZlibDecoder};
+use flate2::write::{GzEncoder, ZlibEncoder};
+
+use crate::WireError;
+
+/// The zstd level the Agent uses by default (`serializer_zstd_compressor_level: 1`).
+pub const ZSTD_LEVEL: i32 = 1;
+
+/// The largest zstd window (2^24 = 16 MiB) a body may ask the decoder to allocate. Datadog's clients
+/// compress bodies of at most a few MiB at low levels, which need windows of 2^19..2^22.
+pub const ZSTD_WINDOW_LOG_MAX: u32 = 24;
+
+/// A body's `Content-Encoding`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Encoding {
+    /// No compression (no header, empty, or `identity`).
+    #[default]
+    Identity,
+    /// `gzip` (or the legacy alias `x-gzip`); concatenated members are read in turn.
+    Gzip,
+    /// `deflate`: a zlib stream as the Agent sends it, or a raw deflate stream when the zlib header is absent.
+    Deflate,
+    /// `zstd` (or `zstd1`, the value the v2 series API documents).
+    Zstd,
+}
+
+impl Encoding {
+    /// The encoding named by an optional `Content-Encoding` header; no header means identity.
+    pub fn from_header(value: Option<&str>) -> Result<Self, WireError> {
+        value.map_or(Ok(Encoding::Identity), str::parse)
+    }
+
+    /// The header value the agent sends for this encoding; identity sends no header.
+    pub fn header_value(self) -> Option<&'static str> {
+        match self {
+            Encoding::Identity => None,
+            Encoding::Gzip => Some("gzip"),
+            Encoding::Deflate => Some("deflate"),
+            Encoding::Zstd => Some("zstd"),
+        }
+    }
+}
+
+impl FromStr for Encoding {
+    type Err = WireError;
+
+    /// Parses a header value, ignoring case and surrounding whitespace.
+    fn from_str(value: &str) -> Result<Self, WireError> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "" | "identity" => Ok(Encoding::Identity),
+            "gzip" | "x-gzip" => Ok(Encoding::Gzip),
+            "deflate" => Ok(Encoding::Deflate),
+            "zstd" | "zstd1" => Ok(Encoding::Zstd),
+            _ => Err(WireError::UnknownEncoding(value.to_owned())),
+        }
+    }
+}
+
+impl fmt::Display for Encoding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.header_value().unwrap_or("identity"))
+    }
+}
+
+/// Decodes `body`, failing with [`WireError::TooLarge`] as soon as the output would exceed `limit` bytes.
+pub fn decompress(encoding: Encoding, body: &[u8], limit: usize) -> Result<Vec<u8>, WireError> {
+    match encoding {
+        Encoding::Identity if body.len() > limit => Err(WireError::TooLarge { limit }),
+        Encoding::Identity => Ok(body.to_vec()),
+        Encoding::Gzip => read_bounded(encoding, MultiGzDecoder::new(body), limit),
+        Encoding::Deflate if has_zlib_header(body) => read_bounded(encoding, ZlibDecoder::new(body), limit),
+        Encoding::Deflate => read_bounded(encoding, DeflateDecoder::new(body), limit),
+        Encoding::Zstd => {
+            let mut decoder = zstd::stream::read::Decoder::with_buffer(body)
+                .map_err(|err| decompress_error(encoding, &err))?;
+            decoder
+                .window_log_max(ZSTD_WINDOW_LOG_MAX)
+                .map_err(|err| decompress_error(encoding, &err))?;
+            read_bounded(encoding, decoder, limit)
+        }
+    }
+}
+
+/// Encodes `body` the way the Agent does: default levels for gzip and zlib, level [`ZSTD_LEVEL`] for zstd.
+pub fn compress(encoding: Encoding, body: &[u8]) -> Result<Vec<u8>, WireError> {
+    let failed = |err: io::Error| WireError::Compress {
+        encoding,
+        reason: err.to_string(),
+    };
+    match encoding {
+        Encoding::Identity => Ok(body.to_vec()),
+        Encoding::Gzip => {
+            let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+            encoder.write_all(body).map_err(failed)?;
+            encoder.finish().map_err(failed)
+        }
+        Encoding::Deflate => {
+            let mut encoder = ZlibEncoder::new(Vec::new(), Compression::default());
+            encoder.write_all(body).map_err(failed)?;
+            encoder.finish().map_err(failed)
+        }
+        Encoding::Zstd => zstd::stream::encode_all(body, ZSTD_LEVEL).map_err(failed),
+    }
+}
+
+/// Reads at most `limit + 1` bytes: one byte past the limit proves the body is too large without
+/// inflating the rest of it.
+fn read_bounded(encoding: Encoding, reader: impl Read, limit: usize) -> Result<Vec<u8>, WireError> {
+    let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+    let mut out = Vec::new();
+    reader
+        .take(cap)
+        .read_to_end(&mut out)
+        .map_err(|err| decompress_error(encoding, &err))?;
+    if out.len() > limit {
+        return Err(WireError::TooLarge { limit });
+    }
+    Ok(out)
+}
+
+fn decompress_error(encoding: Encoding, err: &io::Error) -> WireError {
+    WireError::Decompress {
+        encoding,
+        reason: err.to_string(),
+    }
+}
+
+/// Whether `body` starts with a zlib header (RFC 1950): deflate method, window ≤ 32 KiB, and the
+/// two header bytes a multiple of 31. A raw deflate stream passes this check only by accident.
+fn has_zlib_header(body: &[u8]) -> bool {
+    match body {
+        [cmf, flg, ..] => {
+            cmf & 0x0f == 8 && cmf >> 4 <= 7 && (u16::from(*cmf) << 8 | u16::from(*flg)) % 31 == 0
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests;
