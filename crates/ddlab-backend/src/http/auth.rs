@@ -11,6 +11,16 @@ use axum::response::Response;
 use super::error::ApiError;
 use crate::AppState;
 
+/// Layer for intake routes: a valid API key.
+pub(crate) async fn api_key(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    check_api_key(&state, request.headers(), request.uri().query())?;
+    Ok(next.run(request).await)
+}
+
 /// Layer for every other route: a valid API key and a valid application key.
 pub(crate) async fn api_and_app_key(
     State(state): State<AppState>,

@@ -3,13 +3,14 @@
 mod admin;
 mod auth;
 mod error;
+mod intake;
 mod query;
 mod validate;
 
 use axum::Router;
 use axum::http::{StatusCode, Uri};
 use axum::middleware::from_fn_with_state;
-use axum::routing::get;
+use axum::routing::{get, post};
 
 pub use error::ApiError;
 
@@ -17,11 +18,18 @@ use crate::AppState;
 
 /// The backend's whole router.
 pub fn router(state: AppState) -> Router {
+    let intake_routes = Router::new()
+        .route("/api/v1/series", post(intake::series_v1))
+        .route("/api/v2/series", post(intake::series_v2))
+        .route("/api/beta/sketches", post(intake::sketches))
+        .route("/intake/", post(intake::intake))
+        .route_layer(from_fn_with_state(state.clone(), auth::api_key));
     let api = Router::new()
         .route("/api/v1/query", get(query::query_v1))
         .route_layer(from_fn_with_state(state.clone(), auth::api_and_app_key));
     let mut app = Router::new()
         .route("/api/v1/validate", get(validate::validate))
+        .merge(intake_routes)
         .merge(api);
     if state.test_mode {
         let admin = Router::new()

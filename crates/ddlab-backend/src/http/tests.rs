@@ -203,3 +203,185 @@ async fn the_test_clock_exists_only_in_test_mode() {
         StatusCode::FORBIDDEN
     );
 }
+
+fn post(uri: &str, content_type: &str, encoding: Option<&str>, body: Vec<u8>) -> Request<Body> {
+    let mut builder = Request::post(uri)
+        .header("DD-API-KEY", API)
+        .header("content-type", content_type);
+    if let Some(encoding) = encoding {
+        builder = builder.header("content-encoding", encoding);
+    }
+    builder.body(Body::from(body)).unwrap()
+}
+
+async fn query(lab: &Lab, q: &str, from: i64, to: i64) -> Value {
+    let uri = format!(
+        "/api/v1/query?from={from}&to={to}&query={}",
+        q.replace('{', "%7B").replace('}', "%7D").replace(' ', "%20")
+    );
+    let (status, body) = call(lab, get(&uri, Some(API), Some(APP))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+#[tokio::test]
+async fn v1_series_as_datadogpy_sends_them() {
+    let lab = lab(false);
+    let now = lab.state.clock.now();
+    // datadogpy sends explicit nulls and a float timestamp.
+    let body = json!({"series": [
+        {"metric": "my_metric", "points": [[now as f64, 512.0]], "type": null, "host": "lab", "tags": ["env:lab"], "device": null},
+        {"metric": "my_metric", "points": [[now - 7200, 1.0]], "host": "lab"},
+    ]});
+    let (status, reply) = call(
+        &lab,
+        post(
+            "/api/v1/series",
+            "application/json",
+            None,
+            body.to_string().into_bytes(),
+        ),
+    )
+    .await;
+    assert_eq!((status, reply), (StatusCode::ACCEPTED, json!({"status": "ok"})));
+    let body = query(&lab, "avg:my_metric{host:lab}", now - 3600, now + 60).await;
+    // The point two hours old was outside the accepted window and dropped; the 202 does not say so.
+    let interval = body["series"][0]["interval"].as_i64().unwrap();
+    let bucket = now - now.rem_euclid(interval);
+    assert_eq!(
+        body["series"][0]["pointlist"],
+        json!([[(bucket * 1000) as f64, 512.0]])
+    );
+    assert_eq!(
+        lab.state.store.host("lab").unwrap().map(|h| h.name),
+        Some("lab".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn v2_protobuf_with_zstd_as_the_agent_sends_it() {
+    use ddlab_wire::series::{MetricBatch, MetricKind, Point, Series};
+    let lab = lab(false);
+    let now = lab.state.clock.now();
+    let mut series = Series::new("system.load.1", MetricKind::Gauge);
+    series.host = Some("lab".to_owned());
+    series.tags = vec!["role:database".to_owned()];
+    series.points = vec![
+        Point {
+            timestamp: now - 10,
+            value: 0.5,
+        },
+        Point {
+            timestamp: now,
+            value: 0.75,
+        },
+    ];
+    let payload = ddlab_wire::series::encode_v2_protobuf(&MetricBatch { series: vec![series] });
+    let compressed = ddlab_wire::compression::compress(ddlab_wire::Encoding::Zstd, &payload).unwrap();
+    let (status, reply) = call(
+        &lab,
+        post(
+            "/api/v2/series",
+            "application/x-protobuf",
+            Some("zstd"),
+            compressed,
+        ),
+    )
+    .await;
+    assert_eq!((status, reply), (StatusCode::ACCEPTED, json!({"errors": []})));
+    let body = query(&lab, "max:system.load.1{role:database}", now - 60, now).await;
+    let values: Vec<f64> = body["series"][0]["pointlist"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p[1].as_f64().unwrap())
+        .collect();
+    assert_eq!(values, [0.5, 0.75]);
+}
+
+#[tokio::test]
+async fn bad_payloads_are_refused_whole() {
+    let lab = lab(false);
+    let now = lab.state.clock.now();
+    let body = format!(
+        r#"{{"series": [{{"metric": "good", "points": [[{now}, 1]]}}, {{"metric": "bad", "points": [["soon", 1]]}}]}}"#
+    );
+    let (status, reply) = call(
+        &lab,
+        post("/api/v1/series", "application/json", None, body.into_bytes()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let message = reply["errors"][0].as_str().unwrap();
+    assert!(
+        message.starts_with("Invalid payload: series[1].points[0]"),
+        "{message}"
+    );
+    assert_eq!(
+        lab.state.store.metric_names(0).unwrap(),
+        Vec::<String>::new(),
+        "nothing of a refused payload is stored"
+    );
+
+    let (status, reply) = call(
+        &lab,
+        post("/api/v2/series", "application/json", Some("br"), b"{}".to_vec()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{reply}");
+
+    let big = vec![b' '; ddlab_wire::series::V2_BODY_LIMIT + 1];
+    let (status, reply) = call(&lab, post("/api/v2/series", "application/json", None, big)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{reply}");
+
+    let (status, _) = call(
+        &lab,
+        Request::post("/api/v1/series").body(Body::from("{}")).unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn host_metadata_tags_apply_to_the_hosts_series() {
+    let lab = lab(false);
+    let now = lab.state.clock.now();
+    let metadata = json!({
+        "internalHostname": "lab",
+        "host-tags": {"system": ["env:lab", "role:database"]},
+        "meta": {"socket-hostname": "lab", "hostname": "lab"},
+        "agentVersion": "7.60.0",
+        "gohai": json!({"network": {"ipaddress": "10.0.2.15"}}).to_string(),
+        "systemStats": {"cpuCores": 2},
+    });
+    let (status, _) = call(
+        &lab,
+        post(
+            "/intake/",
+            "application/json",
+            None,
+            metadata.to_string().into_bytes(),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let host = lab.state.store.host("lab").unwrap().unwrap();
+    assert_eq!(host.ip.as_deref(), Some("10.0.2.15"));
+    assert_eq!(
+        host.tags_by_source[ddlab_store::AGENT_TAGS],
+        ["env:lab", "role:database"]
+    );
+    let series = json!({"series": [{"metric": "my_metric", "points": [[now, 7]], "host": "lab"}]});
+    call(
+        &lab,
+        post(
+            "/api/v1/series",
+            "application/json",
+            None,
+            series.to_string().into_bytes(),
+        ),
+    )
+    .await;
+    let body = query(&lab, "avg:my_metric{role:database}", now - 60, now).await;
+    assert_eq!(body["series"][0]["pointlist"][0][1], 7.0);
+}
