@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use crate::project_root;
 
 pub(crate) fn run() -> anyhow::Result<()> {
-    let steps: [(&str, &[&str]); 3] = [
+    let steps: [(&str, &[&str]); 4] = [
         ("formatting", &["fmt", "--all", "--check"]),
         (
             "clippy",
@@ -18,6 +18,21 @@ pub(crate) fn run() -> anyhow::Result<()> {
                 "--workspace",
                 "--all-targets",
                 "--locked",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        ),
+        // `--all-targets` skips test targets marked `test = false`, such as the e2e harness.
+        (
+            "clippy (e2e)",
+            &[
+                "clippy",
+                "--locked",
+                "--package",
+                "ddlab-e2e",
+                "--test",
+                "e2e",
                 "--",
                 "-D",
                 "warnings",

@@ -6,12 +6,7 @@ use super::Lab;
 
 #[then(expr = "the app serves {string}, {string} and {string}")]
 fn routes(lab: &mut Lab, first: String, second: String, third: String) {
-    let app = &lab
-        .solution()
-        .app_source
-        .as_ref()
-        .unwrap_or_else(|| panic!("the solution has no app/app.py"))
-        .text;
+    let app = app_source(lab);
     for route in [first, second, third] {
         let declared = [format!("route('{route}'"), format!("route(\"{route}\"")];
         assert!(
@@ -23,12 +18,7 @@ fn routes(lab: &mut Lab, first: String, second: String, third: String) {
 
 #[then(expr = "the app listens on {word} port {int}")]
 fn listens(lab: &mut Lab, host: String, port: u16) {
-    let app = &lab
-        .solution()
-        .app_source
-        .as_ref()
-        .unwrap_or_else(|| panic!("the solution has no app/app.py"))
-        .text;
+    let app = app_source(lab);
     let run = app
         .lines()
         .map(str::trim)
@@ -52,11 +42,7 @@ fn listens(lab: &mut Lab, host: String, port: u16) {
 #[then("the app is instrumented exactly one way")]
 fn one_way(lab: &mut Lab) {
     let solution = lab.solution();
-    let app = &solution
-        .app_source
-        .as_ref()
-        .unwrap_or_else(|| panic!("the solution has no app/app.py"))
-        .text;
+    let app = app_source(lab);
     let launcher = solution
         .app_launcher
         .as_ref()
@@ -102,4 +88,12 @@ fn queries_infrastructure(lab: &mut Lab) {
                 .any(|p| q.contains(p))),
         "no widget shows an infrastructure metric (system.*, mysql.*, …); the dashboard queries {queries:?}"
     );
+}
+
+fn app_source(lab: &Lab) -> &str {
+    &lab.solution()
+        .app_source
+        .as_ref()
+        .unwrap_or_else(|| panic!("the solution has no app/app.py"))
+        .text
 }

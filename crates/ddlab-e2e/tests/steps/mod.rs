@@ -49,9 +49,10 @@ impl Lab {
             .unwrap_or_else(|| panic!("no payload was picked by a Given step"))
     }
 
-    fn pick(&mut self, payload: Option<&Payload>, what: &str, file: &str) {
-        let payload = payload.unwrap_or_else(|| panic!("the solution has no {what}: expected {file}"));
-        self.payload = Some(fill(payload));
+    /// Makes the payload `select` finds in the solution the one the scenario looks at.
+    fn pick(&mut self, select: fn(&Solution) -> Option<&Payload>, what: &str, file: &str) {
+        let payload = select(self.solution()).map(fill);
+        self.payload = Some(payload.unwrap_or_else(|| panic!("the solution has no {what}: expected {file}")));
     }
 }
 
@@ -94,9 +95,8 @@ fn the_solution(lab: &mut Lab) {
 
 #[given("the candidate's Timeboard payload")]
 fn the_timeboard(lab: &mut Lab) {
-    let solution = Arc::clone(lab.solution.as_ref().unwrap_or_else(|err| panic!("{err}")));
     lab.pick(
-        solution.timeboard.as_ref(),
+        |s| s.timeboard.as_ref(),
         "Timeboard payload",
         ddlab_solution::layout::TIMEBOARD,
     );
@@ -104,9 +104,8 @@ fn the_timeboard(lab: &mut Lab) {
 
 #[given("the candidate's monitor payload")]
 fn the_monitor(lab: &mut Lab) {
-    let solution = Arc::clone(lab.solution.as_ref().unwrap_or_else(|err| panic!("{err}")));
     lab.pick(
-        solution.monitor.as_ref(),
+        |s| s.monitor.as_ref(),
         "monitor payload",
         ddlab_solution::layout::MONITOR,
     );
@@ -114,9 +113,8 @@ fn the_monitor(lab: &mut Lab) {
 
 #[given("the candidate's APM and infrastructure dashboard payload")]
 fn the_apm_dashboard(lab: &mut Lab) {
-    let solution = Arc::clone(lab.solution.as_ref().unwrap_or_else(|err| panic!("{err}")));
     lab.pick(
-        solution.apm_dashboard.as_ref(),
+        |s| s.apm_dashboard.as_ref(),
         "APM + infrastructure dashboard",
         ddlab_solution::layout::APM_DASHBOARD,
     );
