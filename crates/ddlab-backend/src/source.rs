@@ -4,13 +4,37 @@
 //! them once per host, and Datadog applies them to everything the host reports. They are joined here, by
 //! hostname, when a query reads the series.
 
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
 use ddlab_query::{MetricKind, RawSeries, Scope, Source, SourceError};
 use ddlab_store::Store;
 
 /// Reads series for the query engine. Runs on a blocking thread: every call goes to SQLite.
+///
+/// One `StoreSource` serves one query evaluation: the host tags are read once, on the first fetch, however
+/// many metric queries, shifts and anomaly histories the evaluation reads.
 #[derive(Debug)]
 pub(crate) struct StoreSource<'s> {
-    pub(crate) store: &'s Store,
+    store: &'s Store,
+    host_tags: OnceLock<BTreeMap<String, Vec<String>>>,
+}
+
+impl<'s> StoreSource<'s> {
+    pub(crate) fn new(store: &'s Store) -> Self {
+        Self {
+            store,
+            host_tags: OnceLock::new(),
+        }
+    }
+
+    fn host_tags(&self) -> Result<&BTreeMap<String, Vec<String>>, SourceError> {
+        if let Some(tags) = self.host_tags.get() {
+            return Ok(tags);
+        }
+        let tags = self.store.all_host_tags().map_err(SourceError::new)?;
+        Ok(self.host_tags.get_or_init(|| tags))
+    }
 }
 
 impl Source for StoreSource<'_> {
@@ -19,7 +43,7 @@ impl Source for StoreSource<'_> {
             .store
             .series_for(metric, from, to)
             .map_err(SourceError::new)?;
-        let host_tags = self.store.all_host_tags().map_err(SourceError::new)?;
+        let host_tags = self.host_tags()?;
         Ok(stored
             .into_iter()
             .map(|s| RawSeries {

@@ -7,6 +7,7 @@
 //! names it.
 
 pub mod placeholders;
+pub mod secrets;
 
 use std::path::{Path, PathBuf};
 

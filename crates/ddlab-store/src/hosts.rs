@@ -71,23 +71,6 @@ impl Store {
         Ok(())
     }
 
-    /// Notes that `hosts` sent data at `now`, creating hosts that were never seen.
-    pub fn touch_hosts(&self, hosts: &[&str], now: i64) -> Result<(), StoreError> {
-        let writer = self.writer()?;
-        let tx = writer.conn.unchecked_transaction()?;
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO hosts (name, meta, first_seen, last_seen) VALUES (?1, '{}', ?2, ?2)
-                 ON CONFLICT (name) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)",
-            )?;
-            for host in hosts.iter().filter(|h| !h.is_empty()) {
-                stmt.execute(params![host, now])?;
-            }
-        }
-        tx.commit()?;
-        Ok(())
-    }
-
     /// Replaces (or, with `append`, adds to) the tags one source gives a host.
     pub fn set_host_tags(
         &self,
@@ -263,10 +246,25 @@ mod tests {
     }
 
     #[test]
-    fn touching_creates_and_freshens_hosts() {
+    fn series_create_and_freshen_hosts() {
         let (_dir, store) = store();
-        store.touch_hosts(&["a", "b", ""], 50).unwrap();
-        store.touch_hosts(&["a"], 80).unwrap();
+        let series = |host: Option<&str>, ts: i64| crate::NewSeries {
+            metric: "m".to_owned(),
+            host: host.map(str::to_owned),
+            tags: Vec::new(),
+            kind: crate::MetricKind::Gauge,
+            interval: None,
+            unit: None,
+            source_type: None,
+            points: vec![(ts, 1.0)],
+        };
+        store
+            .append_series(
+                &[series(Some("a"), 50), series(Some("b"), 50), series(None, 50)],
+                50,
+            )
+            .unwrap();
+        store.append_series(&[series(Some("a"), 80)], 80).unwrap();
         let seen: Vec<(String, i64)> = store
             .hosts(0)
             .unwrap()

@@ -77,7 +77,7 @@ impl MetricKind {
 
 impl Store {
     /// Appends a batch in one transaction: all of it is stored, or none of it. `now` stamps when the
-    /// series were last seen. A point at a timestamp the series already has replaces it (last write wins).
+    /// series, and the hosts they name, were last seen. A point at a timestamp the series already has replaces it (last write wins).
     pub fn append_series(&self, batch: &[NewSeries], now: i64) -> Result<AppendReport, StoreError> {
         let mut writer = self.writer()?;
         let writer = &mut *writer;
@@ -95,6 +95,11 @@ impl Store {
             let mut touch = tx.prepare_cached(
                 "UPDATE series SET last_seen = max(last_seen, ?2), kind = ?3, interval = coalesce(?4, interval)
                  WHERE id = ?1",
+            )?;
+            // A host comes into existence when any series names it, and stays fresh while it reports.
+            let mut touch_host = tx.prepare_cached(
+                "INSERT INTO hosts (name, meta, first_seen, last_seen) VALUES (?1, '{}', ?2, ?2)
+                 ON CONFLICT (name) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)",
             )?;
             let mut insert_point = tx
                 .prepare_cached("INSERT OR REPLACE INTO points (series_id, ts, value) VALUES (?1, ?2, ?3)")?;
@@ -132,6 +137,9 @@ impl Store {
                 }
                 for (ts, value) in &series.points {
                     insert_point.execute(params![id, ts, value])?;
+                }
+                if let Some(host) = series.host.as_deref().filter(|h| !h.is_empty()) {
+                    touch_host.execute(params![host, now])?;
                 }
                 report.series += 1;
                 report.points += series.points.len();

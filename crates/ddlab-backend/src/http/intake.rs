@@ -117,7 +117,6 @@ async fn store_series(state: &AppState, batch: MetricBatch) -> Result<(), ApiErr
     }
     let now = state.clock.now();
     let mut dropped = 0usize;
-    let mut hosts: Vec<String> = Vec::new();
     let rows: Vec<NewSeries> = batch
         .series
         .into_iter()
@@ -132,11 +131,6 @@ async fn store_series(state: &AppState, batch: MetricBatch) -> Result<(), ApiErr
             dropped += total - points.len();
             if points.is_empty() {
                 return None;
-            }
-            if let Some(host) = &s.host
-                && !hosts.contains(host)
-            {
-                hosts.push(host.clone());
             }
             Some(NewSeries {
                 metric: s.metric,
@@ -163,13 +157,9 @@ async fn store_series(state: &AppState, batch: MetricBatch) -> Result<(), ApiErr
         );
     }
     let store = Arc::clone(&state.store);
-    tokio::task::spawn_blocking(move || {
-        let host_refs: Vec<&str> = hosts.iter().map(String::as_str).collect();
-        store.append_series(&rows, now)?;
-        store.touch_hosts(&host_refs, now)
-    })
-    .await
-    .map_err(|err| ApiError::Internal(anyhow::anyhow!("intake task failed: {err}")))??;
+    tokio::task::spawn_blocking(move || store.append_series(&rows, now))
+        .await
+        .map_err(|err| ApiError::Internal(anyhow::anyhow!("intake task failed: {err}")))??;
     Ok(())
 }
 

@@ -37,7 +37,7 @@ pub(crate) async fn query_v1(
     let results = tokio::task::spawn_blocking(move || {
         ddlab_query::evaluate(
             &parsed,
-            &StoreSource { store: &store },
+            &StoreSource::new(&store),
             Window {
                 from,
                 to,

@@ -38,7 +38,7 @@ fn no_keys(lab: &mut Lab) {
     let mut found = Vec::new();
     scan(&solution.root, &mut |path, text| {
         for (index, line) in text.lines().enumerate() {
-            if looks_like_a_key(line) {
+            if ddlab_solution::secrets::looks_like_a_key(line) {
                 found.push(format!("{}:{}", solution.relative(path).display(), index + 1));
             }
         }
@@ -49,24 +49,6 @@ fn no_keys(lab: &mut Lab) {
          revoke the committed ones",
         found.join(", ")
     );
-}
-
-/// A line that names a key and carries a 32- or 40-character hex string (API and application keys).
-fn looks_like_a_key(line: &str) -> bool {
-    let lower = line.to_ascii_lowercase();
-    let names_a_key = [
-        "api_key",
-        "app_key",
-        "application_key",
-        "dd-api-key",
-        "dd-application-key",
-    ]
-    .iter()
-    .any(|name| lower.contains(name));
-    names_a_key
-        && line
-            .split(|c: char| !c.is_ascii_hexdigit())
-            .any(|run| run.len() == 32 || run.len() == 40)
 }
 
 fn scan(dir: &Path, visit: &mut dyn FnMut(&Path, &str)) {
