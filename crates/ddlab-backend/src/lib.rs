@@ -27,6 +27,8 @@ pub struct AppState {
     pub clock: Arc<Clock>,
     /// Test mode adds the admin routes that move the clock.
     pub test_mode: bool,
+    /// The web UI's base URL, used in links the API answers with (event `url`, snapshot URLs).
+    pub app_url: Arc<str>,
 }
 
 /// How to run a backend.
@@ -40,6 +42,8 @@ pub struct Config {
     pub test_mode: bool,
     /// Use these keys instead of the state folder's key file.
     pub keys: Option<Keys>,
+    /// The base URL links should use; default `http://<listen address>`.
+    pub public_url: Option<String>,
 }
 
 /// The database file inside the state folder.
@@ -52,40 +56,45 @@ impl AppState {
         let store = Store::open(&config.state_dir.join(DATABASE_FILE))?;
         let keys = match &config.keys {
             Some(keys) => keys.clone(),
-            None => {
-                let (keys, created) = Keys::load_or_create(&config.state_dir)?;
-                if created {
-                    tracing::info!(
-                        file = %config.state_dir.join(KEYS_FILE).display(),
-                        "Generated a new API and application key pair."
-                    );
-                }
-                keys
-            }
+            None => state_dir_keys(&config.state_dir)?.0,
         };
         Ok(Self {
             store: Arc::new(store),
             keys: Arc::new(keys),
             clock: Arc::new(Clock::default()),
             test_mode: config.test_mode,
+            app_url: config
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", config.listen))
+                .trim_end_matches('/')
+                .into(),
         })
     }
 }
 
 /// Serves until `shutdown` resolves.
 pub async fn serve(
-    config: Config,
+    mut config: Config,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let state = AppState::open(&config)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
+    // With port 0 the system picks one: links must name the real one.
+    config.listen = listener.local_addr()?;
+    let state = AppState::open(&config)?;
     tracing::info!(address = %listener.local_addr()?, test_mode = config.test_mode, "Backend listening.");
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
         .context("server failed")
+}
+
+/// The key pair kept in `state_dir` (created with the folder on first use), and whether it was just created.
+pub fn state_dir_keys(state_dir: &std::path::Path) -> anyhow::Result<(Keys, bool)> {
+    create_private_dir(state_dir)?;
+    Keys::load_or_create(state_dir)
 }
 
 fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {

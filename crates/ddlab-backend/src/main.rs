@@ -31,6 +31,9 @@ struct Args {
     /// Accept this application key instead of the generated one (needs --api-key too).
     #[arg(long, env = "DDLAB_APP_KEY", requires = "api_key", hide_env_values = true)]
     app_key: Option<String>,
+    /// The URL users reach the backend at, for links in API answers (default http://<listen>).
+    #[arg(long, env = "DDLAB_PUBLIC_URL")]
+    public_url: Option<String>,
 }
 
 #[tokio::main]
@@ -47,13 +50,32 @@ async fn main() -> ExitCode {
             api_key: Secret::new(api),
             app_key: Secret::new(app),
         }),
-        _ => None,
+        _ => match ddlab_backend::state_dir_keys(&args.state_dir) {
+            Ok((keys, created)) => {
+                if created {
+                    // The one time the keys are shown: the lab is local and the user needs them to
+                    // point an agent or a client at it. They stay readable in the key file.
+                    println!(
+                        "Generated a key pair for this lab (kept in {}):\n  DD_API_KEY={}\n  DD_APP_KEY={}",
+                        args.state_dir.join(ddlab_backend::KEYS_FILE).display(),
+                        keys.api_key.expose(),
+                        keys.app_key.expose()
+                    );
+                }
+                Some(keys)
+            }
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                return ExitCode::FAILURE;
+            }
+        },
     };
     let config = Config {
         state_dir: args.state_dir,
         listen: args.listen,
         test_mode: args.test_mode,
         keys,
+        public_url: args.public_url,
     };
     match ddlab_backend::serve(config, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,

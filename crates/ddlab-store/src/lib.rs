@@ -6,7 +6,10 @@
 //!
 //! All calls block: the async backend runs them on its blocking pool.
 
+mod events;
 mod hosts;
+mod intake_log;
+mod metadata;
 mod schema;
 mod series;
 
@@ -15,7 +18,12 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, OpenFlags};
 
+pub use events::{
+    EventFilter, NewCheckRun, NewEvent, NewNotification, Notification, StoredCheckRun, StoredEvent,
+};
 pub use hosts::{AGENT_TAGS, Host, HostUpdate, USER_TAGS};
+pub use intake_log::{INTAKE_LOG_KEEP, IntakeRecord};
+pub use metadata::MetricMetadata;
 pub use series::{AppendReport, MetricKind, NewSeries, StoredSeries};
 
 /// A handle on the database file.
@@ -35,6 +43,8 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("the database {} was written by a newer ddlab (schema {found}, this build knows {known})", path.display())]
     NewerSchema { path: PathBuf, found: i64, known: i64 },
+    #[error("cannot restrict {} to its owner: {source}", path.display())]
+    Permissions { path: PathBuf, source: std::io::Error },
     #[error("a database connection lock was poisoned by a panic")]
     Poisoned,
 }
@@ -54,6 +64,10 @@ impl Store {
             source,
         };
         let conn = Connection::open(path).map_err(open_err)?;
+        restrict_to_owner(path).map_err(|source| StoreError::Permissions {
+            path: path.to_owned(),
+            source,
+        })?;
         configure(&conn).map_err(open_err)?;
         schema::migrate(&conn, path)?;
         Ok(Self {
@@ -101,6 +115,19 @@ impl Store {
         }
         result
     }
+}
+
+/// The database holds everything the lab received: only its owner may read it. SQLite gives the `-wal` and
+/// `-shm` files the database file's mode.
+fn restrict_to_owner(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {

@@ -78,6 +78,30 @@ const MIGRATIONS: &[&str] = &[
         summary     TEXT NOT NULL           -- JSON: the decoded payload, or the error
     );
     CREATE INDEX intake_log_by_route ON intake_log (route, id);",
+    // 3: what events and monitors notify, metric metadata, and the agent's event type on events.
+    "CREATE TABLE notifications (
+        id          INTEGER PRIMARY KEY,
+        created_at  INTEGER NOT NULL,
+        origin      TEXT NOT NULL,          -- 'event' or 'monitor'
+        origin_id   INTEGER,                -- the event or monitor id
+        handle      TEXT NOT NULL,          -- as written after '@'
+        subject     TEXT NOT NULL,
+        body        TEXT NOT NULL,
+        state       TEXT NOT NULL,          -- 'recorded', 'sent', 'failed'
+        detail      TEXT                    -- where it went, or why it failed
+    );
+    CREATE INDEX notifications_by_time ON notifications (created_at);
+    CREATE TABLE metric_metadata (
+        metric          TEXT PRIMARY KEY,
+        type            TEXT,
+        description     TEXT,
+        short_name      TEXT,
+        unit            TEXT,
+        per_unit        TEXT,
+        statsd_interval INTEGER,
+        integration     TEXT
+    );
+    ALTER TABLE events ADD COLUMN event_type TEXT;",
 ];
 
 pub(crate) fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {

@@ -65,7 +65,7 @@ impl MetricKind {
         }
     }
 
-    fn from_code(code: i64) -> Self {
+    pub(crate) fn from_code(code: i64) -> Self {
         match code {
             1 => MetricKind::Count,
             2 => MetricKind::Rate,
@@ -163,6 +163,19 @@ impl Store {
                 .prepare_cached("SELECT DISTINCT metric FROM series WHERE last_seen >= ?1 ORDER BY metric")?;
             let names = stmt
                 .query_map([since], |row| row.get(0))?
+                .collect::<Result<_, _>>()?;
+            Ok(names)
+        })
+    }
+
+    /// Names of the metrics `host` reported since `since`, sorted.
+    pub fn metric_names_for_host(&self, host: &str, since: i64) -> Result<Vec<String>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT DISTINCT metric FROM series WHERE host = ?1 AND last_seen >= ?2 ORDER BY metric",
+            )?;
+            let names = stmt
+                .query_map(params![host, since], |row| row.get(0))?
                 .collect::<Result<_, _>>()?;
             Ok(names)
         })
@@ -311,6 +324,15 @@ mod tests {
         }
         let store = Store::open(&path).unwrap();
         assert_eq!(store.series_for("m", 0, 10).unwrap()[0].points, [(1, 1.0)]);
+        #[cfg(unix)]
+        for file in ["ddlab.db", "ddlab.db-wal"] {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join(file))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{file} must be readable by its owner only");
+        }
     }
 
     #[test]

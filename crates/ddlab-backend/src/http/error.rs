@@ -19,22 +19,30 @@ pub enum ApiError {
     Internal(#[from] anyhow::Error),
 }
 
+impl ApiError {
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, message) = match &self {
-            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m.clone()),
-            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, (*m).to_owned()),
-            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m.clone()),
-            ApiError::PayloadTooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m.clone()),
+        let message = match &self {
+            ApiError::BadRequest(m) | ApiError::NotFound(m) | ApiError::PayloadTooLarge(m) => m.clone(),
+            ApiError::Forbidden(m) => (*m).to_owned(),
             ApiError::Internal(err) => {
                 tracing::error!(error = format!("{err:#}"), "Request failed inside the backend.");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "Internal Server Error".to_owned(),
-                )
+                "Internal Server Error".to_owned()
             }
         };
-        (status, Json(serde_json::json!({ "errors": [message] }))).into_response()
+        (self.status(), Json(serde_json::json!({ "errors": [message] }))).into_response()
     }
 }
 

@@ -7,8 +7,6 @@
 //! more than ten minutes ahead of the backend's clock) are dropped the way Datadog drops them: silently for
 //! the client, counted in the log.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -17,8 +15,9 @@ use axum::response::{IntoResponse, Response};
 use ddlab_store::{HostUpdate, NewSeries};
 use ddlab_wire::series::{self, MetricBatch, SeriesFormat};
 use ddlab_wire::{Encoding, WireError, intake, normalize};
-use serde_json::json;
+use serde_json::{Value, json};
 
+use super::blocking;
 use super::error::ApiError;
 use crate::AppState;
 
@@ -35,8 +34,7 @@ pub(crate) async fn series_v1(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let batch = decode_series(SeriesFormat::V1Json, &headers, body).await?;
-    store_series(&state, batch).await?;
+    intake_series(&state, "/api/v1/series", SeriesFormat::V1Json, &headers, body).await?;
     // Datadog answers v1 intake with `text/json`.
     Ok((
         StatusCode::ACCEPTED,
@@ -52,21 +50,69 @@ pub(crate) async fn series_v2(
     body: Body,
 ) -> Result<Response, ApiError> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    let batch = decode_series(SeriesFormat::v2(content_type), &headers, body).await?;
-    store_series(&state, batch).await?;
+    let format = SeriesFormat::v2(content_type);
+    intake_series(&state, "/api/v2/series", format, &headers, body).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "errors": [] }))).into_response())
 }
 
+/// Decodes, stores and logs one series request.
+async fn intake_series(
+    state: &AppState,
+    route: &'static str,
+    format: SeriesFormat,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(), ApiError> {
+    let log = IntakeLog::new(state, route);
+    let result = async {
+        let bytes = read_body(headers, body, format.body_limit(), format.decompressed_limit()).await?;
+        let batch = series::decode(format, &bytes).map_err(wire_error)?;
+        let summary = batch_summary(&batch);
+        store_series(state, batch).await?;
+        Ok::<_, ApiError>(summary)
+    }
+    .await;
+    match result {
+        Ok(summary) => {
+            log.record(202, summary).await;
+            Ok(())
+        }
+        Err(err) => {
+            log.refused(&err).await;
+            Err(err)
+        }
+    }
+}
+
 /// Distribution sketches are accepted (the Agent sends them) but not stored: the lab has no distributions.
-pub(crate) async fn sketches(headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
-    let encoding = encoding(&headers)?;
-    let raw = read_limited(body, series::V2_BODY_LIMIT).await?;
-    ddlab_wire::compression::decompress(encoding, &raw, series::V2_DECOMPRESSED_LIMIT).map_err(wire_error)?;
-    tracing::debug!(
-        bytes = raw.len(),
-        "Sketch payload accepted and not stored: the lab keeps no distributions."
-    );
-    Ok(StatusCode::ACCEPTED.into_response())
+pub(crate) async fn sketches(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let log = IntakeLog::new(&state, "/api/beta/sketches");
+    match read_body(
+        &headers,
+        body,
+        series::V2_BODY_LIMIT,
+        series::V2_DECOMPRESSED_LIMIT,
+    )
+    .await
+    {
+        Ok(bytes) => {
+            tracing::debug!(
+                bytes = bytes.len(),
+                "Sketch payload accepted and not stored: the lab keeps no distributions."
+            );
+            log.record(202, json!({ "bytes": bytes.len(), "stored": false }))
+                .await;
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        Err(err) => {
+            log.refused(&err).await;
+            Err(err)
+        }
+    }
 }
 
 /// `POST /intake/`: host metadata (hostname, host tags, IP, agent version).
@@ -75,39 +121,48 @@ pub(crate) async fn intake(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let encoding = encoding(&headers)?;
-    let raw = read_limited(body, INTAKE_BODY_LIMIT).await?;
-    let bytes =
-        ddlab_wire::compression::decompress(encoding, &raw, INTAKE_DECOMPRESSED_LIMIT).map_err(wire_error)?;
-    let decoded = intake::decode(&bytes).map_err(wire_error)?;
-    if let Some(host) = decoded.host {
-        let update = host_update(host);
-        let store = Arc::clone(&state.store);
-        let now = state.clock.now();
-        tokio::task::spawn_blocking(move || store.update_host(&update, now))
-            .await
-            .map_err(|err| ApiError::Internal(anyhow::anyhow!("intake task failed: {err}")))??;
+    let log = IntakeLog::new(&state, "/intake/");
+    let result = async {
+        let bytes = read_body(&headers, body, INTAKE_BODY_LIMIT, INTAKE_DECOMPRESSED_LIMIT).await?;
+        let decoded = intake::decode(&bytes).map_err(wire_error)?;
+        let mut summary = serde_json::Map::new();
+        if let Some(host) = decoded.host {
+            summary.insert("host".to_owned(), host_summary(&host));
+            let update = host_update(host);
+            let now = state.clock.now();
+            blocking(&state, move |store| store.update_host(&update, now)).await?;
+        }
+        if !decoded.events.is_empty() {
+            let ids = super::events::store_agent_events(&state, &decoded.events).await?;
+            let events: Vec<Value> = ids
+                .iter()
+                .zip(&decoded.events)
+                .map(|(id, e)| super::events::event_summary(*id, e))
+                .collect();
+            summary.insert("events".to_owned(), Value::from(events));
+        }
+        if !decoded.service_checks.is_empty() {
+            let checks: Vec<Value> = decoded
+                .service_checks
+                .iter()
+                .map(super::events::check_run_summary)
+                .collect();
+            summary.insert("service_checks".to_owned(), Value::from(checks));
+            super::events::store_check_runs(&state, decoded.service_checks).await?;
+        }
+        Ok::<_, ApiError>(Value::Object(summary))
     }
-    if !decoded.events.is_empty() || !decoded.service_checks.is_empty() {
-        tracing::warn!(
-            events = decoded.events.len(),
-            service_checks = decoded.service_checks.len(),
-            "Events and service checks inside /intake/ are not stored yet."
-        );
+    .await;
+    match result {
+        Ok(summary) => {
+            log.record(202, summary).await;
+            Ok((StatusCode::ACCEPTED, Json(json!({ "status": "ok" }))).into_response())
+        }
+        Err(err) => {
+            log.refused(&err).await;
+            Err(err)
+        }
     }
-    Ok((StatusCode::ACCEPTED, Json(json!({ "status": "ok" }))).into_response())
-}
-
-async fn decode_series(
-    format: SeriesFormat,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<MetricBatch, ApiError> {
-    let encoding = encoding(headers)?;
-    let raw = read_limited(body, format.body_limit()).await?;
-    let bytes = ddlab_wire::compression::decompress(encoding, &raw, format.decompressed_limit())
-        .map_err(wire_error)?;
-    series::decode(format, &bytes).map_err(wire_error)
 }
 
 async fn store_series(state: &AppState, batch: MetricBatch) -> Result<(), ApiError> {
@@ -156,10 +211,7 @@ async fn store_series(state: &AppState, batch: MetricBatch) -> Result<(), ApiErr
             "Points outside the accepted window (1 h past, 10 min future) were dropped."
         );
     }
-    let store = Arc::clone(&state.store);
-    tokio::task::spawn_blocking(move || store.append_series(&rows, now))
-        .await
-        .map_err(|err| ApiError::Internal(anyhow::anyhow!("intake task failed: {err}")))??;
+    blocking(state, move |store| store.append_series(&rows, now)).await?;
     Ok(())
 }
 
@@ -201,27 +253,111 @@ fn host_update(host: intake::HostMetadata) -> HostUpdate {
     }
 }
 
-fn encoding(headers: &HeaderMap) -> Result<Encoding, ApiError> {
+/// Reads a body with Datadog's limits: 413 as soon as the raw body passes `limit` bytes, or its
+/// decompressed form passes `decompressed_limit`; 400 for an unknown or corrupt encoding.
+pub(crate) async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+    decompressed_limit: usize,
+) -> Result<Vec<u8>, ApiError> {
     let value = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok());
-    Encoding::from_header(value).map_err(wire_error)
-}
-
-/// Reads the body, refusing it with 413 as soon as it passes `limit` bytes.
-async fn read_limited(body: Body, limit: usize) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, limit).await.map_err(|_| {
+    let encoding = Encoding::from_header(value).map_err(wire_error)?;
+    let raw: Bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
         ApiError::PayloadTooLarge(format!(
             "Payload too large: the limit for this endpoint is {limit} bytes"
         ))
-    })
+    })?;
+    ddlab_wire::compression::decompress(encoding, &raw, decompressed_limit).map_err(wire_error)
 }
 
-fn wire_error(err: WireError) -> ApiError {
+pub(crate) fn wire_error(err: WireError) -> ApiError {
     match err {
         WireError::TooLarge { limit } => ApiError::PayloadTooLarge(format!(
             "Payload too large: it decompresses to more than {limit} bytes"
         )),
         other => ApiError::BadRequest(format!("Invalid payload: {other}")),
     }
+}
+
+/// Records what one intake request carried, for `/ddlab/intake` and the intake page. Logging is best
+/// effort: the payload is already stored (or refused) when it runs, and a failure to log only shows in the
+/// backend's log.
+pub(crate) struct IntakeLog<'a> {
+    state: &'a AppState,
+    route: &'static str,
+    received_at: i64,
+}
+
+impl<'a> IntakeLog<'a> {
+    pub(crate) fn new(state: &'a AppState, route: &'static str) -> Self {
+        Self {
+            state,
+            route,
+            received_at: state.clock.now(),
+        }
+    }
+
+    pub(crate) async fn record(self, status: u16, summary: Value) {
+        let (route, at) = (self.route, self.received_at);
+        let result = blocking(self.state, move |store| {
+            store.log_intake(route, at, status, &summary)
+        })
+        .await;
+        if let Err(err) = result {
+            tracing::warn!(route, error = %err, "Could not record a payload in the intake log.");
+        }
+    }
+
+    pub(crate) async fn refused(self, err: &ApiError) {
+        let status = err.status().as_u16();
+        self.record(status, json!({ "error": err.to_string() })).await;
+    }
+}
+
+/// The most series and points per series an intake log entry keeps.
+const SUMMARY_SERIES: usize = 200;
+const SUMMARY_POINTS: usize = 50;
+
+/// A series batch as the intake log shows it: as sent, before normalisation.
+fn batch_summary(batch: &MetricBatch) -> Value {
+    let series: Vec<Value> = batch
+        .series
+        .iter()
+        .take(SUMMARY_SERIES)
+        .map(|s| {
+            json!({
+                "metric": s.metric,
+                "type": match s.kind {
+                    series::MetricKind::Gauge => "gauge",
+                    series::MetricKind::Count => "count",
+                    series::MetricKind::Rate => "rate",
+                    series::MetricKind::Unspecified => "unspecified",
+                },
+                "host": s.host,
+                "tags": s.tags,
+                "interval": s.interval,
+                "unit": s.unit,
+                "device": s.device,
+                "source_type_name": s.source_type_name,
+                "points": s.points.iter().take(SUMMARY_POINTS).map(|p| json!([p.timestamp, p.value])).collect::<Vec<_>>(),
+                "point_count": s.points.len(),
+            })
+        })
+        .collect();
+    json!({ "series_count": batch.series.len(), "series": series })
+}
+
+fn host_summary(host: &intake::HostMetadata) -> Value {
+    json!({
+        "hostname": host.hostname,
+        "host_tags": host.host_tags,
+        "ip": host.ip,
+        "agent_version": host.agent_version,
+        "os": host.os,
+        "platform": host.platform,
+        "host_aliases": host.host_aliases,
+    })
 }

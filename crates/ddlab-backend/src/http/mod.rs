@@ -2,8 +2,12 @@
 
 mod admin;
 mod auth;
+mod ddlab;
 mod error;
+mod events;
+mod hosts;
 mod intake;
+mod metrics;
 mod query;
 mod validate;
 
@@ -11,6 +15,7 @@ use axum::Router;
 use axum::http::{StatusCode, Uri};
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
+use ddlab_store::{Store, StoreError};
 
 pub use error::ApiError;
 
@@ -22,14 +27,40 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/series", post(intake::series_v1))
         .route("/api/v2/series", post(intake::series_v2))
         .route("/api/beta/sketches", post(intake::sketches))
+        .route("/api/v1/check_run", post(events::post_check_run))
         .route("/intake/", post(intake::intake))
+        .route_layer(from_fn_with_state(state.clone(), auth::api_key));
+    // Posting an event needs only the API key; reading events needs both, so the route is split by method.
+    let post_events = Router::new()
+        .route("/api/v1/events", post(events::post_event))
         .route_layer(from_fn_with_state(state.clone(), auth::api_key));
     let api = Router::new()
         .route("/api/v1/query", get(query::query_v1))
+        .route("/api/v2/query/timeseries", post(query::query_timeseries))
+        .route("/api/v1/events", get(events::list_events))
+        .route("/api/v1/events/{id}", get(events::get_event))
+        .route("/api/v1/metrics", get(metrics::list_metrics))
+        .route(
+            "/api/v1/metrics/{name}",
+            get(metrics::get_metadata).put(metrics::update_metadata),
+        )
+        .route("/api/v1/search", get(hosts::search))
+        .route("/api/v1/hosts", get(hosts::list_hosts))
+        .route("/api/v1/hosts/totals", get(hosts::totals))
+        .route("/api/v1/tags/hosts", get(hosts::all_tags))
+        .route(
+            "/api/v1/tags/hosts/{host}",
+            get(hosts::host_tags)
+                .post(hosts::add_host_tags)
+                .put(hosts::replace_host_tags)
+                .delete(hosts::delete_host_tags),
+        )
+        .route("/ddlab/intake", get(ddlab::intake_log))
         .route_layer(from_fn_with_state(state.clone(), auth::api_and_app_key));
     let mut app = Router::new()
         .route("/api/v1/validate", get(validate::validate))
         .merge(intake_routes)
+        .merge(post_events)
         .merge(api);
     if state.test_mode {
         let admin = Router::new()
@@ -38,6 +69,38 @@ pub fn router(state: AppState) -> Router {
         app = app.merge(admin);
     }
     app.fallback(unknown_route).with_state(state)
+}
+
+/// Runs a store call on the blocking pool.
+pub(crate) async fn blocking<T: Send + 'static>(
+    state: &AppState,
+    call: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = std::sync::Arc::clone(&state.store);
+    tokio::task::spawn_blocking(move || call(&store))
+        .await
+        .map_err(|err| ApiError::Internal(anyhow::anyhow!("store task failed: {err}")))?
+        .map_err(ApiError::from)
+}
+
+/// A required epoch-seconds parameter (integers or decimals, as clients send them).
+pub(crate) fn epoch_param(
+    params: &std::collections::HashMap<String, String>,
+    name: &str,
+) -> Result<i64, ApiError> {
+    let text = params
+        .get(name)
+        .ok_or_else(|| ApiError::BadRequest(format!("The '{name}' parameter is required")))?;
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+        .map(|v| v as i64)
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "The '{name}' parameter must be epoch seconds, got {text:?}"
+            ))
+        })
 }
 
 /// Unknown routes are logged, so a client calling something the lab lacks shows up in the log.

@@ -1,16 +1,22 @@
-//! `GET /api/v1/query`: classic metric queries, answered in Datadog's v1 shape.
+//! Metric queries: `GET /api/v1/query` (classic, v1 shape) and `POST /api/v2/query/timeseries` (named
+//! queries and formulas, v2 shape).
 //!
 //! Anomaly bands follow the convention of `ddlab_query::SeriesKind`: each series of `anomalies()` is
-//! followed by two series with the same `tag_set`, display names suffixed ` lower` and ` upper`.
+//! followed by two series with the same `tag_set`, display names suffixed ` lower` and ` upper`. In v2
+//! answers the bands are two more entries of `series` (and `values`) right after their series, with the
+//! same `group_tags` and `query_index`, and a `band` field (`"lower"` / `"upper"`) Datadog's own answers
+//! never carry.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Query, State};
-use ddlab_query::{SeriesResult, Window};
+use axum::response::{IntoResponse, Response};
+use ddlab_query::{Formula, Limit, NamedQuery, SeriesKind, SeriesResult, TopOrder, Window};
 use serde_json::{Value, json};
 
+use super::epoch_param;
 use super::error::ApiError;
 use crate::AppState;
 use crate::source::StoreSource;
@@ -110,18 +116,191 @@ fn series_json(result: &SeriesResult) -> Value {
     })
 }
 
-fn epoch_param(params: &HashMap<String, String>, name: &str) -> Result<i64, ApiError> {
-    let text = params
-        .get(name)
-        .ok_or_else(|| ApiError::BadRequest(format!("The '{name}' parameter is required")))?;
-    text.trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|v| v.is_finite())
-        .map(|v| v as i64)
-        .ok_or_else(|| {
-            ApiError::BadRequest(format!(
-                "The '{name}' parameter must be epoch seconds, got {text:?}"
-            ))
+/// `POST /api/v2/query/timeseries`.
+pub(crate) async fn query_timeseries(
+    State(state): State<AppState>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let request: Value = serde_json::from_slice(&body)
+        .map_err(|err| ApiError::BadRequest(format!("API input validation failed: invalid JSON: {err}")))?;
+    let data = request
+        .get("data")
+        .ok_or_else(|| invalid("'data' is a required property"))?;
+    if data.get("type").and_then(Value::as_str) != Some("timeseries_request") {
+        return Err(invalid("Invalid type. Expected \"timeseries_request\"."));
+    }
+    let attributes = data
+        .get("attributes")
+        .ok_or_else(|| invalid("'attributes' is a required property"))?;
+    let from_ms = ms_field(attributes, "from")?;
+    let to_ms = ms_field(attributes, "to")?;
+    if from_ms >= to_ms {
+        return Err(invalid(&format!(
+            "'from' ({from_ms}) must be before 'to' ({to_ms})"
+        )));
+    }
+    let interval = match attributes.get("interval") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(
+            v.as_i64()
+                .filter(|ms| *ms >= 1000)
+                .and_then(|ms| u32::try_from(ms / 1000).ok())
+                .ok_or_else(|| invalid("'interval' must be a number of milliseconds, at least 1000"))?,
+        ),
+    };
+    let queries = named_queries(attributes)?;
+    let names: Vec<&str> = queries.iter().map(|q| q.name.as_str()).collect();
+    let formulas = formulas(attributes, &names)?;
+    let store = Arc::clone(&state.store);
+    // `to` is exclusive in v2; windows are inclusive.
+    let window = Window {
+        from: from_ms.div_euclid(1000),
+        to: (to_ms - 1).div_euclid(1000),
+        interval,
+    };
+    let results = tokio::task::spawn_blocking(move || {
+        ddlab_query::evaluate_formulas(&queries, &formulas, &StoreSource::new(&store), window)
+    })
+    .await
+    .map_err(|err| ApiError::Internal(anyhow::anyhow!("query task failed: {err}")))?
+    .map_err(|err| ApiError::BadRequest(format!("Error evaluating query: {err}")))?;
+    let mut times: Vec<i64> = results
+        .iter()
+        .flat_map(|r| r.points.iter().map(|(ts, _)| *ts))
+        .collect();
+    times.sort_unstable();
+    times.dedup();
+    let series: Vec<Value> = results
+        .iter()
+        .map(|r| {
+            let mut entry = json!({
+                "group_tags": r.tag_set,
+                "query_index": r.query_index,
+                "unit": null,
+            });
+            match r.kind {
+                SeriesKind::Value => {}
+                SeriesKind::AnomalyLower => entry["band"] = json!("lower"),
+                SeriesKind::AnomalyUpper => entry["band"] = json!("upper"),
+            }
+            entry
         })
+        .collect();
+    let values: Vec<Vec<Option<f64>>> = results
+        .iter()
+        .map(|r| {
+            let by_time: HashMap<i64, Option<f64>> = r.points.iter().copied().collect();
+            times
+                .iter()
+                .map(|ts| by_time.get(ts).copied().flatten())
+                .collect()
+        })
+        .collect();
+    let times_ms: Vec<i64> = times.iter().map(|ts| ts * 1000).collect();
+    let body = json!({
+        "data": {
+            "id": "0",
+            "type": "timeseries_response",
+            "attributes": { "series": series, "times": times_ms, "values": values },
+        }
+    });
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/vnd.api+json")],
+        body.to_string(),
+    )
+        .into_response())
+}
+
+fn invalid(message: &str) -> ApiError {
+    ApiError::BadRequest(format!("API input validation failed: {message}"))
+}
+
+fn ms_field(attributes: &Value, key: &str) -> Result<i64, ApiError> {
+    attributes.get(key).and_then(Value::as_i64).ok_or_else(|| {
+        invalid(&format!(
+            "'{key}' is a required property and must be epoch milliseconds"
+        ))
+    })
+}
+
+fn named_queries(attributes: &Value) -> Result<Vec<NamedQuery>, ApiError> {
+    let list = attributes
+        .get("queries")
+        .and_then(Value::as_array)
+        .filter(|l| !l.is_empty())
+        .ok_or_else(|| invalid("'queries' is a required, non-empty list"))?;
+    let mut queries = Vec::with_capacity(list.len());
+    for (i, query) in list.iter().enumerate() {
+        let source = query.get("data_source").and_then(Value::as_str).unwrap_or("");
+        if source != "metrics" && source != "cloud_cost" {
+            return Err(invalid(&format!(
+                "queries[{i}].data_source {source:?} is not supported here: only \"metrics\" is"
+            )));
+        }
+        let name = query
+            .get("name")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+            .unwrap_or("")
+            .to_owned();
+        let name = if name.is_empty() {
+            format!("query{}", i + 1)
+        } else {
+            name
+        };
+        let text = query
+            .get("query")
+            .and_then(Value::as_str)
+            .ok_or_else(|| invalid(&format!("queries[{i}].query is a required string")))?;
+        let mut parsed = ddlab_query::parse(text).map_err(|err| {
+            ApiError::BadRequest(format!("Error parsing query queries[{i}] ({name}): \n {err}"))
+        })?;
+        if parsed.items.len() != 1 {
+            return Err(invalid(&format!(
+                "queries[{i}].query must be one query; use one entry per query and formulas to combine them"
+            )));
+        }
+        let expr = parsed.items.remove(0).expr;
+        queries.push(NamedQuery { name, expr });
+    }
+    Ok(queries)
+}
+
+fn formulas(attributes: &Value, names: &[&str]) -> Result<Vec<Formula>, ApiError> {
+    let Some(list) = attributes.get("formulas").and_then(Value::as_array) else {
+        return Ok(Vec::new());
+    };
+    let mut formulas = Vec::with_capacity(list.len());
+    for (i, formula) in list.iter().enumerate() {
+        let text = formula
+            .get("formula")
+            .and_then(Value::as_str)
+            .ok_or_else(|| invalid(&format!("formulas[{i}].formula is a required string")))?;
+        let expr = ddlab_query::parse_formula(text, names)
+            .map_err(|err| ApiError::BadRequest(format!("Error parsing formula formulas[{i}]: \n {err}")))?;
+        let limit = match formula.get("limit") {
+            None | Some(Value::Null) => None,
+            Some(limit) => {
+                let count = limit
+                    .get("count")
+                    .and_then(Value::as_u64)
+                    .and_then(|c| usize::try_from(c).ok())
+                    .ok_or_else(|| {
+                        invalid(&format!("formulas[{i}].limit.count must be a positive integer"))
+                    })?;
+                let order = match limit.get("order").and_then(Value::as_str) {
+                    None | Some("desc") => TopOrder::Desc,
+                    Some("asc") => TopOrder::Asc,
+                    Some(other) => {
+                        return Err(invalid(&format!(
+                            "formulas[{i}].limit.order must be \"asc\" or \"desc\", got {other:?}"
+                        )));
+                    }
+                };
+                Some(Limit { count, order })
+            }
+        };
+        formulas.push(Formula { expr, limit });
+    }
+    Ok(formulas)
 }

@@ -25,6 +25,7 @@ fn lab(test_mode: bool) -> Lab {
             api_key: Secret::new(API),
             app_key: Secret::new(APP),
         }),
+        public_url: None,
     };
     let state = AppState::open(&config).unwrap();
     Lab { _dir: dir, state }
@@ -384,4 +385,360 @@ async fn host_metadata_tags_apply_to_the_hosts_series() {
     .await;
     let body = query(&lab, "avg:my_metric{role:database}", now - 60, now).await;
     assert_eq!(body["series"][0]["pointlist"][0][1], 7.0);
+}
+
+fn with_keys(method: &str, uri: &str, body: Value) -> Request<Body> {
+    Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("DD-API-KEY", API)
+        .header("DD-APPLICATION-KEY", APP)
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+async fn send_series(lab: &Lab, series: Value) {
+    let (status, body) = call(
+        lab,
+        post(
+            "/api/v1/series",
+            "application/json",
+            None,
+            series.to_string().into_bytes(),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+}
+
+#[tokio::test]
+async fn events_are_stored_listed_and_their_mentions_recorded() {
+    let lab = lab(false);
+    let now = lab.state.clock.now();
+    let event = json!({
+        "title": "Snapshot of my_metric",
+        "text": "Look: http://127.0.0.1:8480/snapshot/x.png @alice@example.com",
+        "tags": ["env:lab"],
+        "host": "lab",
+        "source_type_name": "my_apps",
+    });
+    let (status, created) = call(
+        &lab,
+        post(
+            "/api/v1/events",
+            "application/json",
+            None,
+            event.to_string().into_bytes(),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{created}");
+    assert_eq!(created["status"], "ok");
+    assert_eq!(created["event"]["priority"], Value::Null);
+    let id = created["event"]["id"].as_i64().unwrap();
+    assert_eq!(created["event"]["id_str"], id.to_string());
+    assert!(
+        created["event"]["url"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/event/event?id={id}"))
+    );
+
+    let (status, got) = call(&lab, get(&format!("/api/v1/events/{id}"), Some(API), Some(APP))).await;
+    assert_eq!(status, StatusCode::OK, "{got}");
+    assert_eq!(got["event"]["title"], "Snapshot of my_metric");
+    assert_eq!(got["event"]["alert_type"], "info");
+    assert_eq!(got["event"]["host"], "lab");
+
+    let uri = format!(
+        "/api/v1/events?start={}&end={}&sources=my_apps&tags=env:lab",
+        now - 60,
+        now + 60
+    );
+    let (status, list) = call(&lab, get(&uri, Some(API), Some(APP))).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(list["events"].as_array().unwrap().len(), 1);
+
+    let notes = lab.state.store.notifications(10).unwrap();
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0].notification.handle, "alice@example.com");
+    assert_eq!(notes[0].notification.origin_id, Some(id));
+
+    // Reading events needs the application key; a missing one is refused.
+    assert_eq!(
+        call(&lab, get(&uri, Some(API), None)).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        call(&lab, get("/api/v1/events/999999", Some(API), Some(APP))).await,
+        (StatusCode::NOT_FOUND, json!({"errors": ["Event not found"]}))
+    );
+    let old = json!({"title": "t", "text": "x", "date_happened": now - 24 * 3600});
+    assert_eq!(
+        call(
+            &lab,
+            post(
+                "/api/v1/events",
+                "application/json",
+                None,
+                old.to_string().into_bytes()
+            )
+        )
+        .await,
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"errors": ["Event too far in the past"]})
+        )
+    );
+}
+
+#[tokio::test]
+async fn check_runs_in_both_shapes() {
+    let lab = lab(false);
+    let now = lab.state.clock.now();
+    // datadogpy posts one object with explicit nulls; the Agent and the API clients post an array.
+    let single = json!({"check": "app.ok", "host_name": "lab", "status": 0, "message": null, "tags": null, "timestamp": null});
+    let list =
+        json!([{"check": "app.ok", "host_name": "lab", "status": 2, "tags": ["env:lab"], "timestamp": now}]);
+    for body in [single, list] {
+        let (status, reply) = call(
+            &lab,
+            post(
+                "/api/v1/check_run",
+                "application/json",
+                None,
+                body.to_string().into_bytes(),
+            ),
+        )
+        .await;
+        assert_eq!((status, reply), (StatusCode::ACCEPTED, json!({"status": "ok"})));
+    }
+    let runs = lab.state.store.check_runs(Some("app.ok"), 0).unwrap();
+    assert_eq!(runs.iter().map(|r| r.run.status).collect::<Vec<_>>(), [0, 2]);
+    let bad = json!([{"check": "app.ok", "host_name": "lab", "status": 7, "tags": []}]);
+    let (status, reply) = call(
+        &lab,
+        post(
+            "/api/v1/check_run",
+            "application/json",
+            None,
+            bad.to_string().into_bytes(),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{reply}");
+    assert!(reply["errors"][0].as_str().unwrap().contains("status"), "{reply}");
+    assert_eq!(lab.state.store.check_runs(Some("app.ok"), 0).unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn hosts_tags_metrics_and_search() {
+    let lab = lab(false);
+    let now = lab.state.clock.now();
+    send_series(
+        &lab,
+        json!({"series": [
+            {"metric": "my_metric", "points": [[now, 1]], "host": "lab", "type": "gauge"},
+            {"metric": "mysql.net.connections", "points": [[now, 3]], "host": "db", "type": "rate", "interval": 15},
+        ]}),
+    )
+    .await;
+    let (status, hosts) = call(&lab, get("/api/v1/hosts", Some(API), Some(APP))).await;
+    assert_eq!(status, StatusCode::OK, "{hosts}");
+    assert_eq!(hosts["total_matching"], 2);
+    assert_eq!(hosts["host_list"][0]["name"], "db");
+    assert_eq!(hosts["host_list"][0]["up"], true);
+    assert_eq!(
+        hosts["host_list"][0]["tags_by_source"]["Datadog"],
+        json!(["host:db"])
+    );
+    let (_, filtered) = call(&lab, get("/api/v1/hosts?filter=host:lab", Some(API), Some(APP))).await;
+    assert_eq!(filtered["total_matching"], 1);
+    assert_eq!(
+        call(&lab, get("/api/v1/hosts?count=0", Some(API), Some(APP)))
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        call(&lab, get("/api/v1/hosts/totals", Some(API), Some(APP)))
+            .await
+            .1,
+        json!({"total_up": 2, "total_active": 2})
+    );
+
+    let (status, added) = call(
+        &lab,
+        with_keys(
+            "POST",
+            "/api/v1/tags/hosts/lab",
+            json!({"tags": ["team:se"], "source": "users"}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, added),
+        (StatusCode::CREATED, json!({"host": "lab", "tags": ["team:se"]}))
+    );
+    let (_, tags) = call(&lab, get("/api/v1/tags/hosts/lab", Some(API), Some(APP))).await;
+    assert_eq!(tags["tags"], json!(["team:se"]));
+    let (_, all) = call(&lab, get("/api/v1/tags/hosts", Some(API), Some(APP))).await;
+    assert_eq!(all["tags"]["team:se"], json!(["lab"]));
+    let body = query(&lab, "avg:my_metric{team:se}", now - 60, now).await;
+    assert_eq!(body["series"][0]["pointlist"][0][1], 1.0);
+    let (status, _) = call(&lab, with_keys("DELETE", "/api/v1/tags/hosts/lab", Value::Null)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        call(&lab, get("/api/v1/tags/hosts/lab", Some(API), Some(APP)))
+            .await
+            .1["tags"],
+        json!([])
+    );
+    let (status, bad) = call(
+        &lab,
+        with_keys("PUT", "/api/v1/tags/hosts/lab", json!({"tags": [3]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        bad,
+        json!({"errors": ["\"tags\"[0] must be a non-empty tag string"]})
+    );
+
+    let uri = format!("/api/v1/metrics?from={}", now - 60);
+    let (_, metrics) = call(&lab, get(&uri, Some(API), Some(APP))).await;
+    assert_eq!(metrics["metrics"], json!(["my_metric", "mysql.net.connections"]));
+    let (_, meta) = call(
+        &lab,
+        get("/api/v1/metrics/mysql.net.connections", Some(API), Some(APP)),
+    )
+    .await;
+    assert_eq!(meta["type"], "rate");
+    assert_eq!(meta["statsd_interval"], 15);
+    let (status, updated) = call(
+        &lab,
+        with_keys(
+            "PUT",
+            "/api/v1/metrics/my_metric",
+            json!({"description": "random", "unit": "item"}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(updated["description"], "random");
+    assert_eq!(updated["type"], "gauge");
+    assert_eq!(
+        call(&lab, get("/api/v1/metrics/nope", Some(API), Some(APP)))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+
+    let (_, found) = call(&lab, get("/api/v1/search?q=hosts:la", Some(API), Some(APP))).await;
+    assert_eq!(found, json!({"results": {"hosts": ["lab"]}}));
+    let (_, found) = call(&lab, get("/api/v1/search?q=mysql", Some(API), Some(APP))).await;
+    assert_eq!(
+        found,
+        json!({"results": {"hosts": [], "metrics": ["mysql.net.connections"]}})
+    );
+}
+
+#[tokio::test]
+async fn v2_timeseries_with_formulas() {
+    let lab = lab(false);
+    let now = lab.state.clock.now();
+    let t = now - now.rem_euclid(60) - 120;
+    send_series(
+        &lab,
+        json!({"series": [
+            {"metric": "app.latency", "points": [[t, 2], [t + 60, 4]], "host": "a", "tags": ["env:dev"]},
+            {"metric": "app.latency", "points": [[t, 6], [t + 60, 8]], "host": "b", "tags": ["env:prod"]},
+        ]}),
+    )
+    .await;
+    let request = json!({"data": {"type": "timeseries_request", "attributes": {
+        "from": t * 1000, "to": (t + 120) * 1000, "interval": 60000,
+        "queries": [{"data_source": "metrics", "name": "a", "query": "avg:app.latency{*} by {env}"}],
+        "formulas": [{"formula": "a * 1000", "limit": {"count": 1, "order": "desc"}}],
+    }}});
+    let response = super::router(lab.state.clone())
+        .oneshot(with_keys("POST", "/api/v2/query/timeseries", request))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "application/vnd.api+json");
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let body: Value = serde_json::from_slice(&bytes).unwrap();
+    let attributes = &body["data"]["attributes"];
+    assert_eq!(body["data"]["type"], "timeseries_response");
+    assert_eq!(
+        attributes["series"],
+        json!([{"group_tags": ["env:prod"], "query_index": 0, "unit": null}])
+    );
+    assert_eq!(attributes["times"], json!([t * 1000, (t + 60) * 1000]));
+    assert_eq!(attributes["values"], json!([[6000.0, 8000.0]]));
+
+    let wrong = json!({"data": {"type": "scalar_request", "attributes": {}}});
+    assert_eq!(
+        call(&lab, with_keys("POST", "/api/v2/query/timeseries", wrong)).await,
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"errors": ["API input validation failed: Invalid type. Expected \"timeseries_request\"."]})
+        )
+    );
+    let unknown = json!({"data": {"type": "timeseries_request", "attributes": {
+        "from": t * 1000, "to": (t + 120) * 1000,
+        "queries": [{"data_source": "metrics", "name": "a", "query": "avg:app.latency{*}"}],
+        "formulas": [{"formula": "b + 1"}],
+    }}});
+    let (status, reply) = call(&lab, with_keys("POST", "/api/v2/query/timeseries", unknown)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        reply["errors"][0].as_str().unwrap().contains("formulas[0]"),
+        "{reply}"
+    );
+}
+
+#[tokio::test]
+async fn the_intake_log_shows_what_was_sent_and_what_was_refused() {
+    let lab = lab(false);
+    let now = lab.state.clock.now();
+    send_series(&lab, json!({"series": [{"metric": "my_metric", "points": [[now, 5]], "host": "lab", "tags": ["Env:Lab"]}]})).await;
+    call(
+        &lab,
+        post(
+            "/api/v1/series",
+            "application/json",
+            None,
+            b"{\"series\": 3}".to_vec(),
+        ),
+    )
+    .await;
+    let (status, log) = call(
+        &lab,
+        get("/ddlab/intake?route=/api/v1/series", Some(API), Some(APP)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{log}");
+    let payloads = log["payloads"].as_array().unwrap();
+    assert_eq!(payloads.len(), 2);
+    assert_eq!(payloads[0]["status"], 400);
+    assert!(
+        payloads[0]["payload"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("series"),
+        "{log}"
+    );
+    assert_eq!(payloads[1]["status"], 202);
+    // As sent: before tag normalisation.
+    assert_eq!(payloads[1]["payload"]["series"][0]["tags"], json!(["Env:Lab"]));
+    assert_eq!(payloads[1]["payload"]["series"][0]["points"], json!([[now, 5.0]]));
+    assert_eq!(
+        call(&lab, get("/ddlab/intake", Some(API), None)).await.0,
+        StatusCode::FORBIDDEN
+    );
 }
