@@ -1,7 +1,10 @@
 //! ddlab-agent: a stand-in for the Datadog Agent that reads the real Agent's configuration layout.
 //!
-//! Only the configuration layer exists so far: `datadog.yaml` with `DD_*` overrides, and the check
-//! configurations under `conf.d/`. The collector, DogStatsD, the trace receiver and the forwarder build on it.
+//! So far: the configuration layer (`datadog.yaml` with `DD_*` overrides, the check configurations under
+//! `conf.d/`), the check-output contract, the aggregator (the Agent's metric semantics, pure) and the
+//! DogStatsD server feeding it. The collector, the trace receiver and the forwarder build on them.
 
+pub mod aggregator;
 pub mod check;
 pub mod config;
+pub mod dogstatsd;

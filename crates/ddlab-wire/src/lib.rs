@@ -7,12 +7,14 @@
 //!                                                                 ├─▶ intake::decode ──▶ Intake (HostMetadata, events)
 //!                                                                 └─▶ events::decode ──▶ Event
 //!  MetricBatch ──normalize::series──▶ (MetricBatch, Normalized)
+//!  DogStatsD datagram ──dogstatsd::parse──▶ Metric | Event | ServiceCheck (per line)
 //! ```
 //!
 //! - [`compression`]: `Content-Encoding` parsing, bounded decompression, the agent's compression.
 //! - [`series`]: `/api/v1/series` JSON, `/api/v2/series` JSON and protobuf into one [`series::MetricBatch`].
 //! - [`normalize`]: Datadog's metric-name and tag rules as a separate step, with a report of changes.
 //! - [`check_run`], [`events`], [`intake`]: the other intake bodies.
+//! - [`dogstatsd`]: the datagrams clients send to the agent, parsed line by line.
 //!
 //! Decoders accept what Datadog's clients and the Agent send (nulls, numeric strings, unknown fields),
 //! are strict about the type of every field they read, and refuse a body whole: they return the full
@@ -25,6 +27,7 @@
 
 pub mod check_run;
 pub mod compression;
+pub mod dogstatsd;
 mod error;
 pub mod events;
 pub mod intake;

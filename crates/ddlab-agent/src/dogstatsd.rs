@@ -1,0 +1,407 @@
+//! The DogStatsD server: UDP on `dogstatsd_port` and, optionally, a Unix datagram socket at
+//! `dogstatsd_socket`, each datagram parsed ([`ddlab_wire::dogstatsd`]) and fed to the shared
+//! [`Aggregator`](crate::aggregator::Aggregator).
+//!
+//! ```text
+//!  UDP 127.0.0.1:8125 ─┐                  parse per line           AggregatorHandle
+//!  dogstatsd_socket ───┴─▶ recv task ──▶ (metric | event | _sc) ──▶ add_dogstatsd(now) ──▶ flush(now) by the runtime
+//!                                         └─ errors ──▶ DogStatsdStats (status)
+//! ```
+//!
+//! One task per listener reads datagrams of up to `dogstatsd_buffer_size` bytes (a longer datagram is cut
+//! there by the kernel, as in the Agent), reads the clock once per datagram, and adds what parsed to the
+//! aggregator under one short lock. Nothing is flushed here: the runtime calls
+//! [`AggregatorHandle::flush`] (or [`DogStatsd::flush`]) every 15 s with its `now`.
+//!
+//! The server owns its tasks: [`DogStatsd::shutdown`] stops them, waits for them and removes the Unix
+//! socket file; dropping the server aborts them.
+
+use std::fmt;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use ddlab_wire::dogstatsd::{self as wire, Message};
+use tokio::net::UdpSocket;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::aggregator::{AggregatorHandle, Flush};
+use crate::config::DogStatsdConfig;
+
+/// Where the server listens, derived from the `dogstatsd_*` keys by [`Listen::from_config`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listen {
+    /// `127.0.0.1:<dogstatsd_port>`, or `0.0.0.0:<port>` with `dogstatsd_non_local_traffic`; `None` when
+    /// the port is 0. Port 0 here (tests) asks the system for a free port.
+    pub udp: Option<SocketAddr>,
+    /// `dogstatsd_socket`: a Unix datagram socket; default none.
+    pub socket: Option<PathBuf>,
+    /// `dogstatsd_buffer_size`: the largest datagram read, in bytes; default 8192.
+    pub buffer_size: usize,
+}
+
+/// Reads the current time as Unix seconds, fractional. The server calls it once per datagram.
+pub type Clock = Arc<dyn Fn() -> f64 + Send + Sync>;
+
+/// What the server has seen since it started, for `status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DogStatsdStats {
+    /// Datagrams received.
+    pub packets: u64,
+    pub bytes: u64,
+    /// Metric samples parsed (one per value of a packed line).
+    pub metric_samples: u64,
+    pub events: u64,
+    pub service_checks: u64,
+    /// Lines that could not be parsed.
+    pub parse_errors: u64,
+    /// The last of them, with its line and field.
+    pub last_error: Option<String>,
+    /// Optional fields of events and service checks ignored for a bad value.
+    pub ignored_fields: u64,
+    /// Failed reads from a socket (the read is retried).
+    pub receive_errors: u64,
+}
+
+/// A running DogStatsD server.
+pub struct DogStatsd {
+    udp_addr: Option<SocketAddr>,
+    socket_path: Option<PathBuf>,
+    aggregator: AggregatorHandle,
+    stats: watch::Receiver<DogStatsdStats>,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DogStatsdError {
+    #[error(
+        "DogStatsD would listen on nothing: set dogstatsd_port to a port, or dogstatsd_socket to a path \
+         (or use_dogstatsd: false to turn it off)"
+    )]
+    NoListener,
+    #[error("cannot listen for DogStatsD on UDP {addr} (dogstatsd_port): {source}")]
+    BindUdp { addr: SocketAddr, source: io::Error },
+    #[error("cannot listen for DogStatsD on the socket {} (dogstatsd_socket): {source}", path.display())]
+    BindSocket { path: PathBuf, source: io::Error },
+    #[error(
+        "dogstatsd_socket {} exists and is not a socket: remove it or choose another path",
+        path.display()
+    )]
+    NotASocket { path: PathBuf },
+    #[error("dogstatsd_socket {} is set, but Unix sockets are not available on this system", path.display())]
+    SocketUnsupported { path: PathBuf },
+}
+
+impl Listen {
+    /// The Agent's rules: port 0 closes UDP; without `dogstatsd_non_local_traffic` only loopback is bound.
+    pub fn from_config(config: &DogStatsdConfig) -> Self {
+        let host = if config.non_local_traffic {
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+        } else {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        };
+        Listen {
+            udp: (config.port != 0).then(|| SocketAddr::new(host, config.port)),
+            socket: config.socket.clone(),
+            buffer_size: config.buffer_size,
+        }
+    }
+}
+
+/// The system clock as a [`Clock`].
+pub fn system_clock() -> Clock {
+    Arc::new(|| {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64())
+    })
+}
+
+impl DogStatsd {
+    /// Binds every configured listener and starts reading. Must run inside a Tokio runtime.
+    pub async fn start(
+        listen: &Listen,
+        aggregator: AggregatorHandle,
+        clock: Clock,
+    ) -> Result<Self, DogStatsdError> {
+        if listen.udp.is_none() && listen.socket.is_none() {
+            return Err(DogStatsdError::NoListener);
+        }
+        let (stats_tx, stats) = watch::channel(DogStatsdStats::default());
+        let (shutdown, _) = watch::channel(false);
+        let ingest = Ingest {
+            aggregator: aggregator.clone(),
+            stats: Arc::new(stats_tx),
+            clock,
+        };
+        let buffer_size = listen.buffer_size.max(1);
+        let mut tasks = JoinSet::new();
+
+        let mut udp_addr = None;
+        if let Some(addr) = listen.udp {
+            let socket = UdpSocket::bind(addr)
+                .await
+                .map_err(|source| DogStatsdError::BindUdp { addr, source })?;
+            let local = socket
+                .local_addr()
+                .map_err(|source| DogStatsdError::BindUdp { addr, source })?;
+            tracing::info!(addr = %local, "DogStatsD listening on UDP");
+            udp_addr = Some(local);
+            tasks.spawn(serve_udp(
+                socket,
+                buffer_size,
+                ingest.clone(),
+                shutdown.subscribe(),
+            ));
+        }
+        let socket_path = match &listen.socket {
+            Some(path) => {
+                let socket = unix::bind(path).await?;
+                tracing::info!(path = %path.display(), "DogStatsD listening on a Unix socket");
+                tasks.spawn(unix::serve(socket, buffer_size, ingest, shutdown.subscribe()));
+                Some(path.clone())
+            }
+            None => None,
+        };
+        Ok(DogStatsd {
+            udp_addr,
+            socket_path,
+            aggregator,
+            stats,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// The bound UDP address (with the real port when 0 was asked for).
+    pub fn udp_addr(&self) -> Option<SocketAddr> {
+        self.udp_addr
+    }
+
+    pub fn socket_path(&self) -> Option<&Path> {
+        self.socket_path.as_deref()
+    }
+
+    /// The counters as of now.
+    pub fn stats(&self) -> DogStatsdStats {
+        self.stats.borrow().clone()
+    }
+
+    /// A receiver that is told after every datagram, once its contents are in the aggregator.
+    pub fn watch_stats(&self) -> watch::Receiver<DogStatsdStats> {
+        self.stats.clone()
+    }
+
+    /// Flushes the aggregator this server feeds (see [`crate::aggregator::Aggregator::flush`]).
+    pub fn flush(&self, now: f64) -> Flush {
+        self.aggregator.flush(now)
+    }
+
+    /// Stops reading, waits for the tasks, and removes the Unix socket file.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        while let Some(joined) = self.tasks.join_next().await {
+            if let Err(err) = joined {
+                tracing::error!(error = %err, "a DogStatsD listener task failed");
+            }
+        }
+        if let Some(path) = self.socket_path.take() {
+            let removed = tokio::task::spawn_blocking(move || std::fs::remove_file(path)).await;
+            if let Ok(Err(err)) = removed {
+                tracing::warn!(error = %err, "could not remove the DogStatsD socket file");
+            }
+        }
+        tracing::info!("DogStatsD stopped");
+    }
+}
+
+impl fmt::Debug for DogStatsd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DogStatsd")
+            .field("udp_addr", &self.udp_addr)
+            .field("socket_path", &self.socket_path)
+            .field("stats", &*self.stats.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a listener task needs to take a datagram in.
+#[derive(Clone)]
+struct Ingest {
+    aggregator: AggregatorHandle,
+    stats: Arc<watch::Sender<DogStatsdStats>>,
+    clock: Clock,
+}
+
+impl Ingest {
+    /// Parses a datagram, adds what parsed at the clock's time, then counts it.
+    fn datagram(&self, bytes: &[u8]) {
+        let now = (self.clock)();
+        let mut messages = Vec::new();
+        let mut counted = DogStatsdStats {
+            packets: 1,
+            bytes: bytes.len() as u64,
+            ..DogStatsdStats::default()
+        };
+        for line in wire::parse(bytes) {
+            match line {
+                Ok(line) => {
+                    match &line.message {
+                        Message::Metric(metric) => counted.metric_samples += metric.sample.count() as u64,
+                        Message::Event(_) => counted.events += 1,
+                        Message::ServiceCheck(_) => counted.service_checks += 1,
+                    }
+                    for ignored in &line.ignored {
+                        tracing::debug!(problem = %ignored, "DogStatsD field ignored");
+                    }
+                    counted.ignored_fields += line.ignored.len() as u64;
+                    messages.push(line.message);
+                }
+                Err(err) => {
+                    tracing::debug!(error = %err, "DogStatsD line refused");
+                    counted.parse_errors += 1;
+                    counted.last_error = Some(err.to_string());
+                }
+            }
+        }
+        if !messages.is_empty() {
+            let mut aggregator = self.aggregator.lock();
+            for message in messages {
+                aggregator.add_dogstatsd(message, now);
+            }
+        }
+        self.stats.send_modify(|stats| {
+            stats.packets += counted.packets;
+            stats.bytes += counted.bytes;
+            stats.metric_samples += counted.metric_samples;
+            stats.events += counted.events;
+            stats.service_checks += counted.service_checks;
+            stats.parse_errors += counted.parse_errors;
+            stats.ignored_fields += counted.ignored_fields;
+            if counted.last_error.is_some() {
+                stats.last_error = counted.last_error;
+            }
+        });
+    }
+
+    fn receive_error(&self, err: &io::Error) {
+        tracing::warn!(error = %err, "DogStatsD could not read a datagram");
+        self.stats.send_modify(|stats| stats.receive_errors += 1);
+    }
+}
+
+async fn serve_udp(
+    socket: UdpSocket,
+    buffer_size: usize,
+    ingest: Ingest,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut buffer = vec![0; buffer_size];
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            received = socket.recv_from(&mut buffer) => match received {
+                Ok((len, _)) => ingest.datagram(&buffer[..len]),
+                Err(err) => ingest.receive_error(&err),
+            },
+        }
+    }
+}
+
+#[cfg(unix)]
+mod unix {
+    //! The Unix datagram socket: created with write access for everyone (mode 0722, as the Agent does),
+    //! replacing a stale socket file left by an earlier run.
+
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    use std::path::{Path, PathBuf};
+
+    use tokio::net::UnixDatagram;
+    use tokio::sync::watch;
+
+    use super::{DogStatsdError, Ingest};
+
+    pub(super) async fn bind(path: &Path) -> Result<UnixDatagram, DogStatsdError> {
+        let owned = path.to_path_buf();
+        let prepared = tokio::task::spawn_blocking(move || remove_stale(&owned))
+            .await
+            .map_err(|err| bind_error(path, std::io::Error::other(err)))?;
+        prepared?;
+        let socket = UnixDatagram::bind(path).map_err(|source| bind_error(path, source))?;
+        let owned = path.to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            std::fs::set_permissions(&owned, std::fs::Permissions::from_mode(0o722))
+        })
+        .await
+        .map_err(|err| bind_error(path, std::io::Error::other(err)))?
+        .map_err(|source| bind_error(path, source))?;
+        Ok(socket)
+    }
+
+    pub(super) async fn serve(
+        socket: UnixDatagram,
+        buffer_size: usize,
+        ingest: Ingest,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let mut buffer = vec![0; buffer_size];
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                received = socket.recv(&mut buffer) => match received {
+                    Ok(len) => ingest.datagram(&buffer[..len]),
+                    Err(err) => ingest.receive_error(&err),
+                },
+            }
+        }
+    }
+
+    fn remove_stale(path: &Path) -> Result<(), DogStatsdError> {
+        match std::fs::symlink_metadata(path) {
+            Ok(meta) if meta.file_type().is_socket() => {
+                std::fs::remove_file(path).map_err(|source| bind_error(path, source))
+            }
+            Ok(_) => Err(DogStatsdError::NotASocket {
+                path: path.to_path_buf(),
+            }),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(bind_error(path, source)),
+        }
+    }
+
+    fn bind_error(path: &Path, source: std::io::Error) -> DogStatsdError {
+        DogStatsdError::BindSocket {
+            path: PathBuf::from(path),
+            source,
+        }
+    }
+}
+
+#[cfg(not(unix))]
+mod unix {
+    //! Unix sockets are refused where the system has none.
+
+    use std::path::Path;
+
+    use tokio::sync::watch;
+
+    use super::{DogStatsdError, Ingest};
+
+    pub(super) struct NoSocket;
+
+    pub(super) async fn bind(path: &Path) -> Result<NoSocket, DogStatsdError> {
+        Err(DogStatsdError::SocketUnsupported {
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub(super) async fn serve(_: NoSocket, _: usize, _: Ingest, _: watch::Receiver<bool>) {}
+}
+
+#[cfg(test)]
+mod tests;
