@@ -1,10 +1,12 @@
 //! ddlab-agent: a stand-in for the Datadog Agent that reads the real Agent's configuration layout.
 //!
 //! So far: the configuration layer (`datadog.yaml` with `DD_*` overrides, the check configurations under
-//! `conf.d/`), the check-output contract, the aggregator (the Agent's metric semantics, pure) and the
-//! DogStatsD server feeding it. The collector, the trace receiver and the forwarder build on them.
+//! `conf.d/`), the check-output contract, the aggregator (the Agent's metric semantics, pure), the DogStatsD
+//! server feeding it, and the Python check host that runs checks.d and installed integrations. The
+//! collector, the trace receiver and the forwarder build on them.
 
 pub mod aggregator;
 pub mod check;
 pub mod config;
 pub mod dogstatsd;
+pub mod python;

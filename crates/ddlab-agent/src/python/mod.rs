@@ -1,0 +1,843 @@
+//! The Python check host: one long-lived Python process that runs the Agent's Python checks unchanged.
+//!
+//! ```text
+//!  PythonHost ──JSON lines on stdin──▶ python ddlab_check_host.py ──▶ datadog_checks.<name> / checks.d/<name>.py
+//!      ▲                                     │   aggregator.py, datadog_agent.py, checks/ (ours, first on PYTHONPATH)
+//!      └───────JSON lines (private fd)───────┘   stderr: host log lines + anything native code writes
+//! ```
+//!
+//! The host's Python files ship inside the binary (`crates/ddlab-agent/python/`, embedded with
+//! `include_str!`) and are written at [`PythonHost::start`] into `<runtime dir>/python/`, which goes
+//! first on `PYTHONPATH`: `import aggregator`, `import datadog_agent` and `from checks import AgentCheck`
+//! find our modules, so `datadog_checks.base` runs as under the Agent (`AGENT_RUNNING`). The
+//! interpreter is a parameter: the lab's virtualenv, where `python/requirements.txt` is installed.
+//! checks.d folders are appended to the end of `sys.path`, where the Agent puts `additional_checksd`,
+//! so an installed `datadog_checks.<name>` wins over `checks.d/<name>.py`.
+//!
+//! Checks run one at a time: a run holds the host until it answers. A run that overruns its timeout
+//! is answered with the check's stack and the process exits; a process that dies (a check calling
+//! `os._exit`, a crash in native code, a kill from outside) is noticed on the next request or during
+//! the run. Either way a new process is started and every loaded check is loaded again, so the other
+//! checks keep running; the failed run reports what happened as its error. Check objects otherwise
+//! live as long as the process, so rates and other per-check state carry over between runs.
+//!
+//! **Boundary:** this module only runs checks and hands back what they submitted ([`CheckOutput`]);
+//! scheduling, the per-type aggregation and the service check `datadog.agent.check_status` belong to
+//! the collector and the aggregator.
+
+mod modules;
+mod protocol;
+mod worker;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value, json};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use crate::check::{CheckError, CheckOutput};
+use crate::config::{AgentConfig, CheckConfig, CheckId, Compressor, Instance};
+use protocol::{HostFailure, Init};
+use worker::{Failure, Reply, Spawn, Worker};
+
+/// The Agent version checks see through `datadog_agent.get_version()` unless told otherwise.
+pub const DEFAULT_AGENT_VERSION: &str = "7.71.0";
+
+/// How to run the Python check host. Every field says its default ([`Default`]).
+#[derive(Debug, Clone)]
+pub struct PythonHostOptions {
+    /// The interpreter: the lab virtualenv's `bin/python`, where `python/requirements.txt` is installed.
+    /// Default `python3` from `PATH`.
+    pub python: PathBuf,
+    /// Folders searched for `<check name>.py` after installed integrations, in order. Default none.
+    pub checksd: Vec<PathBuf>,
+    /// Extra folders on `PYTHONPATH` after the host's own modules (and before site-packages). Default none.
+    pub python_path: Vec<PathBuf>,
+    /// Where the host's modules are written (`<dir>/python/`) and, unless `cache_dir` is set, the
+    /// persistent cache kept (`<dir>/cache/`). Default: a private temporary folder, removed with the host.
+    pub runtime_dir: Option<PathBuf>,
+    /// The folder `datadog_agent.write_persistent_cache` writes to (the Agent's `run_path`).
+    /// Default `<runtime dir>/cache`.
+    pub cache_dir: Option<PathBuf>,
+    /// What `datadog_agent.get_hostname()` answers. Default empty: the machine's hostname as Python sees it.
+    pub hostname: String,
+    /// What `datadog_agent.get_host_tags()` answers (as its `system` list). Default none.
+    pub host_tags: Vec<String>,
+    /// What `datadog_agent.get_version()` answers. Default [`DEFAULT_AGENT_VERSION`].
+    pub agent_version: String,
+    /// `datadog.yaml` settings for `datadog_agent.get_config`, by their YAML keys (see [`agent_settings`]).
+    /// Keys not set here get the Agent's defaults for the settings checks ask about. Default empty.
+    pub config: Map<String, Value>,
+    /// How long starting the interpreter and importing `datadog_checks.base` may take. Default 30 s.
+    pub start_timeout: Duration,
+    /// How long importing and constructing one check may take. Default 60 s.
+    pub load_timeout: Duration,
+    /// How much longer than a run's timeout the host gets to report the overrun (with the check's
+    /// stack) before it is killed. Default 5 s.
+    pub kill_grace: Duration,
+}
+
+impl Default for PythonHostOptions {
+    fn default() -> Self {
+        Self {
+            python: PathBuf::from("python3"),
+            checksd: Vec::new(),
+            python_path: Vec::new(),
+            runtime_dir: None,
+            cache_dir: None,
+            hostname: String::new(),
+            host_tags: Vec::new(),
+            agent_version: DEFAULT_AGENT_VERSION.to_owned(),
+            config: Map::new(),
+            start_timeout: Duration::from_secs(30),
+            load_timeout: Duration::from_secs(60),
+            kill_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+impl PythonHostOptions {
+    /// Options for the agent configured by `config`, whose resolved hostname is `hostname`: its
+    /// `additional_checksd`, host tags and settings. The interpreter and folders keep their defaults.
+    pub fn for_agent(config: &AgentConfig, hostname: &str) -> Self {
+        Self {
+            checksd: vec![config.additional_checksd.clone()],
+            hostname: hostname.to_owned(),
+            host_tags: config.host_tags(),
+            config: agent_settings(config),
+            ..Self::default()
+        }
+    }
+}
+
+/// The agent's settings as `datadog_agent.get_config` answers them, keyed like `datadog.yaml`
+/// (`apm_config` nested). The API key is left out: checks have no use for it.
+pub fn agent_settings(config: &AgentConfig) -> Map<String, Value> {
+    let compressor = match config.serializer_compressor_kind {
+        Compressor::Zstd => "zstd",
+        Compressor::Zlib => "zlib",
+    };
+    let settings = json!({
+        "site": config.site,
+        "dd_url": config.dd_url,
+        "hostname": config.hostname,
+        "tags": config.tags,
+        "extra_tags": config.extra_tags,
+        "env": config.env,
+        "apm_config": {
+            "enabled": config.apm.enabled,
+            "receiver_port": config.apm.receiver_port,
+            "receiver_socket": config.apm.receiver_socket,
+            "apm_non_local_traffic": config.apm.non_local_traffic,
+            "apm_dd_url": config.apm.dd_url,
+            "env": config.apm.env,
+        },
+        "use_dogstatsd": config.dogstatsd.enabled,
+        "dogstatsd_port": config.dogstatsd.port,
+        "dogstatsd_socket": config.dogstatsd.socket,
+        "dogstatsd_non_local_traffic": config.dogstatsd.non_local_traffic,
+        "dogstatsd_buffer_size": config.dogstatsd.buffer_size,
+        "check_runners": config.check_runners,
+        "confd_path": config.confd_path,
+        "additional_checksd": config.additional_checksd,
+        "cmd_port": config.cmd_port,
+        "logs_enabled": config.logs_enabled,
+        "histogram_aggregates": config.histogram_aggregates,
+        "histogram_percentiles": config.histogram_percentiles,
+        "use_v2_api": {"series": config.use_v2_api_series},
+        "serializer_compressor_kind": compressor,
+        "forwarder_timeout": config.forwarder.timeout.as_secs(),
+    });
+    match settings {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+/// The running host. Share it (`Arc`) between the tasks that run checks: requests take turns.
+#[derive(Debug)]
+pub struct PythonHost {
+    options: PythonHostOptions,
+    modules_dir: PathBuf,
+    cache_dir: PathBuf,
+    started: SystemTime,
+    restarts: AtomicU64,
+    state: Mutex<State>,
+    // Last, so the process is gone before its modules folder is removed.
+    _temporary: Option<tempfile::TempDir>,
+}
+
+/// A loaded check instance. Handles stay valid across restarts of the Python process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckHandle {
+    id: u64,
+    name: String,
+    check_id: CheckId,
+    version: Option<String>,
+    module: String,
+    file: Option<PathBuf>,
+    wheel: bool,
+}
+
+/// What the Python process reported about itself when it last started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostInfo {
+    /// `platform.python_version()`, e.g. `3.11.7`.
+    pub python_version: String,
+    /// `sys.executable`.
+    pub executable: PathBuf,
+    /// The installed `datadog-checks-base` version, `None` when it cannot be imported.
+    pub base_version: Option<String>,
+    /// Why `datadog-checks-base` cannot be imported; every load fails with this message then.
+    pub base_error: Option<String>,
+    /// The process ID of the current Python process.
+    pub pid: u32,
+    /// Where the host's modules were written.
+    pub modules_dir: PathBuf,
+}
+
+/// The host could not be started or reached.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error("cannot write the Python check host's modules to {}: {source}", dir.display())]
+    Modules { dir: PathBuf, source: std::io::Error },
+    #[error(
+        "cannot start the Python check host with {}: {source}; point the agent at an interpreter \
+         with datadog-checks-base installed (crates/ddlab-agent/python/requirements.txt)",
+        python.display()
+    )]
+    Spawn { python: PathBuf, source: std::io::Error },
+    #[error("the Python check host ({}) did not start: {message}", python.display())]
+    Start { python: PathBuf, message: String },
+    #[error("check {0} is not loaded in the Python check host")]
+    NotLoaded(CheckId),
+}
+
+/// A check could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// Python could not import, find or construct the check. `file` and `line` point into the
+    /// Python code when the failure happened there.
+    #[error("{}: cannot load check '{check}': {}", config.display(), located(.file, .line, .message))]
+    Check {
+        check: String,
+        config: PathBuf,
+        file: Option<PathBuf>,
+        line: Option<u32>,
+        message: String,
+        traceback: String,
+    },
+    #[error(transparent)]
+    Host(#[from] HostError),
+}
+
+/// One check as the host remembers it, to load it again in a new process.
+#[derive(Debug)]
+struct Registered {
+    name: String,
+    check_id: CheckId,
+    config: PathBuf,
+    request: Value,
+    /// Set when loading it again into a new process failed; the next run tries once more.
+    reload_error: Option<HostFailure>,
+}
+
+#[derive(Debug)]
+struct State {
+    worker: Option<Worker>,
+    info: HostInfo,
+    checks: BTreeMap<u64, Registered>,
+    next_handle: u64,
+}
+
+/// The result of one request, after the host dealt with a dead or stuck process.
+enum Exchange {
+    Answered(Reply),
+    /// The process died or stopped answering during the request and was replaced: `cause` says what
+    /// happened, `note` how the replacement went.
+    Lost {
+        cause: String,
+        note: String,
+        stderr: String,
+    },
+}
+
+impl PythonHost {
+    /// Writes the host's modules, starts the interpreter and configures the `datadog_agent` module.
+    pub async fn start(options: PythonHostOptions) -> Result<PythonHost, HostError> {
+        let (runtime_dir, temporary) = match &options.runtime_dir {
+            Some(dir) => (dir.clone(), None),
+            None => {
+                let dir = tempfile::Builder::new()
+                    .prefix("ddlab-agent-python-")
+                    .tempdir()
+                    .map_err(|source| HostError::Modules {
+                        dir: std::env::temp_dir(),
+                        source,
+                    })?;
+                (dir.path().to_path_buf(), Some(dir))
+            }
+        };
+        let modules_dir = runtime_dir.join("python");
+        modules::write(&modules_dir)
+            .await
+            .map_err(|source| HostError::Modules {
+                dir: modules_dir.clone(),
+                source,
+            })?;
+        let cache_dir = options
+            .cache_dir
+            .clone()
+            .unwrap_or_else(|| runtime_dir.join("cache"));
+        let started = SystemTime::now();
+        let mut host = PythonHost {
+            options,
+            modules_dir,
+            cache_dir,
+            started,
+            restarts: AtomicU64::new(0),
+            state: Mutex::new(State {
+                worker: None,
+                info: HostInfo {
+                    python_version: String::new(),
+                    executable: PathBuf::new(),
+                    base_version: None,
+                    base_error: None,
+                    pid: 0,
+                    modules_dir: PathBuf::new(),
+                },
+                checks: BTreeMap::new(),
+                next_handle: 1,
+            }),
+            _temporary: temporary,
+        };
+        let (worker, info) = host.spawn().await?;
+        let state = host.state.get_mut();
+        state.worker = Some(worker);
+        state.info = info;
+        tracing::info!(
+            python = %state.info.executable.display(),
+            version = %state.info.python_version,
+            datadog_checks_base = state.info.base_version.as_deref().unwrap_or("missing"),
+            pid = state.info.pid,
+            "started the Python check host"
+        );
+        Ok(host)
+    }
+
+    /// What the current Python process reported at start.
+    pub async fn info(&self) -> HostInfo {
+        self.state.lock().await.info.clone()
+    }
+
+    /// How many times the Python process was replaced after a timeout or a crash.
+    pub fn restarts(&self) -> u64 {
+        self.restarts.load(Ordering::Relaxed)
+    }
+
+    /// Loads one instance of a check: imports `datadog_checks.<name>` or `<name>` from checks.d,
+    /// constructs the check class with the instance and sets its check ID.
+    pub async fn load(&self, config: &CheckConfig, instance: &Instance) -> Result<CheckHandle, LoadError> {
+        let mut state = self.state.lock().await;
+        if state.checks.values().any(|c| c.check_id == instance.id) {
+            return Err(LoadError::Check {
+                check: config.name.clone(),
+                config: config.source.clone(),
+                file: None,
+                line: None,
+                message: format!("the instance {} is already loaded", instance.id),
+                traceback: String::new(),
+            });
+        }
+        let id = state.next_handle;
+        state.next_handle += 1;
+        let init_config = match &config.init_config {
+            Value::Null => Value::Object(Map::new()),
+            other => other.clone(),
+        };
+        let request = json!({
+            "op": "load",
+            "handle": id,
+            "name": config.name,
+            "check_id": instance.id.as_str(),
+            "init_config": init_config,
+            "instance": instance.raw,
+            "source": config.source,
+        });
+        let failed = |message: String, traceback: String| LoadError::Check {
+            check: config.name.clone(),
+            config: config.source.clone(),
+            file: None,
+            line: None,
+            message,
+            traceback,
+        };
+        let deadline = Instant::now() + self.options.load_timeout;
+        let answer = match self.exchange(&mut state, request.clone(), deadline).await? {
+            Exchange::Answered(Reply::Ok(answer)) => answer,
+            Exchange::Answered(Reply::Failed(failure)) => {
+                return Err(LoadError::Check {
+                    check: config.name.clone(),
+                    config: config.source.clone(),
+                    file: failure.file,
+                    line: failure.line,
+                    message: failure.message,
+                    traceback: failure.traceback,
+                });
+            }
+            Exchange::Answered(Reply::TimedOut(timeout)) => {
+                return Err(failed(timeout.message, timeout.traceback));
+            }
+            Exchange::Lost { cause, note, stderr } => {
+                return Err(failed(format!("{cause} while loading the check; {note}"), stderr));
+            }
+        };
+        let loaded: protocol::Loaded = serde_json::from_value(answer).map_err(|err| {
+            failed(
+                format!("the Python check host answered the load strangely: {err}"),
+                String::new(),
+            )
+        })?;
+        if loaded.deprecated_constructor {
+            tracing::warn!(check = %instance.id, "the check's constructor takes agentConfig, which is deprecated");
+        }
+        tracing::info!(
+            check = %instance.id,
+            module = %loaded.module,
+            class = %loaded.class,
+            version = loaded.version.as_deref().unwrap_or("unversioned"),
+            "loaded Python check"
+        );
+        state.checks.insert(
+            id,
+            Registered {
+                name: config.name.clone(),
+                check_id: instance.id.clone(),
+                config: config.source.clone(),
+                request,
+                reload_error: None,
+            },
+        );
+        Ok(CheckHandle {
+            id,
+            name: config.name.clone(),
+            check_id: instance.id.clone(),
+            version: loaded.version,
+            module: loaded.module,
+            file: loaded.file,
+            wheel: loaded.wheel,
+        })
+    }
+
+    /// Runs the check once. A check that raises, overruns `timeout` or takes the Python process down
+    /// still gives an output, with `error` saying what happened; `Err` means no Python process could
+    /// be started, or the handle was unloaded.
+    pub async fn run(&self, handle: &CheckHandle, timeout: Duration) -> Result<CheckOutput, HostError> {
+        let mut state = self.state.lock().await;
+        let Some(registered) = state.checks.get(&handle.id) else {
+            return Err(HostError::NotLoaded(handle.check_id.clone()));
+        };
+        if registered.reload_error.is_some() {
+            let request = registered.request.clone();
+            let deadline = Instant::now() + self.options.load_timeout;
+            let failure = match self.exchange(&mut state, request, deadline).await? {
+                Exchange::Answered(Reply::Ok(_)) => None,
+                Exchange::Answered(Reply::Failed(failure)) => Some(failure),
+                Exchange::Answered(Reply::TimedOut(timeout)) => Some(HostFailure {
+                    message: timeout.message,
+                    traceback: timeout.traceback,
+                    file: None,
+                    line: None,
+                }),
+                Exchange::Lost { cause, note, stderr } => Some(HostFailure {
+                    message: format!("{cause} while loading the check again; {note}"),
+                    traceback: stderr,
+                    file: None,
+                    line: None,
+                }),
+            };
+            if let Some(registered) = state.checks.get_mut(&handle.id) {
+                registered.reload_error.clone_from(&failure);
+            }
+            if let Some(failure) = failure {
+                return Ok(not_reloaded(&handle.check_id, failure));
+            }
+        }
+
+        let deadline = Instant::now() + timeout + self.options.kill_grace;
+        let request = protocol::run_request(handle.id, timeout.as_secs_f64());
+        match self.exchange(&mut state, request, deadline).await? {
+            Exchange::Answered(Reply::Ok(answer)) => match serde_json::from_value(answer) {
+                Ok(raw) => Ok(protocol::into_output(raw)),
+                Err(err) => Ok(failed_output(
+                    format!(
+                        "the Python check host answered the run of {} strangely: {err}",
+                        handle.check_id
+                    ),
+                    String::new(),
+                )),
+            },
+            Exchange::Answered(Reply::Failed(failure)) => {
+                // The request may have gone to a new process into which the check could not be loaded.
+                let reload_error = state.checks.get(&handle.id).and_then(|c| c.reload_error.clone());
+                Ok(match reload_error {
+                    Some(reload) => not_reloaded(&handle.check_id, reload),
+                    None => failed_output(failure.message, failure.traceback),
+                })
+            }
+            Exchange::Answered(Reply::TimedOut(timed_out)) => {
+                tracing::warn!(check = %handle.check_id, ?timeout, "a Python check timed out; restarting the Python check host");
+                let mut output = timed_out.output.map(protocol::into_output).unwrap_or_default();
+                let restarted = self.replace_worker(&mut state, "a check timed out").await;
+                output.error = Some(CheckError {
+                    message: format!("{}; {}", timed_out.message, restarted_note(&restarted)),
+                    traceback: timed_out.traceback,
+                });
+                Ok(output)
+            }
+            Exchange::Lost { cause, note, stderr } => Ok(failed_output(
+                format!("{cause} while running check {}; {note}", handle.check_id),
+                stderr,
+            )),
+        }
+    }
+
+    /// Unloads a check instance (calling its `cancel()`); its handle is no longer valid.
+    pub async fn unload(&self, handle: CheckHandle) -> Result<(), HostError> {
+        let mut state = self.state.lock().await;
+        if state.checks.remove(&handle.id).is_none() {
+            return Err(HostError::NotLoaded(handle.check_id));
+        }
+        let Some(worker) = state.worker.as_mut() else {
+            return Ok(());
+        };
+        let deadline = Instant::now() + self.options.load_timeout;
+        match worker
+            .request(protocol::unload_request(handle.id), deadline)
+            .await
+        {
+            Ok(Reply::Ok(_)) => {}
+            Ok(Reply::Failed(failure)) => {
+                tracing::warn!(check = %handle.check_id, error = %failure.message, "unloading a Python check failed");
+            }
+            Ok(Reply::TimedOut(_)) | Err(_) => {
+                // The process is in an unknown state: the next request starts a new one.
+                if let Some(worker) = state.worker.take() {
+                    worker.kill().await;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Asks the Python process to exit, and kills it if it does not.
+    pub async fn shutdown(self) {
+        let mut state = self.state.lock().await;
+        if let Some(mut worker) = state.worker.take() {
+            let deadline = Instant::now() + self.options.kill_grace;
+            let _ = worker.request(protocol::shutdown_request(), deadline).await;
+            let status = worker.kill().await;
+            tracing::info!(%status, "stopped the Python check host");
+        }
+    }
+
+    /// Sends one request, starting a new process first if the current one is gone. A process found
+    /// dead before the request reached it is replaced and the request sent again; one that dies or
+    /// hangs while handling it is replaced, and the request is reported lost.
+    async fn exchange(
+        &self,
+        state: &mut State,
+        request: Value,
+        deadline: Instant,
+    ) -> Result<Exchange, HostError> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            if state.worker.is_none() {
+                self.respawn(state).await?;
+            }
+            let Some(worker) = state.worker.as_mut() else {
+                continue;
+            };
+            match worker.request(request.clone(), deadline).await {
+                Ok(reply) => return Ok(Exchange::Answered(reply)),
+                Err(Failure::NotRunning { status, stderr }) if attempts == 1 => {
+                    tracing::warn!(%status, stderr = %stderr, "the Python check host had exited; starting it again");
+                    if let Some(worker) = state.worker.take() {
+                        worker.kill().await;
+                    }
+                    self.restarts.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(Failure::NotRunning { status, stderr }) | Err(Failure::Exited { status, stderr }) => {
+                    let restarted = self.replace_worker(state, "the Python check host exited").await;
+                    return Ok(Exchange::Lost {
+                        cause: format!("the Python check host exited ({status})"),
+                        note: restarted_note(&restarted),
+                        stderr,
+                    });
+                }
+                Err(Failure::Deadline) => {
+                    let stderr = worker.stderr_tail();
+                    let restarted = self
+                        .replace_worker(state, "the Python check host stopped answering")
+                        .await;
+                    return Ok(Exchange::Lost {
+                        cause: "the Python check host did not answer in time and was killed".to_owned(),
+                        note: restarted_note(&restarted),
+                        stderr,
+                    });
+                }
+                Err(Failure::Protocol(message)) => {
+                    let stderr = worker.stderr_tail();
+                    let restarted = self
+                        .replace_worker(state, "the Python check host broke the protocol")
+                        .await;
+                    return Ok(Exchange::Lost {
+                        cause: format!("the Python check host broke the protocol ({message})"),
+                        note: restarted_note(&restarted),
+                        stderr,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Kills the current process and starts a new one with every check loaded again.
+    async fn replace_worker(&self, state: &mut State, why: &str) -> Result<(), HostError> {
+        if let Some(worker) = state.worker.take() {
+            let status = worker.kill().await;
+            tracing::warn!(%status, reason = why, "replacing the Python check host");
+        }
+        self.restarts.fetch_add(1, Ordering::Relaxed);
+        let result = self.respawn(state).await;
+        if let Err(err) = &result {
+            tracing::error!(error = %err, "cannot start the Python check host again; checks cannot run until it starts");
+        }
+        result
+    }
+
+    /// Starts a process and loads every registered check into it. A check that fails to load is
+    /// marked and retried at its next run; one whose import kills the process is marked and the
+    /// remaining checks are loaded into yet another process.
+    async fn respawn(&self, state: &mut State) -> Result<(), HostError> {
+        let mut pending: Vec<u64> = state.checks.keys().copied().collect();
+        loop {
+            let (mut worker, info) = self.spawn().await?;
+            state.info = info;
+            let mut lost = None;
+            while let Some(&id) = pending.first() {
+                pending.remove(0);
+                let Some(registered) = state.checks.get_mut(&id) else {
+                    continue;
+                };
+                let deadline = Instant::now() + self.options.load_timeout;
+                let failure = match worker.request(registered.request.clone(), deadline).await {
+                    Ok(Reply::Ok(_)) => None,
+                    Ok(Reply::Failed(failure)) => Some(failure),
+                    Ok(Reply::TimedOut(timeout)) => Some(HostFailure {
+                        message: timeout.message,
+                        traceback: timeout.traceback,
+                        file: None,
+                        line: None,
+                    }),
+                    Err(failure) => {
+                        let (message, traceback) = describe(&failure);
+                        lost = Some(id);
+                        Some(HostFailure {
+                            message: format!("{message} while loading the check again"),
+                            traceback,
+                            file: None,
+                            line: None,
+                        })
+                    }
+                };
+                if let Some(failure) = &failure {
+                    tracing::warn!(
+                        check = %registered.check_id,
+                        config = %registered.config.display(),
+                        name = %registered.name,
+                        error = %failure.message,
+                        "a Python check could not be loaded again after a restart"
+                    );
+                }
+                registered.reload_error = failure;
+                if lost.is_some() {
+                    break;
+                }
+            }
+            if lost.is_none() {
+                state.worker = Some(worker);
+                return Ok(());
+            }
+            worker.kill().await;
+        }
+    }
+
+    /// Starts one process and sends it `init`.
+    async fn spawn(&self) -> Result<(Worker, HostInfo), HostError> {
+        let python = &self.options.python;
+        let mut python_path = vec![self.modules_dir.clone()];
+        python_path.extend(self.options.python_path.iter().cloned());
+        let script = self.modules_dir.join(modules::HOST_SCRIPT);
+        let mut worker = Worker::spawn(&Spawn {
+            python,
+            script: &script,
+            python_path: &python_path,
+        })
+        .map_err(|source| HostError::Spawn {
+            python: python.clone(),
+            source,
+        })?;
+        let started = self.started.duration_since(UNIX_EPOCH).unwrap_or_default();
+        let init = protocol::init_request(&Init {
+            version: &self.options.agent_version,
+            hostname: &self.options.hostname,
+            host_tags: &self.options.host_tags,
+            config: &self.options.config,
+            cache_dir: &self.cache_dir,
+            checksd: &self.options.checksd,
+            process_start_time: started.as_secs_f64(),
+        });
+        let deadline = Instant::now() + self.options.start_timeout;
+        let start_error = |message: String| HostError::Start {
+            python: python.clone(),
+            message,
+        };
+        let answer = match worker.request(init, deadline).await {
+            Ok(Reply::Ok(answer)) => answer,
+            Ok(Reply::Failed(failure)) => {
+                worker.kill().await;
+                return Err(start_error(format!("{}\n{}", failure.message, failure.traceback)));
+            }
+            Ok(Reply::TimedOut(timeout)) => {
+                worker.kill().await;
+                return Err(start_error(timeout.message));
+            }
+            Err(failure) => {
+                let (message, stderr) = describe(&failure);
+                worker.kill().await;
+                return Err(start_error(with_stderr(&message, &stderr)));
+            }
+        };
+        let started: protocol::Started = match serde_json::from_value(answer) {
+            Ok(started) => started,
+            Err(err) => {
+                worker.kill().await;
+                return Err(start_error(format!("unexpected answer to init: {err}")));
+            }
+        };
+        if started.protocol != 1 {
+            worker.kill().await;
+            return Err(start_error(format!(
+                "the host script speaks protocol {}, this agent speaks 1",
+                started.protocol
+            )));
+        }
+        if let Some(error) = &started.base_error {
+            tracing::warn!(python = %python.display(), error = %error, "datadog-checks-base is not usable; Python checks cannot load");
+        }
+        let info = HostInfo {
+            python_version: started.python,
+            executable: started.executable,
+            base_version: started.base_version,
+            base_error: started.base_error,
+            pid: worker.pid().unwrap_or(started.pid),
+            modules_dir: self.modules_dir.clone(),
+        };
+        Ok((worker, info))
+    }
+}
+
+impl CheckHandle {
+    /// The check name (`my_metric`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The instance's check ID.
+    pub fn check_id(&self) -> &CheckId {
+        &self.check_id
+    }
+
+    /// The module's `__version__`, shown next to the check name in `status`; `None` is "unversioned".
+    pub fn version(&self) -> Option<&str> {
+        self.version.as_deref()
+    }
+
+    /// The Python module the check came from (`datadog_checks.mysql`, `my_metric`).
+    pub fn module(&self) -> &str {
+        &self.module
+    }
+
+    /// The module's file.
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref()
+    }
+
+    /// Whether the check is an installed integration (`datadog_checks.<name>`) rather than a checks.d file.
+    pub fn is_integration(&self) -> bool {
+        self.wheel
+    }
+}
+
+fn failed_output(message: String, traceback: String) -> CheckOutput {
+    CheckOutput {
+        error: Some(CheckError { message, traceback }),
+        ..CheckOutput::default()
+    }
+}
+
+fn not_reloaded(check_id: &CheckId, failure: HostFailure) -> CheckOutput {
+    failed_output(
+        format!(
+            "check {check_id} could not be loaded again after the Python check host restarted: {}",
+            located(&failure.file, &failure.line, &failure.message)
+        ),
+        failure.traceback,
+    )
+}
+
+fn restarted_note(restarted: &Result<(), HostError>) -> String {
+    match restarted {
+        Ok(()) => "the Python check host was restarted and the checks loaded again".to_owned(),
+        Err(err) => format!("starting the Python check host again failed: {err}"),
+    }
+}
+
+fn describe(failure: &Failure) -> (String, String) {
+    match failure {
+        Failure::NotRunning { status, stderr } | Failure::Exited { status, stderr } => {
+            (format!("the Python check host exited ({status})"), stderr.clone())
+        }
+        Failure::Deadline => (
+            "the Python check host did not answer in time".to_owned(),
+            String::new(),
+        ),
+        Failure::Protocol(message) => (
+            format!("the Python check host broke the protocol ({message})"),
+            String::new(),
+        ),
+    }
+}
+
+fn with_stderr(message: &str, stderr: &str) -> String {
+    if stderr.is_empty() {
+        message.to_owned()
+    } else {
+        format!("{message}; its stderr ended with:\n{stderr}")
+    }
+}
+
+fn located(file: &Option<PathBuf>, line: &Option<u32>, message: &str) -> String {
+    match (file, line) {
+        (Some(file), Some(line)) => format!("{}:{line}: {message}", file.display()),
+        (Some(file), None) => format!("{}: {message}", file.display()),
+        _ => message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,4 @@
+"""A check module whose import never finishes."""
+import threading
+
+threading.Event().wait()

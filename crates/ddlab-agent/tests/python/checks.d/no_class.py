@@ -1,0 +1,5 @@
+"""A module without any AgentCheck subclass."""
+
+
+def check():
+    return 1

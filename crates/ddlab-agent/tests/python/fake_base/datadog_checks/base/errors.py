@@ -1,0 +1,5 @@
+"""Stand-in for `datadog_checks.base.errors`."""
+
+
+class CheckException(Exception):
+    pass
