@@ -2,11 +2,12 @@
 //!
 //! So far: the configuration layer (`datadog.yaml` with `DD_*` overrides, the check configurations under
 //! `conf.d/`), the check-output contract, the aggregator (the Agent's metric semantics, pure), the DogStatsD
-//! server feeding it, and the Python check host that runs checks.d and installed integrations. The
-//! collector, the trace receiver and the forwarder build on them.
+//! server feeding it, the Python check host that runs checks.d and installed integrations, and the native
+//! MySQL check. The collector, the trace receiver and the forwarder build on them.
 
 pub mod aggregator;
 pub mod check;
 pub mod config;
 pub mod dogstatsd;
+pub mod mysql;
 pub mod python;

@@ -1,0 +1,522 @@
+//! The native MySQL check against real MariaDB servers, each started privately in a temporary folder
+//! (no system service, a free loopback port) and killed when its test ends.
+//!
+//! These tests need the `mariadb-server` package. Without it they fail, naming the package, unless
+//! `DDLAB_SKIP_MYSQL=1` is set.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use ddlab_agent::check::SubmissionKind::{Gauge, MonotonicCount, Rate};
+use ddlab_agent::check::{CheckOutput, MetricSubmission};
+use ddlab_agent::config::Instance;
+use ddlab_agent::config::checks::read_check_file;
+use ddlab_agent::mysql::MysqlCheck;
+use ddlab_wire::check_run::CheckStatus;
+use expect_test::expect;
+use tokio::io::AsyncWriteExt;
+use tokio::process::{Child, Command};
+
+const GRANTS_SQL: &str = include_str!("../../../fixtures/solution/mysql/grants.sql");
+const SOLUTION_CONF: &str = include_str!("../../../fixtures/solution/conf.d/mysql.d/conf.yaml");
+/// How long a fresh server may take to accept connections on a busy machine.
+const READY_DEADLINE: Duration = Duration::from_secs(60);
+
+/// A private MariaDB server; killed when dropped.
+struct Server {
+    // Declared first so it is dropped (killed) before its folder is removed.
+    _child: Child,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Server {
+    /// Starts a server, or returns `None` when MariaDB is missing and `DDLAB_SKIP_MYSQL=1` says to skip.
+    async fn start() -> Option<Server> {
+        let Some(mariadbd) = find_program(&["mariadbd", "mysqld"]) else {
+            if std::env::var("DDLAB_SKIP_MYSQL").as_deref() == Ok("1") {
+                skipped();
+                return None;
+            }
+            panic!(
+                "mariadbd not found on PATH or in /usr/sbin: install the mariadb-server package \
+                 (apt-get install -y mariadb-server), or set DDLAB_SKIP_MYSQL=1 to skip the MySQL tests"
+            );
+        };
+        let install = find_program(&["mariadb-install-db", "mysql_install_db"])
+            .expect("mariadb-install-db not found: install the mariadb-server package");
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let data = dir.path().join("data");
+        // A private tmpdir: the server's temporary tables otherwise go to the shared /tmp, where a
+        // concurrent server's bootstrap was seen to collide with them.
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir(&tmp).expect("server tmpdir");
+        let tmpdir = format!("--tmpdir={}", tmp.display());
+        let user = running_as_root().then_some("--user=root");
+        let output = Command::new(&install)
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .args(user)
+            .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
+            .arg(&tmpdir)
+            .output()
+            .await
+            .expect("run mariadb-install-db");
+        assert!(
+            output.status.success(),
+            "mariadb-install-db failed: {}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let port = free_port();
+        let socket = dir.path().join("sock");
+        let error_log = dir.path().join("err.log");
+        let mut child = Command::new(&mariadbd)
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--socket={}", socket.display()))
+            .arg(format!("--port={port}"))
+            .arg("--bind-address=127.0.0.1")
+            .args(user)
+            .arg(&tmpdir)
+            .arg(format!("--pid-file={}", dir.path().join("pid").display()))
+            .arg(format!("--log-error={}", error_log.display()))
+            .arg(format!("--log-bin={}", dir.path().join("binlog").display()))
+            .args(["--performance-schema=ON", "--innodb-buffer-pool-size=32M"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start mariadbd");
+        let started = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().expect("poll mariadbd") {
+                panic!(
+                    "mariadbd exited with {status} before accepting connections; its log:\n{}",
+                    std::fs::read_to_string(&error_log).unwrap_or_default()
+                );
+            }
+            if tokio::net::UnixStream::connect(&socket).await.is_ok() {
+                break;
+            }
+            assert!(
+                started.elapsed() < READY_DEADLINE,
+                "mariadbd did not accept connections within {READY_DEADLINE:?}; its log:\n{}",
+                std::fs::read_to_string(&error_log).unwrap_or_default()
+            );
+            // The poll interval; the deadline above bounds the wait.
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        Some(Server {
+            _child: child,
+            dir,
+            port,
+        })
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.dir.path().join("sock")
+    }
+
+    /// Runs SQL as root with the `mariadb` client, as a candidate runs their grants script.
+    async fn root_sql(&self, sql: &str) {
+        let client =
+            find_program(&["mariadb", "mysql"]).expect("the mariadb client (package mariadb-client)");
+        let mut child = Command::new(client)
+            .arg("--no-defaults")
+            .arg(format!("--socket={}", self.socket().display()))
+            .args(["--user=root", "--batch"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start the mariadb client");
+        let mut stdin = child.stdin.take().expect("client stdin");
+        stdin.write_all(sql.as_bytes()).await.expect("send SQL");
+        drop(stdin);
+        let output = child.wait_with_output().await.expect("run the mariadb client");
+        assert!(
+            output.status.success(),
+            "SQL failed: {}\n{sql}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+#[allow(clippy::print_stderr)]
+fn skipped() {
+    eprintln!("DDLAB_SKIP_MYSQL=1 and mariadbd is not installed: MySQL test skipped");
+}
+
+fn find_program(names: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs: Vec<PathBuf> = std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/usr/local/sbin", "/sbin"].map(PathBuf::from))
+        .collect();
+    names
+        .iter()
+        .flat_map(|name| dirs.iter().map(move |dir| dir.join(name)))
+        .find(|candidate| candidate.is_file())
+}
+
+fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|status| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("Uid:"))
+            .and_then(|ids| ids.split_whitespace().nth(1))
+            == Some("0")
+    })
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local address").port()
+}
+
+fn instance(yaml: &str) -> Instance {
+    let mut problems = Vec::new();
+    let check = read_check_file(
+        "mysql",
+        Path::new("conf.d/mysql.d/conf.yaml"),
+        yaml,
+        &mut problems,
+    )
+    .unwrap_or_else(|| panic!("{problems:?}"));
+    assert!(problems.is_empty(), "{problems:?}");
+    check.instances.into_iter().next().expect("one instance")
+}
+
+fn check_for(yaml: &str) -> MysqlCheck {
+    MysqlCheck::from_instance(&instance(yaml)).expect("valid mysql instance")
+}
+
+/// An instance for `user` on the server's TCP port, with every option that needs a grant.
+fn all_options(server: &Server, user: &str, password: &str) -> String {
+    format!(
+        "instances:\n  - host: 127.0.0.1\n    port: {}\n    username: {user}\n    password: {password}\n    \
+         options:\n      replication: true\n      extra_innodb_metrics: true\n      extra_performance_metrics: true\n",
+        server.port
+    )
+}
+
+fn metric<'a>(out: &'a CheckOutput, name: &str) -> &'a MetricSubmission {
+    out.metrics
+        .iter()
+        .find(|m| m.name == name)
+        .unwrap_or_else(|| panic!("no {name} among {:?}", names(out)))
+}
+
+fn names(out: &CheckOutput) -> Vec<&str> {
+    out.metrics.iter().map(|m| m.name.as_str()).collect()
+}
+
+fn has(out: &CheckOutput, name: &str) -> bool {
+    out.metrics.iter().any(|m| m.name == name)
+}
+
+fn can_connect(out: &CheckOutput) -> (CheckStatus, Vec<String>) {
+    let checks: Vec<_> = out
+        .service_checks
+        .iter()
+        .filter(|c| c.name == "mysql.can_connect")
+        .collect();
+    assert_eq!(checks.len(), 1, "{:?}", out.service_checks);
+    (checks[0].status, checks[0].tags.clone())
+}
+
+fn metadata<'a>(out: &'a CheckOutput, key: &str) -> &'a str {
+    out.metadata
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("no {key} metadata in {:?}", out.metadata))
+}
+
+#[tokio::test]
+async fn reference_grants_collect_the_default_metrics() {
+    let Some(server) = Server::start().await else {
+        return;
+    };
+    server.root_sql(GRANTS_SQL).await;
+    // A schema with some statements, so performance_schema has per-schema digests.
+    server
+        .root_sql(
+            "CREATE DATABASE ddlab; USE ddlab; CREATE TABLE t (id INT PRIMARY KEY) ENGINE=InnoDB; \
+                   INSERT INTO t VALUES (1), (2); SELECT COUNT(*) FROM t;",
+        )
+        .await;
+    let conf = SOLUTION_CONF.replace("port: 3306", &format!("port: {}", server.port));
+    assert_ne!(
+        conf, SOLUTION_CONF,
+        "the solution's conf.yaml no longer says port: 3306"
+    );
+    let mut check = check_for(&conf);
+
+    let first = check.run().await;
+    assert_eq!(first.error, None);
+    assert_eq!(first.warnings, Vec::<String>::new());
+    let port_tag = format!("port:{}", server.port);
+    assert_eq!(
+        can_connect(&first),
+        (
+            CheckStatus::Ok,
+            vec![
+                port_tag,
+                "db:mysql".into(),
+                "exercise:ddlab".into(),
+                "server:127.0.0.1".into()
+            ]
+        )
+    );
+    assert_eq!(metadata(&first, "flavor"), "MariaDB");
+    // With binary logging on, VERSION() ends in "-log", which the integration reports as the build.
+    let raw = metadata(&first, "version.raw");
+    assert_eq!(metadata(&first, "version.build"), "log");
+    assert_eq!(
+        raw,
+        format!(
+            "{}.{}.{}+log",
+            metadata(&first, "version.major"),
+            metadata(&first, "version.minor"),
+            metadata(&first, "version.patch")
+        )
+    );
+    assert_eq!(metadata(&first, "version.scheme"), "semver");
+
+    for (name, kind) in [
+        ("mysql.net.connections", Rate),
+        ("mysql.net.max_connections", Gauge),
+        ("mysql.net.max_connections_available", Gauge),
+        ("mysql.net.aborted_connects", Rate),
+        ("mysql.performance.queries", Rate),
+        ("mysql.performance.questions", Rate),
+        ("mysql.performance.com_select", Rate),
+        ("mysql.performance.threads_connected", Gauge),
+        ("mysql.performance.open_tables", Gauge),
+        ("mysql.performance.table_locks_waited", Gauge),
+        ("mysql.performance.table_locks_waited.rate", Rate),
+        ("mysql.performance.qcache.utilization", Gauge),
+        ("mysql.performance.key_cache_utilization", Gauge),
+        ("mysql.myisam.key_buffer_size", Gauge),
+        ("mysql.myisam.key_buffer_bytes_used", Gauge),
+        ("mysql.innodb.buffer_pool_total", Gauge),
+        ("mysql.innodb.buffer_pool_used", Gauge),
+        ("mysql.innodb.buffer_pool_free", Gauge),
+        ("mysql.innodb.buffer_pool_utilization", Gauge),
+        ("mysql.innodb.data_reads", Rate),
+        ("mysql.binlog.disk_use", Gauge),
+        // extra_status_metrics
+        ("mysql.performance.threads_created", MonotonicCount),
+        ("mysql.performance.handler_read_rnd_next", Rate),
+        ("mysql.performance.table_cache_hits", Rate),
+        // extra_innodb_metrics, some only from SHOW ENGINE INNODB STATUS
+        ("mysql.innodb.buffer_pool_pages_total", Gauge),
+        ("mysql.innodb.checkpoint_age", Gauge),
+        ("mysql.innodb.os_file_reads", Rate),
+        // extra_performance_metrics
+        ("mysql.performance.digest_95th_percentile.avg_us", Gauge),
+        ("mysql.performance.query_run_time.avg", Gauge),
+        // the server process, read from /proc
+        ("mysql.performance.user_time", Rate),
+        ("mysql.performance.kernel_time", Rate),
+        ("mysql.performance.cpu_time", Rate),
+    ] {
+        assert_eq!(metric(&first, name).kind, kind, "{name}");
+    }
+    for m in &first.metrics {
+        assert!(
+            m.tags
+                .starts_with(&["db:mysql".to_owned(), "exercise:ddlab".to_owned()]),
+            "{m:?}"
+        );
+        assert_eq!(m.hostname, None, "{m:?}");
+    }
+    let mut keys: Vec<(String, Vec<String>)> = first
+        .metrics
+        .iter()
+        .map(|m| (m.name.clone(), m.tags.clone()))
+        .collect();
+    let count = keys.len();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), count, "a metric was sent twice with the same tags");
+    assert!(
+        first
+            .metrics
+            .iter()
+            .any(|m| m.name == "mysql.performance.query_run_time.avg"
+                && m.tags.contains(&"schema:ddlab".to_owned()))
+    );
+    assert_eq!(metric(&first, "mysql.net.max_connections_available").value, 151.0);
+    let cpu = metric(&first, "mysql.performance.cpu_time").value;
+    let parts = metric(&first, "mysql.performance.user_time").value
+        + metric(&first, "mysql.performance.kernel_time").value;
+    assert!((cpu - parts).abs() < 1e-9 && cpu > 0.0, "{cpu} vs {parts}");
+    assert!(!has(&first, "mysql.performance.qcache.utilization.instant"));
+    assert!(
+        !has(&first, "mysql.replication.slaves_connected"),
+        "replication is off in the solution"
+    );
+
+    let second = check.run().await;
+    assert_eq!(second.error, None);
+    assert_eq!(second.warnings, Vec::<String>::new());
+    assert_eq!(can_connect(&second).0, CheckStatus::Ok);
+    assert_eq!(
+        metric(&second, "mysql.performance.qcache.utilization.instant").kind,
+        Gauge
+    );
+    // Raw counters: the aggregator turns them into per-second rates. Each run opens one connection.
+    assert!(metric(&second, "mysql.net.connections").value > metric(&first, "mysql.net.connections").value);
+
+    // The same server through its socket: no port configured, so the service check says unix_socket.
+    let socket = server.socket();
+    let mut by_socket = check_for(&format!(
+        "instances:\n  - host: localhost\n    sock: {}\n    username: datadog\n    password: datadog-lab\n",
+        socket.display()
+    ));
+    let out = by_socket.run().await;
+    assert_eq!(out.error, None);
+    assert_eq!(
+        can_connect(&out),
+        (
+            CheckStatus::Ok,
+            vec![
+                "port:unix_socket".to_owned(),
+                format!("server:{}", socket.display())
+            ]
+        )
+    );
+    assert_eq!(metric(&out, "mysql.performance.cpu_time").kind, Rate);
+    assert!(
+        !has(&out, "mysql.performance.threads_created"),
+        "extra_status_metrics is off"
+    );
+}
+
+#[tokio::test]
+async fn missing_grants_are_warnings_and_the_run_goes_on() {
+    let Some(server) = Server::start().await else {
+        return;
+    };
+    // `bare` has no privilege at all; `classic` has the exercise's original grants, which lack the
+    // SLAVE MONITOR privilege MariaDB 10.5.9+ wants for SHOW SLAVE STATUS.
+    server
+        .root_sql(
+            "CREATE USER 'bare'@'localhost' IDENTIFIED BY 'pw';
+             CREATE USER 'bare'@'127.0.0.1' IDENTIFIED BY 'pw';
+             CREATE USER 'classic'@'localhost' IDENTIFIED BY 'pw';
+             CREATE USER 'classic'@'127.0.0.1' IDENTIFIED BY 'pw';
+             GRANT REPLICATION CLIENT, PROCESS ON *.* TO 'classic'@'localhost';
+             GRANT REPLICATION CLIENT, PROCESS ON *.* TO 'classic'@'127.0.0.1';
+             GRANT SELECT ON performance_schema.* TO 'classic'@'localhost';
+             GRANT SELECT ON performance_schema.* TO 'classic'@'127.0.0.1';",
+        )
+        .await;
+
+    let bare = check_for(&all_options(&server, "bare", "pw")).run().await;
+    assert_eq!(bare.error, None);
+    assert_eq!(can_connect(&bare).0, CheckStatus::Ok);
+    expect![[r#"
+        [
+            "Privilege error or engine unavailable accessing the INNODB status tables (must grant PROCESS): (1227, 'Access denied; you need (at least one of) the PROCESS privilege(s) for this operation')",
+            "Privileges error accessing the BINARY LOGS (must grant REPLICATION CLIENT): (1227, 'Access denied; you need (at least one of) the SUPER, BINLOG MONITOR privilege(s) for this operation')",
+            "95th percentile performance metrics unavailable at this time: (1142, \"SELECT command denied to user 'bare'@'localhost' for table `performance_schema`.`events_statements_summary_by_digest`\")",
+            "Avg exec time performance metrics unavailable at this time: (1142, \"SELECT command denied to user 'bare'@'localhost' for table `performance_schema`.`events_statements_summary_by_digest`\")",
+            "Privileges error getting replication status (must grant REPLICATION CLIENT): (1227, 'Access denied; you need (at least one of) the SUPER, SLAVE MONITOR privilege(s) for this operation')",
+            "Privileges error getting binlog information (must grant REPLICATION CLIENT): (1227, 'Access denied; you need (at least one of) the SUPER, BINLOG MONITOR privilege(s) for this operation')",
+        ]
+    "#]]
+    .assert_debug_eq(&bare.warnings);
+    // Only the metrics of the refused queries are missing.
+    assert!(has(&bare, "mysql.net.connections"));
+    assert!(
+        has(&bare, "mysql.innodb.buffer_pool_total"),
+        "SHOW STATUS needs no grant"
+    );
+    assert!(
+        !has(&bare, "mysql.innodb.os_file_reads"),
+        "SHOW ENGINE INNODB STATUS needs PROCESS"
+    );
+    assert!(
+        !has(&bare, "mysql.binlog.disk_use"),
+        "SHOW BINARY LOGS needs REPLICATION CLIENT"
+    );
+    assert!(!has(&bare, "mysql.performance.digest_95th_percentile.avg_us"));
+    let replica = bare
+        .service_checks
+        .iter()
+        .find(|c| c.name == "mysql.replication.replica_running")
+        .expect("replication service check");
+    assert_eq!(replica.status, CheckStatus::Warning, "a source without replicas");
+
+    // Nothing has run in a schema yet, so the per-schema average has no rows: the integration warns.
+    let classic = check_for(&all_options(&server, "classic", "pw")).run().await;
+    assert_eq!(classic.error, None);
+    assert_eq!(can_connect(&classic).0, CheckStatus::Ok);
+    expect![[r#"
+        [
+            "Failed to fetch records from the perf schema 'events_statements_summary_by_digest' table.",
+            "Privileges error getting replication status (must grant REPLICATION CLIENT): (1227, 'Access denied; you need (at least one of) the SUPER, SLAVE MONITOR privilege(s) for this operation')",
+        ]
+    "#]]
+    .assert_debug_eq(&classic.warnings);
+    assert!(has(&classic, "mysql.innodb.os_file_reads"));
+    assert!(has(&classic, "mysql.binlog.disk_use"));
+}
+
+#[tokio::test]
+async fn wrong_password_is_critical_with_the_servers_error() {
+    let Some(server) = Server::start().await else {
+        return;
+    };
+    server.root_sql(GRANTS_SQL).await;
+    let conf = SOLUTION_CONF
+        .replace("port: 3306", &format!("port: {}", server.port))
+        .replace("\"datadog-lab\"", "\"not-the-password\"");
+    let out = check_for(&conf).run().await;
+    assert_eq!(
+        can_connect(&out),
+        (
+            CheckStatus::Critical,
+            vec![
+                format!("port:{}", server.port),
+                "db:mysql".into(),
+                "exercise:ddlab".into(),
+                "server:127.0.0.1".into()
+            ]
+        )
+    );
+    let error = out.error.expect("a failed run");
+    assert_eq!(
+        error.message,
+        "(1045, \"Access denied for user 'datadog'@'localhost' (using password: YES)\")"
+    );
+    assert!(out.metrics.is_empty(), "{:?}", out.metrics);
+    assert!(out.metadata.is_empty(), "{:?}", out.metadata);
+}
+
+/// Needs no server: nothing listens on the port.
+#[tokio::test]
+async fn refused_connection_is_critical() {
+    let port = free_port();
+    let out = check_for(&format!(
+        "instances:\n  - {{host: 127.0.0.1, port: {port}, username: datadog, password: x, tags: [a:b]}}\n"
+    ))
+    .run()
+    .await;
+    assert_eq!(
+        can_connect(&out),
+        (
+            CheckStatus::Critical,
+            vec![format!("port:{port}"), "a:b".into(), "server:127.0.0.1".into()]
+        )
+    );
+    assert_eq!(
+        out.error.expect("a failed run").message,
+        "(2003, \"Can't connect to MySQL server on '127.0.0.1' ([Errno 111] Connection refused)\")"
+    );
+}
