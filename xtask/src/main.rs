@@ -6,8 +6,10 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod ci;
+mod compat;
 #[cfg(test)]
 mod tidy;
+mod venv;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -27,12 +29,18 @@ enum Task {
     Ci,
     /// Bring up the exercise stack (MySQL, agent, backend, the traced app).
     Up,
+    /// Create or update the lab's Python virtualenv (.ddlab/venv) and print its interpreter.
+    Venv,
+    /// Check the backend with Datadog's official clients (datadogpy, dog, datadog-api-client).
+    Compat,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.task {
         Task::Ci => ci::run(),
+        Task::Venv => venv::run(),
+        Task::Compat => compat::run(),
         Task::Up => Err(anyhow::anyhow!(
             "the stack is not built yet: `cargo xtask up` arrives with the stack issue; \
              nothing was started"
