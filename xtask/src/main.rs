@@ -5,8 +5,10 @@
 // A command-line tool talks to its user on stdout and stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod bench;
 mod ci;
 mod compat;
+mod stack;
 #[cfg(test)]
 mod tidy;
 mod venv;
@@ -27,12 +29,40 @@ struct Cli {
 enum Task {
     /// Everything CI checks about the code: formatting, clippy with warnings denied, every test.
     Ci,
-    /// Bring up the exercise stack (MySQL, agent, backend, the traced app).
-    Up,
+    /// Bring up the exercise stack (MySQL, mail sink, backend, agent, the traced app, traffic).
+    Up {
+        #[command(flatten)]
+        stack: stack::StackArgs,
+        /// Start the backend with its movable test clock.
+        #[arg(long)]
+        test_mode: bool,
+    },
+    /// Stop the stack; data is kept unless --purge.
+    Down {
+        #[command(flatten)]
+        stack: stack::StackArgs,
+        #[arg(long)]
+        purge: bool,
+    },
+    /// Each component's state, pid and log; a crashed one with its last log lines.
+    Status {
+        #[command(flatten)]
+        stack: stack::StackArgs,
+    },
+    /// The last lines of a component's log (or of all).
+    Logs {
+        #[command(flatten)]
+        stack: stack::StackArgs,
+        component: Option<String>,
+    },
+    /// What this machine is missing to run the lab, and the command that fixes it.
+    Doctor,
     /// Create or update the lab's Python virtualenv (.ddlab/venv) and print its interpreter.
     Venv,
     /// Check the backend with Datadog's official clients (datadogpy, dog, datadog-api-client).
     Compat,
+    /// Run every benchmark beside its anchor; writes docs/benchmarks.md and docs/benchmarks.json.
+    Bench,
 }
 
 fn main() -> ExitCode {
@@ -41,10 +71,12 @@ fn main() -> ExitCode {
         Task::Ci => ci::run(),
         Task::Venv => venv::run(),
         Task::Compat => compat::run(),
-        Task::Up => Err(anyhow::anyhow!(
-            "the stack is not built yet: `cargo xtask up` arrives with the stack issue; \
-             nothing was started"
-        )),
+        Task::Bench => bench::run(),
+        Task::Up { stack, test_mode } => stack::up(&stack, test_mode),
+        Task::Down { stack, purge } => stack::down(&stack, purge),
+        Task::Status { stack } => stack::status(&stack),
+        Task::Logs { stack, component } => stack::logs(&stack, component.as_deref()),
+        Task::Doctor => stack::doctor(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

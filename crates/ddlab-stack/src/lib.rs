@@ -1,6 +1,13 @@
 //! ddlab-stack: everything the lab needs around its own binaries, and their lifecycle.
 //!
-//! So far: the lab's Python virtualenv (`venv`), built from hash-pinned requirement files and reused
-//! while they do not change. Providers (local processes, containers, a VM) build on it.
+//! - `ports`: the one port table, each port overridable, busy ports reported with their holder;
+//! - `process`: detached processes with pid files and logs;
+//! - `venv`: the lab's Python virtualenv from hash-pinned requirements;
+//! - `mysql`: the private MariaDB/MySQL server;
+//! - `local`: the local provider, which brings the whole stack up as processes on this machine.
 
+pub mod local;
+pub mod mysql;
+pub mod ports;
+pub mod process;
 pub mod venv;

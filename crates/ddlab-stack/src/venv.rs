@@ -109,6 +109,41 @@ pub fn ensure(dir: &Path, base_python: &str, requirements: &[Requirements]) -> R
     })
 }
 
+/// Makes `dir` a virtualenv with a requirements file installed as pip resolves it (a candidate's app
+/// requirements, pinned by version but not by hash). Reinstalls only when the file changes.
+pub fn ensure_unhashed(dir: &Path, base_python: &str, requirements: &Path) -> Result<Venv, VenvError> {
+    let python = dir.join("bin").join("python");
+    let wanted = std::fs::read_to_string(requirements).map_err(|source| VenvError::Requirements {
+        path: requirements.to_owned(),
+        source,
+    })?;
+    let stamp = dir.join(STAMP);
+    if python.exists() && std::fs::read_to_string(&stamp).is_ok_and(|have| have == wanted) {
+        return Ok(Venv {
+            python,
+            changed: false,
+        });
+    }
+    if !python.exists() {
+        run(Command::new(base_python).arg("-m").arg("venv").arg(dir))?;
+    }
+    run(Command::new(&python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+        ])
+        .arg(requirements))?;
+    std::fs::write(&stamp, wanted).map_err(|source| VenvError::Stamp { path: stamp, source })?;
+    Ok(Venv {
+        python,
+        changed: true,
+    })
+}
+
 fn run(command: &mut Command) -> Result<(), VenvError> {
     let shown = format!("{command:?}").replace('"', "");
     let output = command.output().map_err(|source| VenvError::Spawn {

@@ -1,0 +1,398 @@
+//! Backend benchmarks, each side by side with its anchor in one run (`cargo xtask bench` runs them):
+//!
+//! - intake: v2 protobuf + zstd series over HTTP into the store, against a plain bulk insert of the same
+//!   rows into the same SQLite schema (goal: throughput ratio ≥ 0.5);
+//! - query: `avg:m{*} by {host}` over 100 hosts × 24 h × 10 s points over HTTP, against a plain scan of
+//!   those rows averaged into the same buckets (goal: time ratio ≤ 2);
+//! - anomalies: `anomalies(…, 'basic'|'agile'|'robust', 2)` over one week of 1-minute data.
+//!
+//! Prints a table and writes the numbers as JSON to the path in `DDLAB_BENCH_JSON` (if set).
+
+#![allow(clippy::print_stdout, clippy::print_stderr, clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use ddlab_backend::{AppState, Config, Keys, Secret, router};
+use ddlab_store::{MetricKind, NewSeries, Store};
+use ddlab_wire::series::{self, MetricBatch, Point, Series};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+const API: &str = "0123456789abcdef0123456789abcdef";
+const APP: &str = "0123456789abcdef0123456789abcdef01234567";
+
+/// Intake: payloads × series × points.
+const PAYLOADS: usize = 40;
+const SERIES_PER_PAYLOAD: usize = 250;
+const POINTS_PER_SERIES: usize = 20;
+/// Query: hosts × one day of 10 s points.
+const HOSTS: usize = 100;
+const DAY: i64 = 86_400;
+const RUNS: usize = 5;
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut results = Vec::new();
+    results.push(runtime.block_on(intake()));
+    results.extend(runtime.block_on(query()));
+    println!();
+    println!(
+        "{:<52} {:>14} {:>14} {:>8} {:>8}",
+        "benchmark", "ours", "anchor", "ratio", "goal"
+    );
+    for r in &results {
+        println!(
+            "{:<52} {:>14} {:>14} {:>8} {:>8}",
+            r["name"].as_str().unwrap(),
+            r["ours_display"].as_str().unwrap(),
+            r["anchor_display"].as_str().unwrap_or("-"),
+            r["ratio"].as_f64().map_or("-".to_owned(), |v| format!("{v:.2}")),
+            r["goal"].as_str().unwrap_or("-"),
+        );
+    }
+    if let Ok(path) = std::env::var("DDLAB_BENCH_JSON") {
+        std::fs::write(
+            &path,
+            serde_json::to_string_pretty(&json!({ "backend": results })).unwrap(),
+        )
+        .unwrap();
+        println!("\nwrote {path}");
+    }
+}
+
+async fn intake() -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let (address, state) = start(dir.path()).await;
+    let now = state.clock.now();
+    let payloads: Vec<(MetricBatch, Vec<u8>)> = (0..PAYLOADS)
+        .map(|p| {
+            let batch = intake_batch(p, now);
+            let body = ddlab_wire::compression::compress(
+                ddlab_wire::Encoding::Zstd,
+                &series::encode_v2_protobuf(&batch),
+            )
+            .unwrap();
+            (batch, body)
+        })
+        .collect();
+    let points = (PAYLOADS * SERIES_PER_PAYLOAD * POINTS_PER_SERIES) as f64;
+
+    let mut http = Http::connect(address).await;
+    let started = Instant::now();
+    for (_, body) in &payloads {
+        let (status, reply) = http
+            .request(
+                "POST",
+                "/api/v2/series",
+                &[
+                    ("Content-Type", "application/x-protobuf"),
+                    ("Content-Encoding", "zstd"),
+                ],
+                body,
+            )
+            .await;
+        assert_eq!(status, 202, "{reply}");
+    }
+    let ours = started.elapsed();
+
+    // The anchor: the same rows, the same schema, one transaction per payload, no HTTP, no decoding.
+    let plain_dir = tempfile::tempdir().unwrap();
+    let path = plain_dir.path().join("plain.db");
+    drop(Store::open(&path).unwrap());
+    let mut conn = rusqlite::Connection::open(&path).unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    conn.pragma_update(None, "synchronous", "NORMAL").unwrap();
+    let started = Instant::now();
+    for (batch, _) in &payloads {
+        let tx = conn.transaction().unwrap();
+        {
+            let mut insert_series = tx
+                .prepare_cached(
+                    "INSERT INTO series (metric, host, tags, kind, interval, unit, source_type, first_seen, last_seen)
+                     VALUES (?1, ?2, ?3, 3, NULL, NULL, NULL, ?4, ?4)
+                     ON CONFLICT (metric, host, tags) DO UPDATE SET last_seen = excluded.last_seen RETURNING id",
+                )
+                .unwrap();
+            let mut insert_point = tx
+                .prepare_cached("INSERT OR REPLACE INTO points (series_id, ts, value) VALUES (?1, ?2, ?3)")
+                .unwrap();
+            for s in &batch.series {
+                let tags = serde_json::Value::from(s.tags.clone()).to_string();
+                let id: i64 = insert_series
+                    .query_row(rusqlite::params![s.metric, s.host, tags, now], |row| row.get(0))
+                    .unwrap();
+                for p in &s.points {
+                    insert_point
+                        .execute(rusqlite::params![id, p.timestamp, p.value])
+                        .unwrap();
+                }
+            }
+        }
+        tx.commit().unwrap();
+    }
+    let anchor = started.elapsed();
+    let ours_rate = points / ours.as_secs_f64();
+    let anchor_rate = points / anchor.as_secs_f64();
+    json!({
+        "name": format!("intake v2 protobuf+zstd over HTTP ({} points)", points as u64),
+        "ours": ours_rate, "ours_display": format!("{:.0} pts/s", ours_rate),
+        "anchor": anchor_rate, "anchor_display": format!("{:.0} pts/s", anchor_rate),
+        "anchor_name": "plain SQLite bulk insert, same schema",
+        "ratio": ours_rate / anchor_rate, "goal": ">= 0.5",
+    })
+}
+
+fn intake_batch(payload: usize, now: i64) -> MetricBatch {
+    let series = (0..SERIES_PER_PAYLOAD)
+        .map(|i| {
+            let mut s = Series::new(format!("bench.intake.m{}", i % 10), series::MetricKind::Gauge);
+            s.host = Some(format!("host-{}", i / 10));
+            s.tags = vec![format!("payload:{}", payload % 4), "env:bench".to_owned()];
+            s.points = (0..POINTS_PER_SERIES)
+                .map(|k| Point {
+                    timestamp: now - 3000 + (payload * POINTS_PER_SERIES + k) as i64,
+                    value: (i * k) as f64,
+                })
+                .collect();
+            s
+        })
+        .collect();
+    MetricBatch { series }
+}
+
+async fn query() -> Vec<Value> {
+    let dir = tempfile::tempdir().unwrap();
+    let state_dir = dir.path().join("state");
+    std::fs::create_dir_all(&state_dir).unwrap();
+    let db = state_dir.join(ddlab_backend::DATABASE_FILE);
+    let now = {
+        let clock = ddlab_backend::Clock::default();
+        clock.now()
+    };
+    let end = now - now.rem_euclid(3600);
+    {
+        let store = Store::open(&db).unwrap();
+        for host in 0..HOSTS {
+            let points: Vec<(i64, f64)> = (0..DAY / 10)
+                .map(|k| (end - DAY + k * 10, ((host as i64 * 7 + k) % 100) as f64))
+                .collect();
+            store
+                .append_series(&[stored("bench.query.m", host, points)], end)
+                .unwrap();
+        }
+        // One week of 1-minute data with a daily cycle, for the anomaly models.
+        let week: Vec<(i64, f64)> = (0..7 * 1440)
+            .map(|k| {
+                let hour = (k % 1440) as f64 / 60.0;
+                (
+                    end - 7 * DAY + k * 60,
+                    100.0 + 30.0 * (hour / 24.0 * std::f64::consts::TAU).sin(),
+                )
+            })
+            .collect();
+        store
+            .append_series(&[stored("bench.anomaly.m", 0, week)], end)
+            .unwrap();
+    }
+    let (address, _state) = start(dir.path()).await;
+    let mut http = Http::connect(address).await;
+
+    let q = "avg:bench.query.m{*} by {host}";
+    let mut interval = 0;
+    let mut times = Vec::with_capacity(RUNS);
+    for _ in 0..RUNS {
+        let started = Instant::now();
+        let (status, body) = http.get_query(q, end - DAY, end - 1).await;
+        times.push(started.elapsed());
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["series"].as_array().unwrap().len(), HOSTS);
+        interval = body["series"][0]["interval"].as_i64().unwrap();
+    }
+    let ours = median(times);
+
+    // The anchor: read the same rows with one SQL scan and average them into the same buckets.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let mut times = Vec::with_capacity(RUNS);
+    for _ in 0..RUNS {
+        let started = Instant::now();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT s.host, p.ts, p.value FROM points p JOIN series s ON s.id = p.series_id
+                 WHERE s.metric = ?1 AND p.ts BETWEEN ?2 AND ?3",
+            )
+            .unwrap();
+        let mut buckets: HashMap<(String, i64), (f64, u32)> = HashMap::new();
+        let rows = stmt
+            .query_map(rusqlite::params!["bench.query.m", end - DAY, end - 1], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, f64>(2)?,
+                ))
+            })
+            .unwrap();
+        for row in rows {
+            let (host, ts, value) = row.unwrap();
+            let bucket = buckets.entry((host, ts - ts.rem_euclid(interval))).or_default();
+            bucket.0 += value;
+            bucket.1 += 1;
+        }
+        let averages: Vec<f64> = buckets.values().map(|(sum, n)| sum / f64::from(*n)).collect();
+        assert_eq!(averages.len() as i64, HOSTS as i64 * DAY / interval);
+        times.push(started.elapsed());
+    }
+    let anchor = median(times);
+    let mut results = vec![json!({
+        "name": format!("query avg by host, {HOSTS} hosts x 24 h x 10 s ({interval} s buckets)"),
+        "ours": ours.as_secs_f64() * 1000.0, "ours_display": format!("{:.1} ms", ours.as_secs_f64() * 1000.0),
+        "anchor": anchor.as_secs_f64() * 1000.0, "anchor_display": format!("{:.1} ms", anchor.as_secs_f64() * 1000.0),
+        "anchor_name": "plain SQL scan + bucket averages",
+        "ratio": ours.as_secs_f64() / anchor.as_secs_f64(), "goal": "<= 2",
+    })];
+    for algorithm in ["basic", "agile", "robust"] {
+        let q = format!("anomalies(avg:bench.anomaly.m{{*}}, '{algorithm}', 2)");
+        let took = median(RUNS, || async {
+            let (status, body) = http.get_query(&q, end - DAY, end - 1).await;
+            assert_eq!(status, 200, "{body}");
+            assert_eq!(
+                body["series"].as_array().unwrap().len(),
+                3,
+                "{q}: the series and its two bands"
+            );
+        })
+        .await;
+        results.push(json!({
+            "name": format!("anomalies '{algorithm}', 1 week of 1-minute data, 24 h shown"),
+            "ours": took.as_secs_f64() * 1000.0, "ours_display": format!("{:.1} ms", took.as_secs_f64() * 1000.0),
+            "anchor": null, "anchor_display": null, "ratio": null, "goal": null,
+        }));
+    }
+    results
+}
+
+fn stored(metric: &str, host: usize, points: Vec<(i64, f64)>) -> NewSeries {
+    NewSeries {
+        metric: metric.to_owned(),
+        host: Some(format!("host-{host}")),
+        tags: vec!["env:bench".to_owned()],
+        kind: MetricKind::Gauge,
+        interval: None,
+        unit: None,
+        source_type: None,
+        points,
+    }
+}
+
+fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
+async fn start(dir: &std::path::Path) -> (std::net::SocketAddr, AppState) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let config = Config {
+        state_dir: dir.join("state"),
+        listen: address,
+        test_mode: false,
+        keys: Some(Keys {
+            api_key: Secret::new(API),
+            app_key: Secret::new(APP),
+        }),
+        public_url: None,
+    };
+    let state = AppState::open(&config).unwrap();
+    let app = router(state.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (address, state)
+}
+
+/// A minimal HTTP/1.1 keep-alive client: enough for the benchmark, no pooling or TLS to measure.
+struct Http {
+    stream: BufReader<TcpStream>,
+}
+
+impl Http {
+    async fn connect(address: std::net::SocketAddr) -> Self {
+        let stream = TcpStream::connect(address).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        Self {
+            stream: BufReader::new(stream),
+        }
+    }
+
+    async fn get_query(&mut self, q: &str, from: i64, to: i64) -> (u16, Value) {
+        let encoded: String = q
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-' => (b as char).to_string(),
+                other => format!("%{other:02X}"),
+            })
+            .collect();
+        let path = format!("/api/v1/query?from={from}&to={to}&query={encoded}");
+        let (status, body) = self.request("GET", &path, &[], &[]).await;
+        (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+    }
+
+    async fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> (u16, String) {
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: bench\r\nDD-API-KEY: {API}\r\nDD-APPLICATION-KEY: {APP}\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        let stream = self.stream.get_mut();
+        stream.write_all(head.as_bytes()).await.unwrap();
+        stream.write_all(body).await.unwrap();
+        let mut line = String::new();
+        self.stream.read_line(&mut line).await.unwrap();
+        let status: u16 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+        let mut length = None;
+        let mut chunked = false;
+        loop {
+            line.clear();
+            self.stream.read_line(&mut line).await.unwrap();
+            let trimmed = line.trim_end();
+            if trimmed.is_empty() {
+                break;
+            }
+            let (name, value) = trimmed.split_once(':').unwrap();
+            match name.to_ascii_lowercase().as_str() {
+                "content-length" => length = Some(value.trim().parse::<usize>().unwrap()),
+                "transfer-encoding" => chunked = value.trim().eq_ignore_ascii_case("chunked"),
+                _ => {}
+            }
+        }
+        let mut bytes = Vec::new();
+        if chunked {
+            loop {
+                line.clear();
+                self.stream.read_line(&mut line).await.unwrap();
+                let size = usize::from_str_radix(line.trim(), 16).unwrap();
+                let mut chunk = vec![0; size + 2];
+                self.stream.read_exact(&mut chunk).await.unwrap();
+                if size == 0 {
+                    break;
+                }
+                bytes.extend_from_slice(&chunk[..size]);
+            }
+        } else {
+            bytes.resize(length.unwrap_or(0), 0);
+            self.stream.read_exact(&mut bytes).await.unwrap();
+        }
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+}

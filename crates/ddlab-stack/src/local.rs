@@ -1,0 +1,379 @@
+//! The local provider: every component is a process on this machine, under the lab's state folder.
+//!
+//! ```text
+//! .ddlab/
+//!   venv/        the lab's Python tools (check host, official clients, mail sink)
+//!   app-venv/    the solution's app requirements (flask, ddtrace)
+//!   mysql/       the private server's data folder and socket
+//!   backend/     the backend's database and keys
+//!   agent/       the agent's config root, staged from the solution (datadog.yaml, conf.d/, checks.d/)
+//!   mail/        the mail sink's Maildir
+//!   run/ logs/   pid files and logs, one per component
+//! ```
+//!
+//! `up` is idempotent: a component already running is left alone.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::mysql::{self, Programs, Server};
+use crate::ports::{PortError, Ports};
+use crate::process::{self, RunFiles};
+use crate::venv::{self, VenvError};
+
+/// The components in start order.
+pub const COMPONENTS: &[&str] = &["mysql", "mail", "backend", "agent", "app", "traffic"];
+
+/// A lab on this machine.
+#[derive(Debug, Clone)]
+pub struct Lab {
+    /// The ddlab checkout (requirement files, the traffic script).
+    pub project: PathBuf,
+    /// The state folder, `.ddlab` in the checkout by default.
+    pub state: PathBuf,
+    /// Where the built `ddlab-backend` and `ddlab-agent` binaries are.
+    pub binaries: PathBuf,
+    /// The solution the lab runs.
+    pub solution: PathBuf,
+    pub ports: Ports,
+    /// Start the backend with its movable test clock.
+    pub test_mode: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    #[error(transparent)]
+    Ports(#[from] PortError),
+    #[error(transparent)]
+    Venv(#[from] VenvError),
+    #[error(transparent)]
+    Mysql(#[from] mysql::MysqlError),
+    #[error(transparent)]
+    Process(#[from] process::ProcessError),
+    #[error("{component} did not become ready within {seconds} s; {} ends with:\n{tail}", log.display())]
+    NotReady {
+        component: &'static str,
+        seconds: u64,
+        log: PathBuf,
+        tail: String,
+    },
+    #[error("{0}")]
+    Missing(String),
+    #[error("cannot prepare {}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+/// What `status` says about one component.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComponentStatus {
+    pub name: &'static str,
+    pub pid: Option<u32>,
+    /// Stopped although its pid file says it was started: it crashed or was killed.
+    pub crashed: bool,
+    pub log: PathBuf,
+    pub log_tail: Vec<String>,
+}
+
+impl Lab {
+    pub fn files(&self, component: &str) -> RunFiles {
+        RunFiles::new(&self.state.join("run"), &self.state.join("logs"), component)
+    }
+
+    pub fn mysql_server(&self) -> Server {
+        Server {
+            dir: self.state.join("mysql"),
+            port: self.ports.get("mysql"),
+        }
+    }
+
+    pub fn venv_dir(&self) -> PathBuf {
+        self.state.join("venv")
+    }
+
+    pub fn mail_dir(&self) -> PathBuf {
+        self.state.join("mail")
+    }
+
+    pub fn backend_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.ports.get("backend"))
+    }
+
+    /// Brings up every component not already running, reporting each step through `progress`.
+    pub fn up(&self, progress: &mut dyn FnMut(&str)) -> Result<(), StackError> {
+        let venv = self.lab_venv(progress)?;
+        self.up_mysql(progress)?;
+        self.up_mail(&venv, progress)?;
+        self.up_backend(progress)?;
+        self.up_agent(progress)?;
+        let app = self.up_app(progress)?;
+        if app {
+            self.up_traffic(&venv, progress)?;
+        }
+        Ok(())
+    }
+
+    fn lab_venv(&self, progress: &mut dyn FnMut(&str)) -> Result<PathBuf, StackError> {
+        progress("python: the lab's virtualenv (pinned, hashed requirements)");
+        let built = venv::ensure(
+            &self.venv_dir(),
+            "python3",
+            &venv::lab_requirements(&self.project),
+        )?;
+        Ok(built.python)
+    }
+
+    fn already(&self, component: &str, progress: &mut dyn FnMut(&str)) -> bool {
+        match process::running(&self.files(component).pid_file) {
+            Some(recorded) => {
+                progress(&format!("{component}: already running (pid {})", recorded.pid));
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn up_mysql(&self, progress: &mut dyn FnMut(&str)) -> Result<(), StackError> {
+        let programs = Programs::find()?;
+        let server = self.mysql_server();
+        if !self.already("mysql", progress) {
+            self.ports.check_free(&["mysql"])?;
+            if server.init(&programs)? {
+                progress(&format!("mysql: initialised {}", server.data_dir().display()));
+            }
+            server.start(&programs, &self.files("mysql"))?;
+            progress(&format!(
+                "mysql: {} listening on 127.0.0.1:{}",
+                programs.server.display(),
+                server.port
+            ));
+        }
+        let grants = self.solution.join(ddlab_layout::GRANTS);
+        server.apply_file(&programs, &grants)?;
+        progress(&format!("mysql: applied {}", grants.display()));
+        server.root_sql(&programs, "creating the sample schema", mysql::SAMPLE_SCHEMA)?;
+        Ok(())
+    }
+
+    fn up_mail(&self, venv: &Path, progress: &mut dyn FnMut(&str)) -> Result<(), StackError> {
+        if self.already("mail", progress) {
+            return Ok(());
+        }
+        self.ports.check_free(&["smtp"])?;
+        let port = self.ports.get("smtp");
+        let files = self.files("mail");
+        process::spawn(
+            Command::new(venv)
+                .args(["-m", "aiosmtpd", "--nosetuid", "--listen"])
+                .arg(format!("127.0.0.1:{port}"))
+                .args(["--class", "aiosmtpd.handlers.Mailbox"])
+                .arg(self.mail_dir()),
+            &files,
+        )?;
+        self.wait_tcp("mail", port, &files)?;
+        progress(&format!(
+            "mail: SMTP sink on 127.0.0.1:{port}, storing messages in {}",
+            self.mail_dir().display()
+        ));
+        Ok(())
+    }
+
+    fn up_backend(&self, progress: &mut dyn FnMut(&str)) -> Result<(), StackError> {
+        if self.already("backend", progress) {
+            return Ok(());
+        }
+        self.ports.check_free(&["backend"])?;
+        let binary = self.binary("ddlab-backend")?;
+        let port = self.ports.get("backend");
+        let files = self.files("backend");
+        let mut command = Command::new(binary);
+        command
+            .arg("--state-dir")
+            .arg(self.state.join("backend"))
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .env_remove("DDLAB_API_KEY")
+            .env_remove("DDLAB_APP_KEY");
+        if self.test_mode {
+            command.arg("--test-mode");
+        }
+        process::spawn(&mut command, &files)?;
+        self.wait_tcp("backend", port, &files)?;
+        progress(&format!(
+            "backend: {} (state in {})",
+            self.backend_url(),
+            self.state.join("backend").display()
+        ));
+        Ok(())
+    }
+
+    fn up_agent(&self, progress: &mut dyn FnMut(&str)) -> Result<(), StackError> {
+        if self.already("agent", progress) {
+            return Ok(());
+        }
+        match self.binary("ddlab-agent") {
+            Ok(_) => Err(StackError::Missing(
+                "the agent binary exists but the stack does not launch it yet (see issue 6)".to_owned(),
+            )),
+            Err(_) => {
+                progress("agent: not started — the agent's runtime is not part of this build yet (issue 6)");
+                Ok(())
+            }
+        }
+    }
+
+    /// Starts the solution's app with its own launcher, from a virtualenv of its own requirements.
+    /// Returns whether an app runs.
+    fn up_app(&self, progress: &mut dyn FnMut(&str)) -> Result<bool, StackError> {
+        if self.already("app", progress) {
+            return Ok(true);
+        }
+        let requirements = self.solution.join(ddlab_layout::APP_REQUIREMENTS);
+        let launcher = self.solution.join(ddlab_layout::APP_LAUNCHER);
+        if !requirements.is_file() || !launcher.is_file() {
+            progress(&format!(
+                "app: not started — the solution has no {} and {}",
+                ddlab_layout::APP_REQUIREMENTS,
+                ddlab_layout::APP_LAUNCHER
+            ));
+            return Ok(false);
+        }
+        self.ports.check_free(&["app"])?;
+        progress(&format!("app: installing {}", requirements.display()));
+        let app_venv = self.state.join("app-venv");
+        // The candidate's requirements are theirs: pinned by version, not necessarily by hash.
+        let built = venv::ensure_unhashed(&app_venv, "python3", &requirements)?;
+        let files = self.files("app");
+        let bin = app_venv.join("bin");
+        let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+        process::spawn(
+            Command::new("bash")
+                .arg(&launcher)
+                .env("PATH", path)
+                .env("VIRTUAL_ENV", &app_venv)
+                .env(
+                    "DD_TRACE_AGENT_URL",
+                    format!("http://127.0.0.1:{}", self.ports.get("apm")),
+                )
+                .env("DD_AGENT_HOST", "127.0.0.1")
+                .env("DD_DOGSTATSD_PORT", self.ports.get("dogstatsd").to_string()),
+            &files,
+        )?;
+        let port = self.ports.get("app");
+        self.wait_tcp("app", port, &files)?;
+        progress(&format!(
+            "app: http://127.0.0.1:{port} (python {})",
+            built.python.display()
+        ));
+        Ok(true)
+    }
+
+    fn up_traffic(&self, venv: &Path, progress: &mut dyn FnMut(&str)) -> Result<(), StackError> {
+        if self.already("traffic", progress) {
+            return Ok(());
+        }
+        let programs = Programs::find()?;
+        process::spawn(
+            Command::new(venv)
+                .arg(self.project.join("crates/ddlab-stack/python/traffic.py"))
+                .arg(format!("http://127.0.0.1:{}", self.ports.get("app")))
+                .arg(&programs.client)
+                .arg(self.mysql_server().socket()),
+            &self.files("traffic"),
+        )?;
+        progress("traffic: requests to the app's three routes and writes to lab.visits every 2 s");
+        Ok(())
+    }
+
+    /// Stops every component (in reverse order); with `purge`, deletes the state folder's data too.
+    pub fn down(&self, purge: bool, progress: &mut dyn FnMut(&str)) -> Result<(), StackError> {
+        for component in COMPONENTS.iter().rev() {
+            if process::stop(&self.files(component).pid_file, Duration::from_secs(10)) {
+                progress(&format!("{component}: stopped"));
+            }
+        }
+        if purge {
+            for dir in ["mysql", "backend", "agent", "mail", "run", "logs"] {
+                let path = self.state.join(dir);
+                if path.exists() {
+                    std::fs::remove_dir_all(&path).map_err(|source| StackError::Io {
+                        path: path.clone(),
+                        source,
+                    })?;
+                    progress(&format!("purged {}", path.display()));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Each component's process state and, for one that stopped on its own, its last log lines.
+    pub fn status(&self) -> Vec<ComponentStatus> {
+        COMPONENTS
+            .iter()
+            .map(|name| {
+                let files = self.files(name);
+                let pid = process::running(&files.pid_file).map(|r| r.pid);
+                let crashed = pid.is_none() && files.pid_file.exists();
+                ComponentStatus {
+                    name,
+                    pid,
+                    crashed,
+                    log_tail: if crashed {
+                        process::log_tail(&files.log_file, 10)
+                    } else {
+                        Vec::new()
+                    },
+                    log: files.log_file,
+                }
+            })
+            .collect()
+    }
+
+    /// The API and application keys the backend generated on its first start.
+    pub fn keys(&self) -> Option<(String, String)> {
+        let text = std::fs::read_to_string(self.state.join("backend/keys.json")).ok()?;
+        let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+        Some((
+            value["api_key"].as_str()?.to_owned(),
+            value["app_key"].as_str()?.to_owned(),
+        ))
+    }
+
+    fn binary(&self, name: &str) -> Result<PathBuf, StackError> {
+        let path = self.binaries.join(name);
+        if path.is_file() {
+            Ok(path)
+        } else {
+            Err(StackError::Missing(format!(
+                "{} is not built; run: cargo build -p {name}",
+                path.display()
+            )))
+        }
+    }
+
+    fn wait_tcp(&self, component: &'static str, port: u16, files: &RunFiles) -> Result<(), StackError> {
+        let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let pid_file = files.pid_file.clone();
+        let mut exited = false;
+        let ready = process::wait_until(Duration::from_secs(120), || {
+            if process::running(&pid_file).is_none() {
+                exited = true;
+                return true;
+            }
+            std::net::TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok()
+        });
+        if !ready || exited {
+            return Err(StackError::NotReady {
+                component,
+                seconds: 120,
+                log: files.log_file.clone(),
+                tail: process::log_tail(&files.log_file, 20).join("\n"),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The solution layout, re-exported under a short name.
+use ddlab_solution::layout as ddlab_layout;
