@@ -255,19 +255,26 @@ async fn query() -> Vec<Value> {
         "ratio": ours.as_secs_f64() / anchor.as_secs_f64(), "goal": "<= 2",
     })];
     for algorithm in ["basic", "agile", "robust"] {
-        let q = format!("anomalies(avg:bench.anomaly.m{{*}}, '{algorithm}', 2)");
-        let took = median(RUNS, || async {
+        // agile and robust need three seasons of history: one week holds seven daily ones.
+        let q = match algorithm {
+            "basic" => "anomalies(avg:bench.anomaly.m{*}, 'basic', 2)".to_owned(),
+            other => format!("anomalies(avg:bench.anomaly.m{{*}}, '{other}', 2, seasonality='daily')"),
+        };
+        let mut times = Vec::with_capacity(RUNS);
+        for _ in 0..RUNS {
+            let started = Instant::now();
             let (status, body) = http.get_query(&q, end - DAY, end - 1).await;
+            times.push(started.elapsed());
             assert_eq!(status, 200, "{body}");
             assert_eq!(
                 body["series"].as_array().unwrap().len(),
                 3,
                 "{q}: the series and its two bands"
             );
-        })
-        .await;
+        }
+        let took = median(times);
         results.push(json!({
-            "name": format!("anomalies '{algorithm}', 1 week of 1-minute data, 24 h shown"),
+            "name": format!("{q}: 1 week of 1-minute data, 24 h shown"),
             "ours": took.as_secs_f64() * 1000.0, "ours_display": format!("{:.1} ms", took.as_secs_f64() * 1000.0),
             "anchor": null, "anchor_display": null, "ratio": null, "goal": null,
         }));
