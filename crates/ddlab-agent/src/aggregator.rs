@@ -92,7 +92,6 @@ pub struct AggregatorConfig {
     /// `histogram_aggregates` and `histogram_percentiles`.
     pub histogram: HistogramConfig,
     /// `dogstatsd_tags`: appended to every DogStatsD metric, event and service check; default none.
-    /// (`datadog.yaml` has no such key in [`AgentConfig`] yet, so the runtime sets it.)
     pub dogstatsd_tags: Vec<String>,
     /// `dogstatsd_expiry_seconds`: how long an idle DogStatsD counter keeps sending 0; default 300.
     pub dogstatsd_expiry_seconds: f64,
@@ -195,13 +194,16 @@ impl AggregatorConfig {
         }
     }
 
-    /// Reads `histogram_aggregates` and `histogram_percentiles` from the agent's configuration. Values
+    /// Reads `histogram_aggregates`, `histogram_percentiles`, `dogstatsd_tags` and
+    /// `dogstatsd_expiry_seconds` from the agent's configuration. Histogram values
     /// the Agent would skip are skipped too, each with a warning naming the key.
     pub fn from_agent_config(config: &AgentConfig, hostname: impl Into<String>) -> (Self, Vec<String>) {
         let (histogram, warnings) =
             HistogramConfig::parse(&config.histogram_aggregates, &config.histogram_percentiles);
         let aggregator = AggregatorConfig {
             histogram,
+            dogstatsd_tags: config.dogstatsd.tags.clone(),
+            dogstatsd_expiry_seconds: config.dogstatsd.expiry_seconds,
             ..AggregatorConfig::new(hostname)
         };
         (aggregator, warnings)

@@ -1,13 +1,37 @@
-//! ddlab-agent: a stand-in for the Datadog Agent that reads the real Agent's configuration layout.
+//! ddlab-agent: a stand-in for the Datadog Agent that reads the real Agent's configuration layout and
+//! speaks its wire protocol to the lab's backend.
 //!
-//! So far: the configuration layer (`datadog.yaml` with `DD_*` overrides, the check configurations under
-//! `conf.d/`), the check-output contract, the aggregator (the Agent's metric semantics, pure), the DogStatsD
-//! server feeding it, the Python check host that runs checks.d and installed integrations, and the native
-//! MySQL check. The collector, the trace receiver and the forwarder build on them.
+//! ```text
+//!  datadog.yaml + DD_* ──▶ config ──▶ runtime::Agent
+//!  conf.d ──▶ collector ──(Python host | native mysql | core system checks)──┐
+//!  DogStatsD (UDP / Unix socket) ───────────────────────────────────────────┴─▶ aggregator
+//!  aggregator ──every 15 s──▶ serializer ──▶ forwarder (retry queue) ──▶ backend (/api/v2/series, /api/v1/check_run, /intake/)
+//!  metadata (host tags, IP) ──at start, every 30 min──▶ forwarder
+//!  ipc (127.0.0.1:cmd_port, token) ◀── `ddlab-agent status | health | configcheck`
+//! ```
+//!
+//! Modules: [`config`] (`datadog.yaml`, `conf.d`), [`check`] (the output of a run), [`aggregator`] (the
+//! Agent's metric semantics, pure), [`dogstatsd`] (the server), [`python`] (the Python check host),
+//! [`mysql`] (the native MySQL check), [`system`] (the core checks), [`collector`] (scheduling and
+//! per-check status), [`serializer`] and [`forwarder`] (payloads and their delivery), [`metadata`]
+//! (hostname and host metadata), [`status`], [`ipc`] and [`configcheck`] (what the CLI shows),
+//! [`runtime`] (the running agent) and [`command`] (`check <name>`). The binary is `src/main.rs`.
+//!
+//! Not here yet: the trace receiver (APM); `status` says so.
 
 pub mod aggregator;
 pub mod check;
+pub mod collector;
+pub mod command;
 pub mod config;
+pub mod configcheck;
 pub mod dogstatsd;
+pub mod forwarder;
+pub mod ipc;
+pub mod metadata;
 pub mod mysql;
 pub mod python;
+pub mod runtime;
+pub mod serializer;
+pub mod status;
+pub mod system;

@@ -9,10 +9,13 @@
 //! The host's IP comes from the `gohai` field, a JSON document *inside a string*: `network.ipaddress`
 //! (and `ipaddressv6`, `macaddress`); the top-level `network` object only carries `network-id` and, on
 //! cloud hosts, `public-ipv4`.
+//!
+//! The agent's side: [`encode_host_metadata`] writes the host payload and [`encode_events`] the events
+//! payload, in the Agent 7 shapes; what they write decodes back to the same values.
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
+use serde_json::{Map, Value, json};
 
 use crate::WireError;
 use crate::check_run::{self, CheckRun};
@@ -91,6 +94,117 @@ pub fn decode(body: &[u8]) -> Result<Intake, WireError> {
         events,
         service_checks: service_checks(&root)?,
     })
+}
+
+/// Encodes host metadata as the Agent's `/intake/` host payload: `apiKey`, `internalHostname`, `meta`,
+/// `host-tags`, `systemStats`, and `gohai` as a JSON document inside a string (its values are strings,
+/// as gohai writes them). Unset fields are written the way the Agent writes them: `""` or left out.
+pub fn encode_host_metadata(api_key: &str, host: &HostMetadata) -> Vec<u8> {
+    let text = |value: &Option<String>| Value::from(value.clone().unwrap_or_default());
+    let mut network = Map::new();
+    for (key, value) in [
+        ("ipaddress", &host.ip),
+        ("ipaddressv6", &host.ipv6),
+        ("macaddress", &host.mac_address),
+    ] {
+        if let Some(value) = value {
+            network.insert(key.to_owned(), value.clone().into());
+        }
+    }
+    let mut platform = Map::new();
+    platform.insert("hostname".to_owned(), host.hostname.clone().into());
+    for (key, value) in [("os", &host.platform), ("kernel_release", &host.kernel_release)] {
+        if let Some(value) = value {
+            platform.insert(key.to_owned(), value.clone().into());
+        }
+    }
+    if let Some(os) = &host.os {
+        platform.insert("GOOS".to_owned(), os.clone().into());
+    }
+    let mut gohai = Map::new();
+    gohai.insert("network".to_owned(), Value::Object(network));
+    gohai.insert("platform".to_owned(), Value::Object(platform));
+    if let Some(cores) = host.cpu_cores {
+        gohai.insert("cpu".to_owned(), json!({ "cpu_cores": cores.to_string() }));
+    }
+    let mut system_stats = Map::new();
+    if let Some(cores) = host.cpu_cores {
+        system_stats.insert("cpuCores".to_owned(), cores.into());
+    }
+    if let Some(os) = &host.os {
+        system_stats.insert("platform".to_owned(), os.clone().into());
+    }
+    let mut top_network = Map::new();
+    top_network.insert("network-id".to_owned(), "".into());
+    if let Some(public) = &host.public_ip {
+        top_network.insert("public-ipv4".to_owned(), public.clone().into());
+    }
+    let payload = json!({
+        "apiKey": api_key,
+        "agentVersion": text(&host.agent_version),
+        "uuid": text(&host.uuid),
+        "internalHostname": host.hostname,
+        "os": text(&host.os),
+        "agent-flavor": text(&host.agent_flavor),
+        "python": text(&host.python_version),
+        "systemStats": system_stats,
+        "meta": {
+            "hostname": host.hostname,
+            "socket-hostname": text(&host.socket_hostname),
+            "socket-fqdn": text(&host.socket_fqdn),
+            "timezones": host.timezones,
+            "host_aliases": host.host_aliases,
+        },
+        "host-tags": host.host_tags,
+        "network": top_network,
+        "gohai": Value::Object(gohai).to_string(),
+    });
+    payload.to_string().into_bytes()
+}
+
+/// Encodes events as the Agent posts them to `/intake/`: filed by `source_type_name` (or `api`), with the
+/// Agent's field names (`msg_title`, `msg_text`, `timestamp`); `internal_hostname` is the host of events
+/// that name none.
+pub fn encode_events(api_key: &str, internal_hostname: &str, events: &[Event]) -> Vec<u8> {
+    let mut by_source: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for event in events {
+        let source = event.source_type_name.clone().unwrap_or_else(|| "api".to_owned());
+        let mut object = Map::new();
+        object.insert("msg_title".to_owned(), event.title.clone().into());
+        object.insert("msg_text".to_owned(), event.text.clone().into());
+        object.insert("timestamp".to_owned(), event.date_happened.unwrap_or(0).into());
+        object.insert("priority".to_owned(), event.priority.name().into());
+        object.insert(
+            "host".to_owned(),
+            event
+                .host
+                .clone()
+                .unwrap_or_else(|| internal_hostname.to_owned())
+                .into(),
+        );
+        object.insert("tags".to_owned(), event.tags.clone().into());
+        object.insert("alert_type".to_owned(), event.alert_type.name().into());
+        object.insert(
+            "aggregation_key".to_owned(),
+            event.aggregation_key.clone().unwrap_or_default().into(),
+        );
+        object.insert(
+            "source_type_name".to_owned(),
+            event.source_type_name.clone().unwrap_or_default().into(),
+        );
+        object.insert(
+            "event_type".to_owned(),
+            event.event_type.clone().unwrap_or_default().into(),
+        );
+        by_source.entry(source).or_default().push(Value::Object(object));
+    }
+    json!({
+        "apiKey": api_key,
+        "internalHostname": internal_hostname,
+        "events": by_source,
+    })
+    .to_string()
+    .into_bytes()
 }
 
 fn host_metadata(root: &Object<'_>, internal_hostname: Option<String>) -> Result<HostMetadata, WireError> {

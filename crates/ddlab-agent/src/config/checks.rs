@@ -100,6 +100,21 @@ pub fn load_confd(dir: &Path) -> ConfD {
     confd
 }
 
+/// The instance a check runs with when no file configures it (`instances: [{}]`): the core checks, whose
+/// configuration the Agent ships as `conf.yaml.default`.
+pub fn default_instance(check: &str) -> Instance {
+    let raw = serde_json::Map::new();
+    Instance {
+        id: check_id(check, None, &raw, &serde_json::Value::Null),
+        interval: DEFAULT_INTERVAL,
+        tags: Vec::new(),
+        service: None,
+        name: None,
+        empty_default_hostname: false,
+        raw,
+    }
+}
+
 /// Parses one check configuration file; problems are pushed, and `None` means nothing loadable.
 pub fn read_check_file(
     check: &str,

@@ -15,10 +15,19 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use checks::{CheckConfig, CheckId, ConfD, Instance, load_confd};
-pub use yaml::Problem;
+pub use yaml::{Problem, Severity};
 
 /// The name of the main configuration file inside the config root.
 pub const MAIN_FILE: &str = "datadog.yaml";
+
+/// Where the real Agent keeps its configuration on Linux; `ddlab-agent run -c DIR` reads another folder.
+pub const DEFAULT_CONFIG_ROOT: &str = "/etc/datadog-agent";
+
+/// The IPC token's file name inside `run_path`, unless `auth_token_file_path` says otherwise.
+pub const AUTH_TOKEN_FILE: &str = "auth_token";
+
+/// `ddlab_check_timeout` when unset.
+pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Everything the agent reads from `datadog.yaml` and the environment, with the real Agent's defaults.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,6 +70,23 @@ pub struct AgentConfig {
     pub use_v2_api_series: bool,
     /// `serializer_compressor_kind`; default `zstd`.
     pub serializer_compressor_kind: Compressor,
+    /// `run_path` / `DD_RUN_PATH`: where the running agent keeps its pid file, IPC token and the Python
+    /// host's files. Default `<config root>/run` (the Agent's is `/opt/datadog-agent/run`).
+    pub run_path: PathBuf,
+    /// `auth_token_file_path` / `DD_AUTH_TOKEN_FILE_PATH`: the token the CLI presents to the IPC endpoint,
+    /// written with mode 0600 at start. Default `<run_path>/auth_token`.
+    pub auth_token_file_path: PathBuf,
+    /// `log_level` / `DD_LOG_LEVEL`; default `info`.
+    pub log_level: String,
+    /// `log_file` / `DD_LOG_FILE`: a file the agent also logs to; default none (stderr only).
+    pub log_file: Option<PathBuf>,
+    /// `ddlab_python` / `DDLAB_PYTHON` (lab-only): the interpreter of the Python check host, a virtualenv's
+    /// `bin/python` with `crates/ddlab-agent/python/requirements.txt` installed. Default `python3`.
+    pub python: Option<PathBuf>,
+    /// `ddlab_check_timeout` (lab-only, seconds): how long one check run may take before it is stopped and
+    /// reported as an error. Default 30 s. The Agent has no such bound; the lab needs one so a hung check
+    /// cannot hold a check runner forever.
+    pub check_timeout: Duration,
 }
 
 /// `apm_config.*`: the trace receiver and where traces are forwarded.
@@ -93,6 +119,12 @@ pub struct DogStatsdConfig {
     pub non_local_traffic: bool,
     /// `dogstatsd_buffer_size` / `DD_DOGSTATSD_BUFFER_SIZE`: the largest datagram read; default 8192.
     pub buffer_size: usize,
+    /// `dogstatsd_tags` / `DD_DOGSTATSD_TAGS` (space-separated): added to every DogStatsD metric, event
+    /// and service check; default none.
+    pub tags: Vec<String>,
+    /// `dogstatsd_expiry_seconds` / `DD_DOGSTATSD_EXPIRY_SECONDS`: how long an idle counter keeps
+    /// reporting 0; default 300.
+    pub expiry_seconds: f64,
 }
 
 /// `forwarder_*`: timeouts and the bounded retry queue.
@@ -300,6 +332,31 @@ impl AgentConfig {
         if let Some(v) = get("DD_DOGSTATSD_BUFFER_SIZE") {
             self.dogstatsd.buffer_size = env_parse("DD_DOGSTATSD_BUFFER_SIZE", &v, parse_number)?;
         }
+        if let Some(v) = get("DD_DOGSTATSD_TAGS") {
+            self.dogstatsd.tags = split_tags(&v);
+        }
+        if let Some(v) = get("DD_DOGSTATSD_EXPIRY_SECONDS") {
+            self.dogstatsd.expiry_seconds = env_parse("DD_DOGSTATSD_EXPIRY_SECONDS", &v, parse_seconds)?;
+        }
+        if let Some(v) = get("DD_RUN_PATH") {
+            let default_token = self.run_path.join(AUTH_TOKEN_FILE);
+            self.run_path = PathBuf::from(v);
+            if self.auth_token_file_path == default_token {
+                self.auth_token_file_path = self.run_path.join(AUTH_TOKEN_FILE);
+            }
+        }
+        if let Some(v) = get("DD_AUTH_TOKEN_FILE_PATH") {
+            self.auth_token_file_path = PathBuf::from(v);
+        }
+        if let Some(v) = get("DD_LOG_LEVEL") {
+            self.log_level = v.trim().to_ascii_lowercase();
+        }
+        if let Some(v) = get("DD_LOG_FILE") {
+            self.log_file = Some(PathBuf::from(v));
+        }
+        if let Some(v) = get("DDLAB_PYTHON") {
+            self.python = Some(PathBuf::from(v));
+        }
         if let Some(v) = get("DD_CHECK_RUNNERS") {
             self.check_runners = env_parse("DD_CHECK_RUNNERS", &v, parse_number)?;
         }
@@ -387,6 +444,13 @@ fn parse_number<T: std::str::FromStr>(text: &str) -> Result<T, String> {
     text.parse().map_err(|_| "expected a number".to_owned())
 }
 
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .ok_or_else(|| "expected a number of seconds".to_owned())
+}
+
 fn parse_compressor(text: &str) -> Result<Compressor, String> {
     match text {
         "zstd" => Ok(Compressor::Zstd),
@@ -412,6 +476,14 @@ struct RawConfig {
     dogstatsd_socket: Option<String>,
     dogstatsd_non_local_traffic: Option<yaml::Bool>,
     dogstatsd_buffer_size: Option<yaml::Number<usize>>,
+    dogstatsd_tags: Option<yaml::Tags>,
+    dogstatsd_expiry_seconds: Option<yaml::Number<f64>>,
+    run_path: Option<String>,
+    auth_token_file_path: Option<String>,
+    log_level: Option<String>,
+    log_file: Option<String>,
+    ddlab_python: Option<String>,
+    ddlab_check_timeout: Option<yaml::Number<f64>>,
     check_runners: Option<yaml::Number<u32>>,
     confd_path: Option<String>,
     additional_checksd: Option<String>,
@@ -426,8 +498,6 @@ struct RawConfig {
     use_v2_api: Option<RawUseV2>,
     serializer_compressor_kind: Option<String>,
     // Keys the real Agent knows that ddlab accepts silently because they do not change what the lab does.
-    log_level: Option<serde_json::Value>,
-    log_file: Option<serde_json::Value>,
     expvar_port: Option<serde_json::Value>,
     process_config: Option<serde_json::Value>,
     logs_config: Option<serde_json::Value>,
@@ -457,6 +527,10 @@ struct RawUseV2 {
 impl RawConfig {
     fn into_config(self, root: &Path) -> AgentConfig {
         let apm = self.apm_config.unwrap_or_default();
+        let run_path = self
+            .run_path
+            .filter(|p| !p.is_empty())
+            .map_or_else(|| root.join("run"), PathBuf::from);
         let compressor = match self.serializer_compressor_kind.as_deref() {
             Some("zlib" | "deflate") => Compressor::Zlib,
             _ => Compressor::Zstd,
@@ -483,6 +557,8 @@ impl RawConfig {
                 socket: self.dogstatsd_socket.filter(|s| !s.is_empty()).map(PathBuf::from),
                 non_local_traffic: self.dogstatsd_non_local_traffic.is_some_and(|b| b.0),
                 buffer_size: self.dogstatsd_buffer_size.map_or(8192, |n| n.0),
+                tags: self.dogstatsd_tags.map(|t| t.0).unwrap_or_default(),
+                expiry_seconds: self.dogstatsd_expiry_seconds.map_or(300.0, |n| n.0).max(0.0),
             },
             forwarder: ForwarderConfig {
                 timeout: Duration::from_secs(self.forwarder_timeout.map_or(20, |n| n.0)),
@@ -507,6 +583,22 @@ impl RawConfig {
                 .map_or_else(|| vec![0.95], |ps| ps.into_iter().map(|n| n.0).collect()),
             use_v2_api_series: self.use_v2_api.and_then(|u| u.series).is_none_or(|b| b.0),
             serializer_compressor_kind: compressor,
+            auth_token_file_path: self
+                .auth_token_file_path
+                .filter(|p| !p.is_empty())
+                .map_or_else(|| run_path.join(AUTH_TOKEN_FILE), PathBuf::from),
+            run_path,
+            log_level: self
+                .log_level
+                .filter(|l| !l.trim().is_empty())
+                .map_or_else(|| "info".to_owned(), |l| l.trim().to_ascii_lowercase()),
+            log_file: self.log_file.filter(|f| !f.is_empty()).map(PathBuf::from),
+            python: self.ddlab_python.filter(|p| !p.is_empty()).map(PathBuf::from),
+            check_timeout: self
+                .ddlab_check_timeout
+                .map(|n| n.0)
+                .filter(|s| s.is_finite() && *s > 0.0)
+                .map_or(DEFAULT_CHECK_TIMEOUT, Duration::from_secs_f64),
         }
     }
 }
@@ -541,6 +633,52 @@ mod tests {
         assert!(config.use_v2_api_series);
         assert_eq!(config.metrics_url(), "https://app.datadoghq.com");
         assert_eq!(config.traces_url(), "https://trace.agent.datadoghq.com");
+    }
+
+    #[test]
+    fn lab_and_run_keys() {
+        let config = load("", &[]).unwrap().config;
+        assert_eq!(config.run_path, PathBuf::from("/etc/dd/run"));
+        assert_eq!(
+            config.auth_token_file_path,
+            PathBuf::from("/etc/dd/run/auth_token")
+        );
+        assert_eq!(config.log_level, "info");
+        assert_eq!(config.check_timeout, DEFAULT_CHECK_TIMEOUT);
+        assert_eq!(config.dogstatsd.expiry_seconds, 300.0);
+        assert_eq!(config.python, None);
+
+        let config = load(
+            "run_path: /var/run/lab\nlog_level: DEBUG\nddlab_python: /venv/bin/python\n\
+             ddlab_check_timeout: 5\ndogstatsd_tags: [team:se]\ndogstatsd_expiry_seconds: 60\n",
+            &[],
+        )
+        .unwrap();
+        assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+        let config = config.config;
+        assert_eq!(
+            config.auth_token_file_path,
+            PathBuf::from("/var/run/lab/auth_token")
+        );
+        assert_eq!(config.log_level, "debug");
+        assert_eq!(config.python, Some(PathBuf::from("/venv/bin/python")));
+        assert_eq!(config.check_timeout, Duration::from_secs(5));
+        assert_eq!(config.dogstatsd.tags, ["team:se"]);
+        assert_eq!(config.dogstatsd.expiry_seconds, 60.0);
+
+        let config = load(
+            "",
+            &[
+                ("DD_RUN_PATH", "/srv/run"),
+                ("DD_DOGSTATSD_TAGS", "a:b c:d"),
+                ("DDLAB_PYTHON", "/env/python"),
+            ],
+        )
+        .unwrap()
+        .config;
+        assert_eq!(config.auth_token_file_path, PathBuf::from("/srv/run/auth_token"));
+        assert_eq!(config.dogstatsd.tags, ["a:b", "c:d"]);
+        assert_eq!(config.python, Some(PathBuf::from("/env/python")));
     }
 
     #[test]

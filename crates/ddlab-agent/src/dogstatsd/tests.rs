@@ -205,6 +205,8 @@ fn listen_follows_the_agent_config() {
         socket: None,
         non_local_traffic,
         buffer_size: 8192,
+        tags: Vec::new(),
+        expiry_seconds: 300.0,
     };
     assert_eq!(
         Listen::from_config(&config(8125, false)).udp,

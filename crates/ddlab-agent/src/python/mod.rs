@@ -534,7 +534,7 @@ impl PythonHost {
     }
 
     /// Asks the Python process to exit, and kills it if it does not.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(&self) {
         let mut state = self.state.lock().await;
         if let Some(mut worker) = state.worker.take() {
             let deadline = Instant::now() + self.options.kill_grace;

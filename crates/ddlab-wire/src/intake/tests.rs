@@ -343,3 +343,104 @@ fn errors() {
         check(&body, expect);
     }
 }
+
+fn full_host() -> HostMetadata {
+    HostMetadata {
+        hostname: "lab-host".into(),
+        host_aliases: vec!["alias-1".into()],
+        socket_hostname: Some("lab-host".into()),
+        socket_fqdn: Some("lab-host.example".into()),
+        host_tags: BTreeMap::from([(
+            "system".to_owned(),
+            vec!["env:lab".to_owned(), "role:database".to_owned()],
+        )]),
+        ip: Some("10.0.2.15".into()),
+        ipv6: Some("fe80::1".into()),
+        mac_address: Some("08:00:27:aa:bb:cc".into()),
+        public_ip: Some("203.0.113.7".into()),
+        agent_version: Some("7.71.0".into()),
+        agent_flavor: Some("agent".into()),
+        os: Some("linux".into()),
+        platform: Some("GNU/Linux".into()),
+        kernel_release: Some("6.1.0".into()),
+        cpu_cores: Some(2),
+        python_version: Some("3.11.2".into()),
+        uuid: Some("0f4c6f5e-1d2b-5c3a-8e7f-112233445566".into()),
+        timezones: vec!["UTC".into()],
+    }
+}
+
+#[test]
+fn host_metadata_round_trips() {
+    let host = full_host();
+    let body = encode_host_metadata("key-1", &host);
+    let decoded = decode(&body).unwrap();
+    assert_eq!(decoded.host, Some(host));
+    let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(value["apiKey"], "key-1");
+    // gohai is a JSON document inside a string, as the Agent sends it.
+    assert!(value["gohai"].is_string(), "{value}");
+}
+
+#[test]
+fn sparse_host_metadata_round_trips() {
+    let host = HostMetadata {
+        hostname: "bare".into(),
+        ..HostMetadata::default()
+    };
+    let decoded = decode(&encode_host_metadata("k", &host)).unwrap();
+    assert_eq!(decoded.host, Some(host));
+}
+
+#[test]
+fn events_round_trip_filed_by_source() {
+    let event = |title: &str, source: Option<&str>| Event {
+        title: title.into(),
+        text: "body".into(),
+        date_happened: Some(1_700_000_000),
+        priority: events::Priority::Low,
+        host: Some("lab-host".into()),
+        tags: vec!["a:b".into()],
+        alert_type: events::AlertType::Warning,
+        aggregation_key: Some("agg".into()),
+        source_type_name: source.map(str::to_owned),
+        related_event_id: None,
+        device_name: None,
+        event_type: Some("my_check".into()),
+    };
+    let sent = vec![event("from api", None), event("from mysql", Some("mysql"))];
+    let body = encode_events("k", "lab-host", &sent);
+    let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(value["events"]["mysql"][0]["msg_title"], "from mysql");
+    assert_eq!(value["events"]["api"][0]["msg_title"], "from api");
+    let decoded = decode(&body).unwrap();
+    assert_eq!(decoded.host, None, "an events payload is not host metadata");
+    // Sources are written in name order: `api` before `mysql`.
+    assert_eq!(decoded.events, sent);
+}
+
+#[test]
+fn events_without_host_get_the_internal_hostname() {
+    let sent = Event {
+        title: "t".into(),
+        text: String::new(),
+        date_happened: None,
+        priority: events::Priority::Normal,
+        host: None,
+        tags: Vec::new(),
+        alert_type: events::AlertType::Info,
+        aggregation_key: None,
+        source_type_name: None,
+        related_event_id: None,
+        device_name: None,
+        event_type: None,
+    };
+    let decoded = decode(&encode_events("k", "agent-host", std::slice::from_ref(&sent))).unwrap();
+    assert_eq!(
+        decoded.events,
+        [Event {
+            host: Some("agent-host".into()),
+            ..sent
+        }]
+    );
+}

@@ -1,0 +1,535 @@
+//! What `status` and `health` report: the running agent's state as one serializable value (the
+//! `status --json` shape, served over IPC), and its text rendering in the Agent's layout.
+//!
+//! `status --json` prints [`AgentStatus`]:
+//!
+//! ```text
+//! { version, ddlab_version, pid, started_at, now, hostname, host_tags, log_level, python_version,
+//!   paths: { config_file, confd_path, additional_checksd, run_path, auth_token_file, log_file },
+//!   config_warnings: [..],
+//!   collector: { running_checks: [CheckStats..], loading_errors, config_errors, config_warnings, python, runners },
+//!   aggregator: { checks_metric_samples, dogstatsd_metric_samples, series_flushed, service_checks_flushed,
+//!                 events_flushed, flushes, last_flush_at, dogstatsd_contexts, check_contexts, .. },
+//!   forwarder: { endpoint, api_key: { state, message, ending }, transactions: {..}, retry_queue: {..}, last_error },
+//!   host_metadata: { sent, last_sent_at, ip },
+//!   dogstatsd: { enabled, udp, socket, error, packets, bytes, metric_samples, events, service_checks,
+//!                parse_errors, last_parse_error, .. },
+//!   apm: { enabled, running, note } }
+//! ```
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::collector::{CheckStats, CollectorStatus, RunState};
+use crate::dogstatsd::DogStatsdStats;
+use crate::forwarder::{ApiKeyState, ForwarderStats};
+
+/// The whole `status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentStatus {
+    /// The Agent version imitated (`datadog.agent.running` carries it as `version:`).
+    pub version: String,
+    /// This program's version.
+    pub ddlab_version: String,
+    pub pid: u32,
+    /// Unix seconds.
+    pub started_at: i64,
+    /// When this status was taken, Unix milliseconds.
+    pub now_ms: i64,
+    pub hostname: String,
+    pub host_tags: Vec<String>,
+    pub log_level: String,
+    /// The Python check host's interpreter version, when it runs.
+    pub python_version: Option<String>,
+    pub paths: Paths,
+    /// `datadog.yaml` warnings (unknown keys…), as located messages.
+    pub config_warnings: Vec<String>,
+    pub collector: CollectorStatus,
+    pub aggregator: AggregatorSection,
+    pub forwarder: ForwarderStats,
+    pub host_metadata: HostMetadataSection,
+    pub dogstatsd: DogStatsdSection,
+    pub apm: ApmSection,
+}
+
+/// Where things are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Paths {
+    pub config_file: PathBuf,
+    pub confd_path: PathBuf,
+    pub additional_checksd: PathBuf,
+    pub run_path: PathBuf,
+    pub auth_token_file: PathBuf,
+    pub log_file: Option<PathBuf>,
+}
+
+/// The *Aggregator* section.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AggregatorSection {
+    pub checks_metric_samples: u64,
+    pub checks_non_finite_dropped: u64,
+    pub dogstatsd_metric_samples: u64,
+    pub dogstatsd_discarded: u64,
+    pub series_flushed: u64,
+    pub service_checks_flushed: u64,
+    pub events_flushed: u64,
+    /// Flushes since start.
+    pub flushes: u64,
+    /// Unix seconds.
+    pub last_flush_at: Option<i64>,
+    pub dogstatsd_contexts: u64,
+    pub check_contexts: u64,
+}
+
+/// Host metadata sending.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostMetadataSection {
+    /// Payloads handed to the forwarder.
+    pub sent: u64,
+    /// Unix seconds.
+    pub last_sent_at: Option<i64>,
+    /// The IP reported as gohai `network.ipaddress`.
+    pub ip: Option<String>,
+}
+
+/// The *DogStatsD* section.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DogStatsdSection {
+    /// `use_dogstatsd`.
+    pub enabled: bool,
+    /// The bound UDP address.
+    pub udp: Option<String>,
+    pub socket: Option<PathBuf>,
+    /// Why the server is not running, when it is enabled and is not.
+    pub error: Option<String>,
+    pub packets: u64,
+    pub bytes: u64,
+    pub metric_samples: u64,
+    pub events: u64,
+    pub service_checks: u64,
+    pub parse_errors: u64,
+    pub last_parse_error: Option<String>,
+    pub ignored_fields: u64,
+    pub receive_errors: u64,
+}
+
+/// The *APM Agent* section.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApmSection {
+    /// `apm_config.enabled`.
+    pub enabled: bool,
+    pub running: bool,
+    pub note: Option<String>,
+}
+
+/// `health`: the Agent's component names, healthy or not.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    pub healthy: Vec<String>,
+    /// `name: why` for each unhealthy component.
+    pub unhealthy: Vec<String>,
+}
+
+impl DogStatsdSection {
+    /// The counters of a running server.
+    pub fn with_stats(mut self, stats: &DogStatsdStats) -> Self {
+        self.packets = stats.packets;
+        self.bytes = stats.bytes;
+        self.metric_samples = stats.metric_samples;
+        self.events = stats.events;
+        self.service_checks = stats.service_checks;
+        self.parse_errors = stats.parse_errors;
+        self.last_parse_error.clone_from(&stats.last_error);
+        self.ignored_fields = stats.ignored_fields;
+        self.receive_errors = stats.receive_errors;
+        self
+    }
+}
+
+impl Health {
+    pub fn is_healthy(&self) -> bool {
+        self.unhealthy.is_empty()
+    }
+
+    /// The Agent's `health` output.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let verdict = if self.is_healthy() { "PASS" } else { "FAIL" };
+        let _ = writeln!(out, "Agent health: {verdict}");
+        let _ = writeln!(out, "=== {} healthy components ===", self.healthy.len());
+        let _ = writeln!(out, "{}", self.healthy.join(", "));
+        if !self.unhealthy.is_empty() {
+            let _ = writeln!(out, "=== {} unhealthy components ===", self.unhealthy.len());
+            let _ = writeln!(out, "{}", self.unhealthy.join(", "));
+        }
+        out
+    }
+}
+
+/// `status` as text, section by section in the Agent's layout.
+pub fn render(status: &AgentStatus) -> String {
+    let mut out = String::new();
+    header(&mut out, &format!("Agent (v{})", status.version));
+    let _ = writeln!(out, "  Status date: {}", date_ms(status.now_ms));
+    let _ = writeln!(out, "  Agent start: {}", date_ms(status.started_at * 1000));
+    let _ = writeln!(out, "  Pid: {}", status.pid);
+    let _ = writeln!(
+        out,
+        "  Python Version: {}",
+        status
+            .python_version
+            .as_deref()
+            .unwrap_or("n/a (no Python check host)")
+    );
+    let _ = writeln!(
+        out,
+        "  Agent flavor: agent (ddlab-agent {})",
+        status.ddlab_version
+    );
+    let _ = writeln!(out, "  Log Level: {}", status.log_level);
+    out.push('\n');
+    subheader(&mut out, "Paths", 2);
+    let paths = &status.paths;
+    let _ = writeln!(out, "    Config File: {}", paths.config_file.display());
+    let _ = writeln!(out, "    conf.d: {}", paths.confd_path.display());
+    let _ = writeln!(out, "    checks.d: {}", paths.additional_checksd.display());
+    let _ = writeln!(out, "    Run Path: {}", paths.run_path.display());
+    let _ = writeln!(out, "    Auth Token: {}", paths.auth_token_file.display());
+    if let Some(log_file) = &paths.log_file {
+        let _ = writeln!(out, "    Log File: {}", log_file.display());
+    }
+    out.push('\n');
+    subheader(&mut out, "Hostnames", 2);
+    let _ = writeln!(out, "    hostname: {}", status.hostname);
+    let _ = writeln!(out, "    host tags: {}", status.host_tags.join(", "));
+    if !status.config_warnings.is_empty() {
+        out.push('\n');
+        subheader(&mut out, "Config Warnings", 2);
+        for warning in &status.config_warnings {
+            let _ = writeln!(out, "    {warning}");
+        }
+    }
+    out.push('\n');
+    collector(&mut out, &status.collector);
+    forwarder(&mut out, &status.forwarder, &status.host_metadata);
+    aggregator(&mut out, &status.aggregator);
+    dogstatsd(&mut out, &status.dogstatsd);
+    apm(&mut out, &status.apm);
+    out
+}
+
+/// One instance's block under *Running Checks*, as `status` and `check` print it.
+pub fn render_check(out: &mut String, check: &CheckStats) {
+    let title = match &check.version {
+        Some(version) => format!("{} ({version})", check.name),
+        None => check.name.clone(),
+    };
+    let _ = writeln!(out, "    {title}");
+    let _ = writeln!(out, "    {}", "-".repeat(title.chars().count()));
+    let _ = writeln!(
+        out,
+        "      Instance ID: {} [{}]",
+        check.check_id,
+        check.state.name()
+    );
+    let _ = writeln!(out, "      Configuration Source: {}", check.source);
+    let _ = writeln!(out, "      Total Runs: {}", check.total_runs);
+    let counts = |name: &str, c: &crate::collector::RunCounts| {
+        format!("      {name}: Last Run: {}, Total: {}", c.last_run, c.total)
+    };
+    let _ = writeln!(out, "{}", counts("Metric Samples", &check.metric_samples));
+    let _ = writeln!(out, "{}", counts("Events", &check.events));
+    let _ = writeln!(out, "{}", counts("Service Checks", &check.service_checks));
+    let _ = writeln!(
+        out,
+        "      Average Execution Time : {}ms",
+        check.average_execution_ms
+    );
+    let _ = writeln!(
+        out,
+        "      Last Execution Date : {}",
+        optional_date(check.last_run_at_ms)
+    );
+    let _ = writeln!(
+        out,
+        "      Last Successful Execution Date : {}",
+        optional_date(check.last_successful_run_at_ms)
+    );
+    if check.skipped_runs > 0 {
+        let _ = writeln!(
+            out,
+            "      Skipped Runs (previous run still going): {}",
+            check.skipped_runs
+        );
+    }
+    if !check.metadata.is_empty() {
+        let _ = writeln!(out, "      metadata:");
+        for (key, value) in &check.metadata {
+            let _ = writeln!(out, "        {key}: {value}");
+        }
+    }
+    if check.state == RunState::Warning || !check.warnings.is_empty() {
+        for warning in &check.warnings {
+            let _ = writeln!(out, "      Warning: {warning}");
+        }
+    }
+    if let Some(error) = &check.last_error {
+        let _ = writeln!(out, "      Error: {}", error.message);
+        for line in error.traceback.lines() {
+            let _ = writeln!(out, "      {line}");
+        }
+    }
+    out.push('\n');
+}
+
+fn collector(out: &mut String, status: &CollectorStatus) {
+    header(out, "Collector");
+    subheader(out, "Running Checks", 2);
+    out.push('\n');
+    if status.running_checks.is_empty() {
+        let _ = writeln!(out, "    No checks have run yet.\n");
+    }
+    for check in &status.running_checks {
+        render_check(out, check);
+    }
+    if !status.config_errors.is_empty() {
+        subheader(out, "Config Errors", 2);
+        for problem in &status.config_errors {
+            let _ = writeln!(out, "    {}", located(problem));
+        }
+        out.push('\n');
+    }
+    if !status.config_warnings.is_empty() {
+        subheader(out, "Config Warnings", 2);
+        for problem in &status.config_warnings {
+            let _ = writeln!(out, "    {}", located(problem));
+        }
+        out.push('\n');
+    }
+    if !status.loading_errors.is_empty() {
+        subheader(out, "Loading Errors", 2);
+        for error in &status.loading_errors {
+            let _ = writeln!(out, "    {}", error.check);
+            let _ = writeln!(out, "    {}", "-".repeat(error.check.chars().count()));
+            let _ = writeln!(out, "      Instance ID: {}", error.check_id);
+            let _ = writeln!(out, "      Configuration Source: {}", error.source);
+            let _ = writeln!(out, "      Error: {}", error.error);
+            for line in error.traceback.lines() {
+                let _ = writeln!(out, "      {line}");
+            }
+            out.push('\n');
+        }
+    }
+    if let Some(python) = &status.python {
+        subheader(out, "Python Check Host", 2);
+        let _ = writeln!(
+            out,
+            "    Interpreter: {} ({})",
+            python.executable.display(),
+            python.version
+        );
+        let _ = writeln!(
+            out,
+            "    datadog-checks-base: {}",
+            python
+                .base_version
+                .as_deref()
+                .or(python.base_error.as_deref())
+                .unwrap_or("unknown")
+        );
+        let _ = writeln!(out, "    Pid: {}, Restarts: {}", python.pid, python.restarts);
+        out.push('\n');
+    }
+}
+
+fn forwarder(out: &mut String, stats: &ForwarderStats, metadata: &HostMetadataSection) {
+    header(out, "Forwarder");
+    subheader(out, "Transactions", 2);
+    let t = &stats.transactions;
+    let _ = writeln!(out, "    Endpoint: {}", stats.endpoint);
+    for (endpoint, count) in &t.success_by_endpoint {
+        let _ = writeln!(out, "    {endpoint}: {count}");
+    }
+    let _ = writeln!(out, "    Success: {} ({} bytes)", t.success, t.success_bytes);
+    let _ = writeln!(out, "    Errors (retried): {}", t.errors);
+    let _ = writeln!(out, "    Retried: {}", t.retried);
+    let _ = writeln!(out, "    Dropped (HTTP 4xx): {}", t.dropped_http);
+    let _ = writeln!(
+        out,
+        "    Dropped (retry queue full): {} ({} bytes)",
+        t.dropped_retry_queue_full, t.dropped_retry_queue_full_bytes
+    );
+    let _ = writeln!(out, "    Dropped (on shutdown): {}", t.dropped_on_shutdown);
+    if !t.http_errors_by_code.is_empty() {
+        let codes: Vec<String> = t
+            .http_errors_by_code
+            .iter()
+            .map(|(code, count)| format!("{code}: {count}"))
+            .collect();
+        let _ = writeln!(out, "    HTTP Errors: {}", codes.join(", "));
+    }
+    let q = &stats.retry_queue;
+    let _ = writeln!(
+        out,
+        "    Retry Queue: {} payloads, {} of {} bytes",
+        q.payloads, q.bytes, q.max_bytes
+    );
+    if let Some(error) = &stats.last_error {
+        let _ = writeln!(out, "    Last Error: {error}");
+    }
+    out.push('\n');
+    subheader(out, "API Keys status", 2);
+    let key = &stats.api_key;
+    let ending = key.ending.as_deref().unwrap_or("");
+    let verdict = match key.state {
+        ApiKeyState::Valid => "API Key valid".to_owned(),
+        ApiKeyState::Invalid => "API Key invalid".to_owned(),
+        ApiKeyState::Unchecked => "not checked yet".to_owned(),
+        ApiKeyState::Unreachable => "could not be checked".to_owned(),
+        ApiKeyState::Missing => "no API key configured".to_owned(),
+    };
+    let _ = writeln!(out, "    API key ending with {ending}: {verdict}");
+    if let Some(message) = &key.message {
+        let _ = writeln!(out, "      {message}");
+    }
+    out.push('\n');
+    subheader(out, "Host Metadata", 2);
+    let _ = writeln!(out, "    Payloads Sent: {}", metadata.sent);
+    let _ = writeln!(
+        out,
+        "    Last Sent: {}",
+        optional_date(metadata.last_sent_at.map(|s| s * 1000))
+    );
+    let _ = writeln!(
+        out,
+        "    IP Address: {}",
+        metadata.ip.as_deref().unwrap_or("unknown")
+    );
+    out.push('\n');
+}
+
+fn aggregator(out: &mut String, a: &AggregatorSection) {
+    header(out, "Aggregator");
+    let _ = writeln!(out, "  Checks Metric Sample: {}", a.checks_metric_samples);
+    let _ = writeln!(out, "  Dogstatsd Metric Sample: {}", a.dogstatsd_metric_samples);
+    let _ = writeln!(out, "  Events Flushed: {}", a.events_flushed);
+    let _ = writeln!(out, "  Number Of Flushes: {}", a.flushes);
+    let _ = writeln!(out, "  Series Flushed: {}", a.series_flushed);
+    let _ = writeln!(out, "  Service Checks Flushed: {}", a.service_checks_flushed);
+    let _ = writeln!(
+        out,
+        "  Contexts: {} checks, {} DogStatsD",
+        a.check_contexts, a.dogstatsd_contexts
+    );
+    let _ = writeln!(
+        out,
+        "  Last Flush: {}",
+        optional_date(a.last_flush_at.map(|s| s * 1000))
+    );
+    out.push('\n');
+}
+
+fn dogstatsd(out: &mut String, d: &DogStatsdSection) {
+    header(out, "DogStatsD");
+    if !d.enabled {
+        let _ = writeln!(
+            out,
+            "  Not enabled (use_dogstatsd: false, or dogstatsd_port: 0 without dogstatsd_socket)\n"
+        );
+        return;
+    }
+    if let Some(error) = &d.error {
+        let _ = writeln!(out, "  Not running: {error}\n");
+        return;
+    }
+    if let Some(udp) = &d.udp {
+        let _ = writeln!(out, "  Listening on UDP {udp}");
+    }
+    if let Some(socket) = &d.socket {
+        let _ = writeln!(out, "  Listening on {}", socket.display());
+    }
+    let _ = writeln!(out, "  Packets: {}", d.packets);
+    let _ = writeln!(out, "  Bytes: {}", d.bytes);
+    let _ = writeln!(out, "  Metric Samples: {}", d.metric_samples);
+    let _ = writeln!(out, "  Event Packets: {}", d.events);
+    let _ = writeln!(out, "  Service Check Packets: {}", d.service_checks);
+    let _ = writeln!(out, "  Parse Errors: {}", d.parse_errors);
+    if let Some(error) = &d.last_parse_error {
+        let _ = writeln!(out, "  Last Parse Error: {error}");
+    }
+    let _ = writeln!(out, "  Ignored Fields: {}", d.ignored_fields);
+    let _ = writeln!(out, "  Receive Errors: {}", d.receive_errors);
+    out.push('\n');
+}
+
+fn apm(out: &mut String, a: &ApmSection) {
+    header(out, "APM Agent");
+    let state = match (a.enabled, a.running) {
+        (false, _) => "Not enabled (apm_config.enabled: false)",
+        (true, true) => "Running",
+        (true, false) => "Not running",
+    };
+    let _ = writeln!(out, "  Status: {state}");
+    if let Some(note) = &a.note {
+        let _ = writeln!(out, "  {note}");
+    }
+    out.push('\n');
+}
+
+fn located(problem: &crate::collector::ConfigProblem) -> String {
+    let mut text = problem.path.display().to_string();
+    if let Some(line) = problem.line {
+        let _ = write!(text, ":{line}");
+        if let Some(column) = problem.column {
+            let _ = write!(text, ":{column}");
+        }
+    }
+    format!("{text}: {}", problem.message)
+}
+
+fn header(out: &mut String, title: &str) {
+    let rule = "=".repeat(title.chars().count());
+    let _ = writeln!(out, "{rule}\n{title}\n{rule}\n");
+}
+
+fn subheader(out: &mut String, title: &str, indent: usize) {
+    let pad = " ".repeat(indent);
+    let _ = writeln!(out, "{pad}{title}\n{pad}{}", "=".repeat(title.chars().count()));
+}
+
+fn optional_date(ms: Option<i64>) -> String {
+    ms.map_or_else(|| "never".to_owned(), date_ms)
+}
+
+/// `2024-05-11 09:35:41 UTC (1715420141000)`, as the Agent prints dates.
+pub fn date_ms(ms: i64) -> String {
+    let seconds = ms.div_euclid(1000);
+    let days = seconds.div_euclid(86_400);
+    let of_day = seconds.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC ({ms})",
+        of_day / 3600,
+        of_day % 3600 / 60,
+        of_day % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+pub(crate) mod tests;
