@@ -105,7 +105,7 @@ impl Lab {
         self.up_mysql(progress)?;
         self.up_mail(&venv, progress)?;
         self.up_backend(progress)?;
-        self.up_agent(progress)?;
+        self.up_agent(&venv, progress)?;
         let app = self.up_app(progress)?;
         if app {
             self.up_traffic(&venv, progress)?;
@@ -207,19 +207,65 @@ impl Lab {
         Ok(())
     }
 
-    fn up_agent(&self, progress: &mut dyn FnMut(&str)) -> Result<(), StackError> {
+    /// Stages the solution's agent files (`datadog.yaml`, `conf.d/`, `checks.d/`) as the agent's config
+    /// root, and starts the agent pointed at the backend with the backend's API key.
+    fn up_agent(&self, venv: &Path, progress: &mut dyn FnMut(&str)) -> Result<(), StackError> {
         if self.already("agent", progress) {
             return Ok(());
         }
-        match self.binary("ddlab-agent") {
-            Ok(_) => Err(StackError::Missing(
-                "the agent binary exists but the stack does not launch it yet (see issue 6)".to_owned(),
-            )),
-            Err(_) => {
-                progress("agent: not started — the agent's runtime is not part of this build yet (issue 6)");
-                Ok(())
+        self.ports.check_free(&["agent-ipc", "dogstatsd"])?;
+        let binary = self.binary("ddlab-agent")?;
+        let root = self.state.join("agent");
+        for entry in [
+            ddlab_layout::AGENT_CONFIG,
+            ddlab_layout::CONF_D,
+            ddlab_layout::CHECKS_D,
+        ] {
+            let target = root.join(entry);
+            if target.exists() {
+                let removed = if target.is_dir() {
+                    std::fs::remove_dir_all(&target)
+                } else {
+                    std::fs::remove_file(&target)
+                };
+                removed.map_err(|source| StackError::Io {
+                    path: target.clone(),
+                    source,
+                })?;
+            }
+            let source = self.solution.join(entry);
+            if source.exists() {
+                copy_tree(&source, &target)?;
             }
         }
+        let (api_key, _) = self
+            .keys()
+            .ok_or_else(|| StackError::Missing("the backend has not written its keys yet".to_owned()))?;
+        let files = self.files("agent");
+        let ipc = self.ports.get("agent-ipc");
+        process::spawn(
+            Command::new(binary)
+                .arg("--cfgpath")
+                .arg(&root)
+                .arg("run")
+                .arg("--python")
+                .arg(venv)
+                .env("DD_API_KEY", api_key)
+                .env("DD_DD_URL", self.backend_url())
+                .env("DD_CMD_PORT", ipc.to_string())
+                .env("DD_DOGSTATSD_PORT", self.ports.get("dogstatsd").to_string())
+                .env("DD_APM_RECEIVER_PORT", self.ports.get("apm").to_string()),
+            &files,
+        )?;
+        self.wait_tcp("agent", ipc, &files)?;
+        progress(&format!(
+            "agent: config root {} (staged from the solution), DogStatsD 127.0.0.1:{}, status: {} -c {} status",
+            root.display(),
+            self.ports.get("dogstatsd"),
+            self.binaries.join("ddlab-agent").display(),
+            root.display()
+        ));
+        Ok(())
     }
 
     /// Starts the solution's app with its own launcher, from a virtualenv of its own requirements.
@@ -373,6 +419,27 @@ impl Lab {
         }
         Ok(())
     }
+}
+
+/// Copies a file or a folder tree.
+fn copy_tree(source: &Path, target: &Path) -> Result<(), StackError> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| StackError::Io { path, source }
+    };
+    if source.is_dir() {
+        std::fs::create_dir_all(target).map_err(io(target))?;
+        for entry in std::fs::read_dir(source).map_err(io(source))? {
+            let entry = entry.map_err(io(source))?;
+            copy_tree(&entry.path(), &target.join(entry.file_name()))?;
+        }
+    } else {
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        std::fs::copy(source, target).map_err(io(source))?;
+    }
+    Ok(())
 }
 
 /// The solution layout, re-exported under a short name.
