@@ -154,4 +154,6 @@ async fn unknown_route(uri: Uri) -> (StatusCode, axum::Json<serde_json::Value>) 
 }
 
 #[cfg(test)]
+mod alerting_tests;
+#[cfg(test)]
 mod tests;
