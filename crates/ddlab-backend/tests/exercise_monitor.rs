@@ -4,6 +4,9 @@
 //! The backend runs in-process (its router, a temp-folder store); the agent's part is played by posting
 //! host metadata and series; the mail sink is a small RFC 5321 server written below, over TCP.
 
+// Helpers of this test target are test code too: a failing unwrap is a failing test.
+#![allow(clippy::unwrap_used)]
+
 use std::time::Duration;
 
 use axum::body::Body;
@@ -45,7 +48,11 @@ impl Mail {
         let quoted = headers
             .lines()
             .any(|l| l.eq_ignore_ascii_case("Content-Transfer-Encoding: quoted-printable"));
-        if quoted { quoted_printable(body) } else { body.to_owned() }
+        if quoted {
+            quoted_printable(body)
+        } else {
+            body.to_owned()
+        }
     }
 }
 
@@ -218,7 +225,9 @@ impl Lab {
             .unwrap();
         let response = router(self.state.clone()).oneshot(request).await.unwrap();
         let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
         let value = if bytes.is_empty() {
             Value::Null
         } else {
@@ -234,13 +243,15 @@ impl Lab {
     }
 
     async fn set_clock(&self, now: i64) {
-        self.ok("POST", "/ddlab/test/clock", Some(json!({ "now": now }))).await;
+        self.ok("POST", "/ddlab/test/clock", Some(json!({ "now": now })))
+            .await;
     }
 
     /// my_metric from the lab host, one point every 45 s in `[from, to)`.
     async fn post_metric(&self, from: i64, to: i64, value: f64) {
         let points: Vec<Value> = (from..to).step_by(45).map(|t| json!([t, value])).collect();
-        let body = json!({"series": [{"metric": "my_metric", "points": points, "host": "lab", "type": "gauge"}]});
+        let body =
+            json!({"series": [{"metric": "my_metric", "points": points, "host": "lab", "type": "gauge"}]});
         self.ok("POST", "/api/v1/series", Some(body)).await;
     }
 
@@ -275,14 +286,19 @@ async fn the_exercise_monitor_emails_each_state_over_smtp() {
     let id = created["id"].as_i64().unwrap();
     assert_eq!(created["type"], "query alert");
     assert_eq!(created["overall_state"], "No Data");
-    assert_eq!(created["options"]["thresholds"], json!({"critical": 800.0, "warning": 500.0}));
+    assert_eq!(
+        created["options"]["thresholds"],
+        json!({"critical": 800.0, "warning": 500.0})
+    );
 
     // OK: five minutes around 100. The first evaluation with data notifies nobody.
     lab.post_metric(T0 - 300, T0, 100.0).await;
     lab.set_clock(T0).await;
     let report = lab.evaluate().await;
     assert_eq!(report["evaluation"]["transitions"], 0, "{report}");
-    let monitor = lab.ok("GET", &format!("/api/v1/monitor/{id}?group_states=all"), None).await;
+    let monitor = lab
+        .ok("GET", &format!("/api/v1/monitor/{id}?group_states=all"), None)
+        .await;
     assert_eq!(monitor["overall_state"], "OK");
     assert_eq!(monitor["state"]["groups"]["*"]["status"], "OK");
     sink.assert_empty();
@@ -319,7 +335,11 @@ async fn the_exercise_monitor_emails_each_state_over_smtp() {
         "{}",
         mail.body()
     );
-    assert!(mail.body().contains("Notify: @candidate@example.com"), "{}", mail.body());
+    assert!(
+        mail.body().contains("Notify: @candidate@example.com"),
+        "{}",
+        mail.body()
+    );
     sink.assert_empty();
 
     // The data stops at T0 + 585. Five minutes later nothing changes; at ten, No Data.
@@ -332,7 +352,8 @@ async fn the_exercise_monitor_emails_each_state_over_smtp() {
     let mail = sink.next().await;
     assert_eq!(mail.subject(), "[No Data] my_metric is high on lab");
     assert!(
-        mail.body().starts_with("NO DATA: my_metric has not reported for 10 minutes."),
+        mail.body()
+            .starts_with("NO DATA: my_metric has not reported for 10 minutes."),
         "{}",
         mail.body()
     );
@@ -345,7 +366,8 @@ async fn the_exercise_monitor_emails_each_state_over_smtp() {
     let mail = sink.next().await;
     assert_eq!(mail.subject(), "[Recovered] my_metric is high on lab");
     assert!(
-        mail.body().starts_with("RECOVERED: my_metric is back below its thresholds (100)."),
+        mail.body()
+            .starts_with("RECOVERED: my_metric is back below its thresholds (100)."),
         "{}",
         mail.body()
     );
@@ -353,7 +375,11 @@ async fn the_exercise_monitor_emails_each_state_over_smtp() {
 
     // Each transition is an event with Datadog's title, and the state history has all four.
     let events = lab
-        .ok("GET", &format!("/api/v1/events?start={}&end={}", T0 - 600, T0 + 1600), None)
+        .ok(
+            "GET",
+            &format!("/api/v1/events?start={}&end={}", T0 - 600, T0 + 1600),
+            None,
+        )
         .await;
     let titles: Vec<&str> = events["events"]
         .as_array()

@@ -196,11 +196,17 @@ mod tests {
         );
         assert_eq!(
             check("avg(last_5m):avg:m{*} > 20", Some(given(Some(20.0), Some(50.0)))),
-            Err("Warning threshold (50.0) must be less than the alert threshold (20.0) with > comparison.".to_owned())
+            Err(
+                "Warning threshold (50.0) must be less than the alert threshold (20.0) with > comparison."
+                    .to_owned()
+            )
         );
         assert_eq!(
             check("avg(last_5m):avg:m{*} < 20", Some(given(Some(20.0), Some(10.5)))),
-            Err("Warning threshold (10.5) must be greater than the alert threshold (20.0) with < comparison.".to_owned())
+            Err(
+                "Warning threshold (10.5) must be greater than the alert threshold (20.0) with < comparison."
+                    .to_owned()
+            )
         );
         assert_eq!(
             check(q, Some(given(None, Some(500.0)))),
@@ -226,12 +232,16 @@ mod tests {
 
     #[test]
     fn unknown_variables_are_named() {
-        let query = MonitorQuery::parse("avg(last_5m):avg:my_metric{host:lab,env:prod} by {service} > 800").unwrap();
+        let query =
+            MonitorQuery::parse("avg(last_5m):avg:my_metric{host:lab,env:prod} by {service} > 800").unwrap();
         let template = Template::parse(
             "{{#is_alert}}{{value}} {{host.ip}} {{service.name}} {{[env].name}} {{vaule}} {{team.name}}{{/is_alert}}{{#is_alret}}x{{/is_alret}}",
         )
         .unwrap();
-        assert_eq!(unknown_names(&template, &query), ["is_alret", "vaule", "team.name"]);
+        assert_eq!(
+            unknown_names(&template, &query),
+            ["is_alret", "vaule", "team.name"]
+        );
     }
 
     #[test]

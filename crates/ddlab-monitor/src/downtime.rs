@@ -93,7 +93,9 @@ impl DowntimeScope {
         };
         parser.skip_spaces();
         if parser.at_end() {
-            return Err(ScopeError("The scope is empty: use * to mute every group".to_owned()));
+            return Err(ScopeError(
+                "The scope is empty: use * to mute every group".to_owned(),
+            ));
         }
         let expr = parser.or()?;
         parser.skip_spaces();
@@ -240,7 +242,10 @@ impl Parser {
     fn keyword(&mut self, word: &str) -> bool {
         let len = word.len();
         let matches = self.chars.len() >= self.pos + len
-            && self.chars[self.pos..self.pos + len].iter().copied().eq(word.chars())
+            && self.chars[self.pos..self.pos + len]
+                .iter()
+                .copied()
+                .eq(word.chars())
             && self
                 .chars
                 .get(self.pos + len)
@@ -304,7 +309,9 @@ impl Parser {
     fn atom(&mut self) -> Result<Expr, ScopeError> {
         self.skip_spaces();
         match self.peek() {
-            None => Err(ScopeError("Invalid scope: it ends where a term was expected".to_owned())),
+            None => Err(ScopeError(
+                "Invalid scope: it ends where a term was expected".to_owned(),
+            )),
             Some('(') => {
                 self.depth += 1;
                 if self.depth > 2 {
@@ -341,7 +348,9 @@ impl Parser {
             return Err(ScopeError("All values must have a key".to_owned()));
         }
         if value.contains('?') || key.contains('?') {
-            return Err(ScopeError("Invalid scope: ? wildcards are not supported".to_owned()));
+            return Err(ScopeError(
+                "Invalid scope: ? wildcards are not supported".to_owned(),
+            ));
         }
         if !value.is_empty() {
             return Ok(Expr::Term {
@@ -408,13 +417,25 @@ mod tests {
             ("host:lab", &["host:lab"], true),
             ("host:lab", &["host:lab2"], false),
             ("host:web-*", &["host:web-1", "env:prod"], true),
-            ("env:prod AND service:(checkout OR cart)", &["env:prod", "service:cart"], true),
-            ("env:prod AND service:(checkout OR cart)", &["env:prod", "service:web"], false),
+            (
+                "env:prod AND service:(checkout OR cart)",
+                &["env:prod", "service:cart"],
+                true,
+            ),
+            (
+                "env:prod AND service:(checkout OR cart)",
+                &["env:prod", "service:web"],
+                false,
+            ),
             ("env:prod service:web", &["env:prod", "service:web"], true),
             ("env:prod -host:db-*", &["env:prod", "host:db-1"], false),
             ("env:prod -host:db-*", &["env:prod", "host:web-1"], true),
             ("env:prod AND NOT host:a", &["env:prod"], true),
-            ("(env:prod OR env:staging) AND host:a", &["env:staging", "host:a"], true),
+            (
+                "(env:prod OR env:staging) AND host:a",
+                &["env:staging", "host:a"],
+                true,
+            ),
         ];
         for (scope, group, expected) in cases {
             let parsed = DowntimeScope::v2(scope).unwrap();
@@ -435,7 +456,10 @@ mod tests {
             err("((( env:a )))"),
             "Invalid scope: at most 2 levels of parentheses are allowed"
         );
-        assert_eq!(err("env:a )"), "Invalid scope \"env:a )\": unexpected ')' at character 7");
+        assert_eq!(
+            err("env:a )"),
+            "Invalid scope \"env:a )\": unexpected ')' at character 7"
+        );
     }
 
     #[test]

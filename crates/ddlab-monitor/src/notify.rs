@@ -91,12 +91,22 @@ pub fn notice(
     set("ALERT_STATUS", transition.to.name().to_owned());
     set("ALERT_QUERY", monitor.query_text.to_owned());
     set("ALERT_METRIC", monitor.query.metrics().join(","));
-    set("ALERT_SCOPE", if group.name == UNGROUPED { String::new() } else { group.name.clone() });
+    set(
+        "ALERT_SCOPE",
+        if group.name == UNGROUPED {
+            String::new()
+        } else {
+            group.name.clone()
+        },
+    );
     set(
         "ALERT_PRIORITY",
         monitor.priority.map(|p| format!("P{p}")).unwrap_or_default(),
     );
-    set("ALERT_CYCLE_KEY", format!("{}-{}", monitor.id, group.first_triggered.unwrap_or(0)));
+    set(
+        "ALERT_CYCLE_KEY",
+        format!("{}-{}", monitor.id, group.first_triggered.unwrap_or(0)),
+    );
     set("AGGREG_KEY", monitor.id.to_string());
     set("EVENT_TITLE", title.clone());
     set("EVENT_MSG", text.clone());
@@ -217,7 +227,10 @@ impl Context for Message<'_> {
             "threshold" => format_number(thresholds.critical),
             "warn_threshold" => thresholds.warning.map(format_number).unwrap_or_default(),
             "ok_threshold" | "unknown_threshold" => String::new(),
-            "critical_recovery" => thresholds.critical_recovery.map(format_number).unwrap_or_default(),
+            "critical_recovery" => thresholds
+                .critical_recovery
+                .map(format_number)
+                .unwrap_or_default(),
             "warning_recovery" => thresholds.warning_recovery.map(format_number).unwrap_or_default(),
             "comparator" => self.monitor.query.comparator.symbol().to_owned(),
             "first_triggered_at" | "last_triggered_at" => {
@@ -340,10 +353,18 @@ mod tests {
         ));
         let no_data = render(Some(Status::Alert), Status::NoData, Reason::Changed, 912.5);
         assert_eq!(no_data.title, "[No Data] my_metric is high on lab");
-        assert!(no_data.text.starts_with("NO DATA: my_metric has not reported for 10 minutes."));
+        assert!(
+            no_data
+                .text
+                .starts_with("NO DATA: my_metric has not reported for 10 minutes.")
+        );
         let recovered = render(Some(Status::NoData), Status::Ok, Reason::Changed, 100.0);
         assert_eq!(recovered.title, "[Recovered] my_metric is high on lab");
-        assert!(recovered.text.starts_with("RECOVERED: my_metric is back below its thresholds (100)."));
+        assert!(
+            recovered
+                .text
+                .starts_with("RECOVERED: my_metric is back below its thresholds (100).")
+        );
         assert_eq!(recovered.alert_type, "success");
         assert_eq!(recovered.variables["ALERT_TRANSITION"], "Recovered");
         let again = render(Some(Status::Alert), Status::Alert, Reason::Renotify, 900.0);

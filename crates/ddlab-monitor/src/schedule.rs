@@ -122,9 +122,7 @@ impl Schedule {
         if let Some(end) = end
             && end <= start
         {
-            return Err(ScheduleError(
-                "Downtime end must be after its start".to_owned(),
-            ));
+            return Err(ScheduleError("Downtime end must be after its start".to_owned()));
         }
         Ok(Schedule {
             kind: Kind::Once { start, end },
@@ -186,9 +184,7 @@ impl Schedule {
             ));
         };
         if end <= start {
-            return Err(ScheduleError(
-                "Downtime end must be after its start".to_owned(),
-            ));
+            return Err(ScheduleError("Downtime end must be after its start".to_owned()));
         }
         if recurrence.until_date.is_some() && recurrence.until_occurrences.is_some() {
             return Err(ScheduleError(
@@ -240,9 +236,7 @@ impl Schedule {
         }
         if let Some(count) = recurrence.until_occurrences {
             if count < 1 {
-                return Err(ScheduleError(
-                    "until_occurrences must be at least 1".to_owned(),
-                ));
+                return Err(ScheduleError("until_occurrences must be at least 1".to_owned()));
             }
             rule.push_str(&format!(";COUNT={count}"));
         }
@@ -576,7 +570,13 @@ fn until_local(value: &str, zone: &Zone) -> Option<DateTime> {
         if s.len() != 6 || !digits(s) {
             return None;
         }
-        jiff::civil::Time::new(s[..2].parse().ok()?, s[2..4].parse().ok()?, s[4..].parse().ok()?, 0).ok()
+        jiff::civil::Time::new(
+            s[..2].parse().ok()?,
+            s[2..4].parse().ok()?,
+            s[4..].parse().ok()?,
+            0,
+        )
+        .ok()
     };
     match value.split_once('T') {
         None => Some(date(value)?.at(23, 59, 59, 0)),

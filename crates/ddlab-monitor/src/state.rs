@@ -50,9 +50,10 @@ pub const UNGROUPED: &str = "*";
 pub const GROUP_RETENTION_SECONDS: i64 = 24 * 3600;
 
 /// A monitor's or a group's state, with Datadog's names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub enum Status {
     Skipped,
+    #[default]
     Ok,
     NoData,
     Warn,
@@ -200,12 +201,6 @@ impl Status {
     /// Alert, Warn or No Data.
     pub fn is_triggered(self) -> bool {
         matches!(self, Status::Alert | Status::Warn | Status::NoData)
-    }
-}
-
-impl Default for Status {
-    fn default() -> Self {
-        Status::Ok
     }
 }
 
@@ -426,18 +421,28 @@ pub fn step(
         if let Some(observation) = seen {
             state.tags = observation.tags.clone();
             state.host = observation.host.clone().or(state.host);
-            state.last_data = Some(state.last_data.map_or(observation.last_point, |t| t.max(observation.last_point)));
+            state.last_data = Some(
+                state
+                    .last_data
+                    .map_or(observation.last_point, |t| t.max(observation.last_point)),
+            );
             let too_new = grouped && now - state.first_seen < options.new_group_delay;
             let partial = options.require_full_window && !observation.full_window;
-            if too_new {
-                to = if before.is_none() { Status::Skipped } else { state.status };
-            } else if partial {
-                to = if before.is_none() { Status::Skipped } else { state.status };
-            } else if let Some(value) = observation.value {
-                state.value = Some(value);
-                to = threshold_status(query.comparator, &options.thresholds, state.status, value);
-            } else if from.is_none() {
-                to = Status::Skipped;
+            match observation.value {
+                // Not evaluated: a new group keeps Skipped, a known one its state.
+                _ if too_new || partial => {
+                    to = if before.is_none() {
+                        Status::Skipped
+                    } else {
+                        state.status
+                    };
+                }
+                Some(value) => {
+                    state.value = Some(value);
+                    to = threshold_status(query.comparator, &options.thresholds, state.status, value);
+                }
+                None if from.is_none() => to = Status::Skipped,
+                None => {}
             }
         } else {
             let silent_for = state.last_data.map(|t| end - t);
@@ -461,7 +466,8 @@ pub fn step(
         }
         let mute = mute(&state.tags);
         let old = from.unwrap_or(Status::Ok);
-        let changed = old != to && !(matches!(old, Status::Ok | Status::Skipped) && matches!(to, Status::Ok | Status::Skipped));
+        let changed = old != to
+            && !(matches!(old, Status::Ok | Status::Skipped) && matches!(to, Status::Ok | Status::Skipped));
         if changed {
             let mut transition = Transition {
                 group: state.name.clone(),
@@ -491,7 +497,7 @@ pub fn step(
             } else {
                 state.last_resolved = Some(now);
                 // A recovery is notified unless its trigger was muted, or a downtime asks to mute it.
-                transition.notify = !state.muted_trigger && !(mute.active && mute.mute_first_recovery);
+                transition.notify = !(state.muted_trigger || mute.active && mute.mute_first_recovery);
                 state.muted_trigger = false;
                 state.renotified = 0;
             }
@@ -500,18 +506,27 @@ pub fn step(
             }
             transitions.push(transition);
         } else if to.is_triggered() && !mute.active {
-            let renotify_due = options.renotify_interval.filter(|&m| m > 0).is_some_and(|minutes| {
-                options.renotify_statuses.contains(&to)
-                    && options.renotify_occurrences.is_none_or(|max| state.renotified < max)
-                    && state.last_notified.is_none_or(|t| now - t >= minutes * 60)
-            });
+            let renotify_due = options
+                .renotify_interval
+                .filter(|&m| m > 0)
+                .is_some_and(|minutes| {
+                    options.renotify_statuses.contains(&to)
+                        && options
+                            .renotify_occurrences
+                            .is_none_or(|max| state.renotified < max)
+                        && state.last_notified.is_none_or(|t| now - t >= minutes * 60)
+                });
             let downtime_ended = mute.end_states.contains(&to);
             if downtime_ended || renotify_due {
                 transitions.push(Transition {
                     group: state.name.clone(),
                     from,
                     to,
-                    reason: if downtime_ended { Reason::DowntimeEnded } else { Reason::Renotify },
+                    reason: if downtime_ended {
+                        Reason::DowntimeEnded
+                    } else {
+                        Reason::Renotify
+                    },
                     value: state.value,
                     at: now,
                     notify: true,
@@ -537,7 +552,12 @@ pub fn step(
 }
 
 /// The state a value puts a group in, given its previous state (for recovery thresholds).
-pub fn threshold_status(comparator: Comparator, thresholds: &Thresholds, previous: Status, value: f64) -> Status {
+pub fn threshold_status(
+    comparator: Comparator,
+    thresholds: &Thresholds,
+    previous: Status,
+    value: f64,
+) -> Status {
     let holds = |threshold: f64| comparator.holds(value, threshold);
     // Recovered from `threshold` by `recovery`: the value is back on the far side of the recovery threshold.
     let recovered = |recovery: f64| match comparator {
@@ -644,7 +664,12 @@ fn evaluate_expr(
 }
 
 /// The plain form: each group's points in `[from, to]` reduced with the time aggregation.
-fn reduced(query: &MonitorQuery, source: &dyn Source, from: i64, to: i64) -> Result<Vec<Observation>, EvalError> {
+fn reduced(
+    query: &MonitorQuery,
+    source: &dyn Source,
+    from: i64,
+    to: i64,
+) -> Result<Vec<Observation>, EvalError> {
     let results = evaluate_expr(&query.expression, source, from, to)?;
     let mut observations = Vec::new();
     for result in results.iter().filter(|r| r.kind == SeriesKind::Value) {

@@ -55,7 +55,9 @@ impl Store {
         let writer = self.writer()?;
         let canceled: Option<Option<i64>> = writer
             .conn
-            .query_row("SELECT canceled FROM downtimes WHERE id = ?1", [id], |row| row.get(0))
+            .query_row("SELECT canceled FROM downtimes WHERE id = ?1", [id], |row| {
+                row.get(0)
+            })
             .optional()?;
         match canceled {
             None => Ok(None),
@@ -144,13 +146,24 @@ mod tests {
         let uuid = "00000000-0000-4000-8000-000000000001";
         let id = store.insert_downtime(uuid, &json!({"scope": "*"}), 100).unwrap();
         assert_eq!(store.downtime_by_uuid(uuid).unwrap().unwrap().id, id);
-        assert!(store.update_downtime(id, &json!({"scope": "env:prod"}), 150).unwrap());
+        assert!(
+            store
+                .update_downtime(id, &json!({"scope": "env:prod"}), 150)
+                .unwrap()
+        );
         assert!(!store.update_downtime(id + 1, &json!({}), 150).unwrap());
-        let period = ActivePeriod { start: 100, end: None };
+        let period = ActivePeriod {
+            start: 100,
+            end: None,
+        };
         store.set_downtime_active(id, Some(period)).unwrap();
         let stored = store.downtime(id).unwrap().unwrap();
         assert_eq!(
-            (stored.definition["scope"].as_str(), stored.modified, stored.active),
+            (
+                stored.definition["scope"].as_str(),
+                stored.modified,
+                stored.active
+            ),
             (Some("env:prod"), 150, Some(period))
         );
         assert_eq!(store.cancel_downtime(id, 200).unwrap(), Some(true));

@@ -306,7 +306,10 @@ impl Store {
                  WHERE n.next_attempt IS NOT NULL AND n.next_attempt <= ?1 ORDER BY n.id LIMIT ?2"
             ))?;
             let found = stmt
-                .query_map(params![now, i64::try_from(limit).unwrap_or(i64::MAX)], notification_row)?
+                .query_map(
+                    params![now, i64::try_from(limit).unwrap_or(i64::MAX)],
+                    notification_row,
+                )?
                 .collect::<Result<_, _>>()?;
             Ok(found)
         })

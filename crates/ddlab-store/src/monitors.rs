@@ -125,7 +125,8 @@ impl Store {
     /// Every monitor, by id.
     pub fn monitors(&self) -> Result<Vec<MonitorRecord>, StoreError> {
         self.read(|conn| {
-            let mut stmt = conn.prepare_cached(&format!("SELECT {MONITOR_COLUMNS} FROM monitors ORDER BY id"))?;
+            let mut stmt =
+                conn.prepare_cached(&format!("SELECT {MONITOR_COLUMNS} FROM monitors ORDER BY id"))?;
             let found = stmt.query_map([], monitor_row)?.collect::<Result<_, _>>()?;
             Ok(found)
         })
@@ -210,7 +211,8 @@ impl Store {
                     group.state.to_string()
                 ])?;
             }
-            let mut remove = tx.prepare_cached("DELETE FROM monitor_groups WHERE monitor_id = ?1 AND name = ?2")?;
+            let mut remove =
+                tx.prepare_cached("DELETE FROM monitor_groups WHERE monitor_id = ?1 AND name = ?2")?;
             for name in &record.removed {
                 remove.execute(params![record.monitor_id, name])?;
             }
@@ -234,8 +236,10 @@ impl Store {
             ])?;
             for (notification, variables) in &transition.notifications {
                 let id = insert_notification(&tx, notification, Some(record.monitor_id), now)?;
-                tx.prepare_cached("INSERT INTO notification_variables (notification_id, variables) VALUES (?1, ?2)")?
-                    .execute(params![id, variables.to_string()])?;
+                tx.prepare_cached(
+                    "INSERT INTO notification_variables (notification_id, variables) VALUES (?1, ?2)",
+                )?
+                .execute(params![id, variables.to_string()])?;
             }
         }
         let state_changed = previous != record.overall_state;
@@ -267,8 +271,9 @@ fn monitor_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<MonitorRecord> {
 }
 
 fn groups_of(conn: &Connection, id: i64) -> Result<Vec<GroupRow>, StoreError> {
-    let mut stmt =
-        conn.prepare_cached("SELECT name, status, state FROM monitor_groups WHERE monitor_id = ?1 ORDER BY name")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT name, status, state FROM monitor_groups WHERE monitor_id = ?1 ORDER BY name",
+    )?;
     let found = stmt
         .query_map([id], |row| {
             let state: String = row.get(2)?;
@@ -341,10 +346,18 @@ mod tests {
                 json!({"ALERT_TRANSITION": "Triggered"}),
             )],
         };
-        assert!(store.record_evaluation(&record(id, "Alert", vec![transition]), 60).unwrap());
+        assert!(
+            store
+                .record_evaluation(&record(id, "Alert", vec![transition]), 60)
+                .unwrap()
+        );
         let stored = store.monitor(id).unwrap().unwrap();
         assert_eq!(
-            (stored.overall_state.as_str(), stored.overall_state_modified, stored.last_evaluated),
+            (
+                stored.overall_state.as_str(),
+                stored.overall_state_modified,
+                stored.last_evaluated
+            ),
             ("Alert", Some(60), Some(60))
         );
         assert_eq!(store.monitor_groups(id).unwrap()[0].state["value"], 900.0);
@@ -365,13 +378,23 @@ mod tests {
         assert!(store.due_notifications(1_000, 10).unwrap().is_empty());
 
         // An evaluation that does not change the overall state keeps its modification time.
-        store.record_evaluation(&record(id, "Alert", vec![]), 120).unwrap();
-        assert_eq!(store.monitor(id).unwrap().unwrap().overall_state_modified, Some(60));
-        assert!(store
-            .update_monitor(id, &json!({"name": "m2", "query": "q2"}), 2_000, true)
-            .unwrap());
+        store
+            .record_evaluation(&record(id, "Alert", vec![]), 120)
+            .unwrap();
+        assert_eq!(
+            store.monitor(id).unwrap().unwrap().overall_state_modified,
+            Some(60)
+        );
+        assert!(
+            store
+                .update_monitor(id, &json!({"name": "m2", "query": "q2"}), 2_000, true)
+                .unwrap()
+        );
         let stored = store.monitor(id).unwrap().unwrap();
-        assert_eq!((stored.overall_state.as_str(), stored.modified), ("No Data", 2_000));
+        assert_eq!(
+            (stored.overall_state.as_str(), stored.modified),
+            ("No Data", 2_000)
+        );
         assert!(store.monitor_groups(id).unwrap().is_empty());
         assert!(store.delete_monitor(id).unwrap());
         assert!(!store.delete_monitor(id).unwrap());

@@ -186,9 +186,11 @@ impl Delivery {
             request = request.header(name, substitute(&value, &variables));
         }
         match request.send().await {
-            Ok(response) if response.status().is_success() => {
-                Outcome::Sent(format!("webhook {}: HTTP {}", webhook.name, response.status().as_u16()))
-            }
+            Ok(response) if response.status().is_success() => Outcome::Sent(format!(
+                "webhook {}: HTTP {}",
+                webhook.name,
+                response.status().as_u16()
+            )),
             Ok(response) => Outcome::Failed(format!(
                 "webhook {}: HTTP {} from {}",
                 webhook.name,
@@ -235,7 +237,9 @@ fn variables_of(notification: &Notification) -> BTreeMap<String, String> {
     variables
         .entry("EVENT_TITLE".to_owned())
         .or_insert_with(|| n.subject.clone());
-    variables.entry("EVENT_MSG".to_owned()).or_insert_with(|| n.body.clone());
+    variables
+        .entry("EVENT_MSG".to_owned())
+        .or_insert_with(|| n.body.clone());
     variables
         .entry("DATE".to_owned())
         .or_insert_with(|| (notification.created_at * 1000).to_string());
@@ -330,7 +334,9 @@ fn form_encode(body: &Value) -> String {
         let mut out = String::new();
         for byte in text.bytes() {
             match byte {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(char::from(byte)),
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    out.push(char::from(byte))
+                }
                 b' ' => out.push('+'),
                 other => out.push_str(&format!("%{other:02X}")),
             }

@@ -46,7 +46,10 @@ pub(crate) struct DeliveryReport {
 }
 
 impl Alerting {
-    pub(crate) fn new(config: &crate::NotificationConfig, state_dir: &std::path::Path) -> anyhow::Result<Alerting> {
+    pub(crate) fn new(
+        config: &crate::NotificationConfig,
+        state_dir: &std::path::Path,
+    ) -> anyhow::Result<Alerting> {
         Ok(Alerting {
             delivery: Delivery::new(config, state_dir)?,
             pass_lock: Mutex::new(()),
@@ -97,7 +100,11 @@ pub(crate) async fn deliver(state: &AppState) -> anyhow::Result<DeliveryReport> 
             }
             Outcome::Refused(detail) => {
                 report.failed += 1;
-                tracing::warn!(notification = notification.id, detail, "A notification cannot be delivered.");
+                tracing::warn!(
+                    notification = notification.id,
+                    detail,
+                    "A notification cannot be delivered."
+                );
                 ("failed", detail, None)
             }
             Outcome::Failed(detail) if attempts >= MAX_ATTEMPTS => {
@@ -108,12 +115,22 @@ pub(crate) async fn deliver(state: &AppState) -> anyhow::Result<DeliveryReport> 
                     detail,
                     "A notification failed its last delivery attempt."
                 );
-                ("failed", format!("gave up after {attempts} attempts: {detail}"), None)
+                (
+                    "failed",
+                    format!("gave up after {attempts} attempts: {detail}"),
+                    None,
+                )
             }
             Outcome::Failed(detail) => {
                 report.retrying += 1;
                 let wait = backoff(attempts);
-                tracing::warn!(notification = notification.id, attempts, wait, detail, "Notification delivery failed; it will be retried.");
+                tracing::warn!(
+                    notification = notification.id,
+                    attempts,
+                    wait,
+                    detail,
+                    "Notification delivery failed; it will be retried."
+                );
                 ("retrying", detail, Some(now + wait))
             }
         };

@@ -176,8 +176,8 @@ impl MonitorDef {
         } else {
             None
         };
-        let message = Template::parse(definition["message"].as_str().unwrap_or_default())
-            .map_err(|e| e.to_string())?;
+        let message =
+            Template::parse(definition["message"].as_str().unwrap_or_default()).map_err(|e| e.to_string())?;
         let o = &definition["options"];
         let number = |v: &Value| v.as_f64();
         let int = |key: &str| o[key].as_f64().map(|v| v as i64);
@@ -200,10 +200,7 @@ impl MonitorDef {
                 .unwrap_or(0),
             renotify_interval: int("renotify_interval"),
             renotify_statuses: match o["renotify_statuses"].as_array() {
-                Some(list) => list
-                    .iter()
-                    .filter_map(|s| Status::parse(s.as_str()?))
-                    .collect(),
+                Some(list) => list.iter().filter_map(|s| Status::parse(s.as_str()?)).collect(),
                 None => vec![Status::Alert, Status::NoData],
             },
             renotify_occurrences: o["renotify_occurrences"]
@@ -228,9 +225,7 @@ impl MonitorDef {
             options,
             message,
             tags: string_list(definition.get("tags"), "tags").unwrap_or_default(),
-            priority: definition["priority"]
-                .as_u64()
-                .and_then(|p| u8::try_from(p).ok()),
+            priority: definition["priority"].as_u64().and_then(|p| u8::try_from(p).ok()),
             silenced,
         })
     }
@@ -296,7 +291,9 @@ fn check_options(options: &Map<String, Value>) -> Result<(), String> {
             && !value.is_boolean()
             && !value.is_null()
         {
-            return Err(format!("The value provided for parameter 'options.{key}' is invalid: expected a boolean"));
+            return Err(format!(
+                "The value provided for parameter 'options.{key}' is invalid: expected a boolean"
+            ));
         }
     }
     for (key, max) in [
@@ -331,9 +328,9 @@ pub(crate) fn string_list(value: Option<&Value>, name: &str) -> Result<Vec<Strin
         Some(Value::Array(items)) => items
             .iter()
             .map(|item| {
-                item.as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| format!("The value provided for parameter '{name}' is invalid: expected strings"))
+                item.as_str().map(str::to_owned).ok_or_else(|| {
+                    format!("The value provided for parameter '{name}' is invalid: expected strings")
+                })
             })
             .collect(),
         Some(_) => Err(format!(
@@ -442,7 +439,10 @@ impl DowntimeDef {
 }
 
 /// The schedule of a stored downtime. A recurrence without a local start began when the downtime was created.
-pub(crate) fn schedule_of(schedule: &Value, created: i64) -> Result<Schedule, ddlab_monitor::schedule::ScheduleError> {
+pub(crate) fn schedule_of(
+    schedule: &Value,
+    created: i64,
+) -> Result<Schedule, ddlab_monitor::schedule::ScheduleError> {
     let int = |v: &Value| v.as_i64();
     match schedule["type"].as_str() {
         Some("v1") => {
@@ -509,7 +509,10 @@ mod tests {
             d["name"],
             "**my_metric** over **host:lab** was **> 800.0** on average during the **last 5m**."
         );
-        assert_eq!(d["options"]["thresholds"], json!({"critical": 800.0, "warning": 500.0}));
+        assert_eq!(
+            d["options"]["thresholds"],
+            json!({"critical": 800.0, "warning": 500.0})
+        );
         assert_eq!(d["options"]["new_host_delay"], 300);
         assert_eq!(d["message"], "");
         let def = MonitorDef::from_stored(1, d).unwrap();
@@ -518,7 +521,9 @@ mod tests {
 
         let err = |body: Value| normalise_monitor(&body).unwrap_err();
         assert_eq!(
-            err(json!({"type": "metric alert", "query": "avg(last_5m):avg:m{*} > 800", "options": {"thresholds": {"critical": "high"}}})),
+            err(
+                json!({"type": "metric alert", "query": "avg(last_5m):avg:m{*} > 800", "options": {"thresholds": {"critical": "high"}}})
+            ),
             "Non-numeric threshold value."
         );
         assert_eq!(
@@ -526,14 +531,21 @@ mod tests {
             "The value provided for parameter 'query' is invalid: invalid monitor query at character 22: expected a comparator (>, >=, <, <=, ==, !=) and a threshold"
         );
         assert_eq!(
-            err(json!({"type": "metric alert", "query": "avg(last_5m):avg:m{*} > 1", "message": "{{#is_alert}}x"})),
+            err(
+                json!({"type": "metric alert", "query": "avg(last_5m):avg:m{*} > 1", "message": "{{#is_alert}}x"})
+            ),
             "The value provided for parameter 'message' is invalid: line 1, column 1: {{#is_alert}} is never closed: add {{/is_alert}}"
         );
         assert_eq!(
-            err(json!({"type": "metric alert", "query": "avg(last_5m):avg:m{*} > 1", "options": {"evaluation_delay": -5}})),
+            err(
+                json!({"type": "metric alert", "query": "avg(last_5m):avg:m{*} > 1", "options": {"evaluation_delay": -5}})
+            ),
             "The value provided for parameter 'options.evaluation_delay' is invalid: expected a number from 0 to 86400"
         );
-        assert_eq!(err(json!({"type": "nonsense", "query": "x"})), "Invalid monitor type: 'nonsense'");
+        assert_eq!(
+            err(json!({"type": "nonsense", "query": "x"})),
+            "Invalid monitor type: 'nonsense'"
+        );
         let warned = normalise_monitor(
             &json!({"type": "metric alert", "query": "avg(last_5m):avg:m{*} > 1", "message": "{{vaule}}"}),
         )

@@ -45,7 +45,11 @@ pub(crate) fn run(store: &Store, now: i64, app_url: &str) -> Result<PassReport, 
         .filter_map(|record| match DowntimeDef::from_record(record) {
             Ok(def) => Some(def),
             Err(err) => {
-                tracing::warn!(downtime = record.id, error = err, "A stored downtime cannot be read; it is ignored.");
+                tracing::warn!(
+                    downtime = record.id,
+                    error = err,
+                    "A stored downtime cannot be read; it is ignored."
+                );
                 None
             }
         })
@@ -78,11 +82,7 @@ pub(crate) fn run(store: &Store, now: i64, app_url: &str) -> Result<PassReport, 
             continue;
         };
         report.monitors += 1;
-        let previous: Vec<GroupState> = store
-            .monitor_groups(def.id)?
-            .iter()
-            .map(group_from_row)
-            .collect();
+        let previous: Vec<GroupState> = store.monitor_groups(def.id)?.iter().map(group_from_row).collect();
         let source = StoreSource::new(store);
         let observations = match observe(query, &def.options, &source, now) {
             Ok(observations) => observations,
@@ -116,7 +116,13 @@ pub(crate) fn run(store: &Store, now: i64, app_url: &str) -> Result<PassReport, 
 }
 
 /// How downtimes and legacy mutes bear on one group of one monitor.
-fn mute_for(def: &MonitorDef, tags: &[String], downtimes: &[DowntimeDef], ended: &[Ended<'_>], now: i64) -> Mute {
+fn mute_for(
+    def: &MonitorDef,
+    tags: &[String],
+    downtimes: &[DowntimeDef],
+    ended: &[Ended<'_>],
+    now: i64,
+) -> Mute {
     let mut mute = Mute::default();
     for downtime in downtimes {
         if downtime.active_at(now).is_some() && downtime.applies(def, tags) {
@@ -125,17 +131,15 @@ fn mute_for(def: &MonitorDef, tags: &[String], downtimes: &[DowntimeDef], ended:
         }
     }
     for (scope, end) in &def.silenced {
-        let in_scope = scope == "*"
-            || scope
-                .split(',')
-                .all(|item| tags.iter().any(|t| t == item.trim()));
+        let in_scope = scope == "*" || scope.split(',').all(|item| tags.iter().any(|t| t == item.trim()));
         if in_scope && end.is_none_or(|end| end > now) {
             mute.active = true;
         }
     }
     for end in ended {
         if end.downtime.applies(def, tags) && end.downtime.notify_end_types.iter().any(|t| t == end.how) {
-            mute.end_states.extend(end.downtime.notify_end_states.iter().copied());
+            mute.end_states
+                .extend(end.downtime.notify_end_states.iter().copied());
         }
     }
     mute
@@ -161,7 +165,11 @@ fn downtime_lifecycle<'a>(
             continue;
         }
         if previous.is_some() {
-            let how = if downtime.canceled.is_some() { "canceled" } else { "expired" };
+            let how = if downtime.canceled.is_some() {
+                "canceled"
+            } else {
+                "expired"
+            };
             ended.push(Ended { downtime, how });
             // A cancellation was announced when it happened.
             if how == "expired" {
@@ -258,12 +266,17 @@ fn transition_event(
     hosts: &BTreeMap<String, HostInfo>,
     app_url: &str,
 ) -> TransitionEvent {
-    let host = group.host.as_deref().and_then(|h| hosts.get(h)).cloned().or_else(|| {
-        group.host.as_ref().map(|name| HostInfo {
-            name: name.clone(),
-            ..HostInfo::default()
-        })
-    });
+    let host = group
+        .host
+        .as_deref()
+        .and_then(|h| hosts.get(h))
+        .cloned()
+        .or_else(|| {
+            group.host.as_ref().map(|name| HostInfo {
+                name: name.clone(),
+                ..HostInfo::default()
+            })
+        });
     let info = MonitorInfo {
         id: def.id,
         name: &def.name,
@@ -284,7 +297,11 @@ fn transition_event(
         "Monitor: {} ({link})\nQuery: {}\nValue: {value}\nGroup: {}\nState: {} at {}",
         def.name,
         def.query_text,
-        if group.name == ddlab_monitor::state::UNGROUPED { "all" } else { &group.name },
+        if group.name == ddlab_monitor::state::UNGROUPED {
+            "all"
+        } else {
+            &group.name
+        },
         transition.to.name(),
         ddlab_monitor::notify::format_utc(transition.at),
     );
@@ -343,7 +360,10 @@ fn transition_event(
         },
         event: NewEvent {
             title: notice.title.clone(),
-            text: format!("%%% \n{}\n\n[Monitor Status]({link}) · Query: `{}`\n %%%", notice.text, def.query_text),
+            text: format!(
+                "%%% \n{}\n\n[Monitor Status]({link}) · Query: `{}`\n %%%",
+                notice.text, def.query_text
+            ),
             date_happened: transition.at,
             priority: "normal".to_owned(),
             host: group.host.clone(),
@@ -394,7 +414,10 @@ pub(crate) fn group_from_row(row: &GroupRow) -> GroupState {
         last_notified: int("last_notified"),
         last_resolved: int("last_resolved"),
         last_nodata: int("last_nodata"),
-        renotified: s["renotified"].as_u64().and_then(|n| u32::try_from(n).ok()).unwrap_or(0),
+        renotified: s["renotified"]
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(0),
         muted_trigger: s["muted_trigger"].as_bool().unwrap_or(false),
         host: s["host"].as_str().map(str::to_owned),
     }

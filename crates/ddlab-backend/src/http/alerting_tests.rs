@@ -54,7 +54,9 @@ impl Lab {
             .unwrap();
         let response = super::router(self.state.clone()).oneshot(request).await.unwrap();
         let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
         let value = if bytes.is_empty() {
             Value::Null
         } else {
@@ -124,23 +126,42 @@ async fn monitors_are_created_read_updated_and_deleted_in_datadogs_shape() {
     assert_eq!(created["deleted"], Value::Null);
     assert!((T0..T0 + 5).contains(&(created["created_at"].as_i64().unwrap() / 1000)));
     let options = &created["options"];
-    assert_eq!(options["thresholds"], json!({"critical": 800.0, "warning": 500.0}));
+    assert_eq!(
+        options["thresholds"],
+        json!({"critical": 800.0, "warning": 500.0})
+    );
     assert_eq!(options["notify_no_data"], true);
     assert_eq!(options["no_data_timeframe"], 10);
     assert_eq!(options["new_host_delay"], 300);
     assert_eq!(options["silenced"], json!({}));
     assert!(created["created"].as_str().unwrap().ends_with("+00:00"));
 
-    assert_eq!(lab.ok("GET", &format!("/api/v1/monitor/{id}"), None).await["name"], created["name"]);
-    let list = lab.ok("GET", "/api/v1/monitor?name=HIGH&monitor_tags=exercise:ddlab", None).await;
+    assert_eq!(
+        lab.ok("GET", &format!("/api/v1/monitor/{id}"), None).await["name"],
+        created["name"]
+    );
+    let list = lab
+        .ok(
+            "GET",
+            "/api/v1/monitor?name=HIGH&monitor_tags=exercise:ddlab",
+            None,
+        )
+        .await;
     assert_eq!(list.as_array().unwrap().len(), 1);
     let list = lab.ok("GET", "/api/v1/monitor?tags=host:lab", None).await;
     assert_eq!(list.as_array().unwrap().len(), 1);
-    let list = lab.ok("GET", "/api/v1/monitor?monitor_tags=team:none", None).await;
+    let list = lab
+        .ok("GET", "/api/v1/monitor?monitor_tags=team:none", None)
+        .await;
     assert_eq!(list, json!([]));
 
     // Mute, then update: options are replaced whole, silenced survives, name stays.
-    lab.ok("POST", &format!("/api/v1/monitor/{id}/mute"), Some(json!({"scope": "host:lab"}))).await;
+    lab.ok(
+        "POST",
+        &format!("/api/v1/monitor/{id}/mute"),
+        Some(json!({"scope": "host:lab"})),
+    )
+    .await;
     let updated = lab
         .ok(
             "PUT",
@@ -153,15 +174,27 @@ async fn monitors_are_created_read_updated_and_deleted_in_datadogs_shape() {
         updated["options"]["thresholds"],
         json!({"critical": 800.0, "critical_recovery": 700.0})
     );
-    assert_eq!(updated["options"]["notify_no_data"], false, "options not sent are gone");
+    assert_eq!(
+        updated["options"]["notify_no_data"], false,
+        "options not sent are gone"
+    );
     assert_eq!(updated["options"]["silenced"], json!({"host:lab": null}));
     let unmuted = lab
-        .ok("POST", &format!("/api/v1/monitor/{id}/unmute"), Some(json!({"all_scopes": true})))
+        .ok(
+            "POST",
+            &format!("/api/v1/monitor/{id}/unmute"),
+            Some(json!({"all_scopes": true})),
+        )
         .await;
     assert_eq!(unmuted["options"]["silenced"], json!({}));
 
     assert_eq!(
-        lab.ok("GET", &format!("/api/v1/monitor/can_delete?monitor_ids={id}"), None).await,
+        lab.ok(
+            "GET",
+            &format!("/api/v1/monitor/can_delete?monitor_ids={id}"),
+            None
+        )
+        .await,
         json!({"data": {"ok": [id]}, "errors": null})
     );
     assert_eq!(
@@ -177,7 +210,11 @@ async fn monitors_are_created_read_updated_and_deleted_in_datadogs_shape() {
         (StatusCode::NOT_FOUND, "Monitor not found".to_owned())
     );
     let (status, body) = lab
-        .call("GET", &format!("/api/v1/monitor/can_delete?monitor_ids={id}"), None)
+        .call(
+            "GET",
+            &format!("/api/v1/monitor/can_delete?monitor_ids={id}"),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(body["errors"][id.to_string()], json!(["Monitor not found"]));
@@ -225,9 +262,17 @@ async fn bad_monitors_get_datadogs_messages_with_positions() {
             (StatusCode::BAD_REQUEST, message.to_owned())
         );
     }
-    assert_eq!(lab.ok("POST", "/api/v1/monitor/validate", Some(exercise_monitor())).await, json!({}));
+    assert_eq!(
+        lab.ok("POST", "/api/v1/monitor/validate", Some(exercise_monitor()))
+            .await,
+        json!({})
+    );
     let warned = lab
-        .ok("POST", "/api/v1/monitor/validate", Some(with(json!({"message": "{{vaule}} @a@b.c"}))))
+        .ok(
+            "POST",
+            "/api/v1/monitor/validate",
+            Some(with(json!({"message": "{{vaule}} @a@b.c"}))),
+        )
         .await;
     assert_eq!(
         warned,
@@ -237,13 +282,21 @@ async fn bad_monitors_get_datadogs_messages_with_positions() {
         .as_i64()
         .unwrap();
     assert_eq!(
-        lab.ok("POST", &format!("/api/v1/monitor/{id}/validate"), Some(json!({"name": "renamed"})))
-            .await,
+        lab.ok(
+            "POST",
+            &format!("/api/v1/monitor/{id}/validate"),
+            Some(json!({"name": "renamed"}))
+        )
+        .await,
         json!({})
     );
     assert_eq!(
-        lab.error("POST", "/api/v1/monitor", Some(json!("not an object"))).await,
-        (StatusCode::BAD_REQUEST, "Invalid monitor: the body must be a JSON object".to_owned())
+        lab.error("POST", "/api/v1/monitor", Some(json!("not an object")))
+            .await,
+        (
+            StatusCode::BAD_REQUEST,
+            "Invalid monitor: the body must be a JSON object".to_owned()
+        )
     );
 }
 
@@ -254,14 +307,18 @@ async fn search_and_group_search_see_evaluated_states() {
     grouped["name"] = json!("by host");
     grouped["query"] = json!("avg(last_5m):avg:my_metric{*} by {host} > 800");
     grouped["options"]["new_group_delay"] = json!(0);
-    let grouped_id = lab.ok("POST", "/api/v1/monitor", Some(grouped)).await["id"].as_i64().unwrap();
+    let grouped_id = lab.ok("POST", "/api/v1/monitor", Some(grouped)).await["id"]
+        .as_i64()
+        .unwrap();
     lab.ok("POST", "/api/v1/monitor", Some(exercise_monitor())).await;
     lab.post_metric("lab", T0 - 300, T0 + 1, 900.0).await;
     lab.post_metric("web", T0 - 300, T0 + 1, 100.0).await;
     let report = lab.evaluate().await;
     assert_eq!(report["evaluation"]["monitors"], 2, "{report}");
 
-    let found = lab.ok("GET", "/api/v1/monitor/search?query=status:alert", None).await;
+    let found = lab
+        .ok("GET", "/api/v1/monitor/search?query=status:alert", None)
+        .await;
     assert_eq!(found["metadata"]["total_count"], 2);
     assert_eq!(found["counts"]["status"], json!([{"name": "Alert", "count": 2}]));
     assert_eq!(found["monitors"][0]["name"], "by host", "sorted by name");
@@ -271,22 +328,31 @@ async fn search_and_group_search_see_evaluated_states() {
         json!([{"handle": "candidate@example.com", "name": "candidate"}])
     );
     let found = lab
-        .ok("GET", "/api/v1/monitor/search?query=tag:%22exercise:ddlab%22%20by%20host", None)
+        .ok(
+            "GET",
+            "/api/v1/monitor/search?query=tag:%22exercise:ddlab%22%20by%20host",
+            None,
+        )
         .await;
     assert_eq!(found["metadata"]["total_count"], 1);
     assert_eq!(
-        lab.error("GET", "/api/v1/monitor/search?query=status:notastatus", None).await,
+        lab.error("GET", "/api/v1/monitor/search?query=status:notastatus", None)
+            .await,
         (
             StatusCode::BAD_REQUEST,
             "Query parsing error: 'notastatus' is not a valid monitor status".to_owned()
         )
     );
 
-    let groups = lab.ok("GET", "/api/v1/monitor/groups/search?query=status:ok", None).await;
+    let groups = lab
+        .ok("GET", "/api/v1/monitor/groups/search?query=status:ok", None)
+        .await;
     assert_eq!(groups["metadata"]["total_count"], 1);
     assert_eq!(groups["groups"][0]["group"], "host:web");
     assert_eq!(groups["groups"][0]["monitor_id"], grouped_id);
-    let groups = lab.ok("GET", "/api/v1/monitor/groups/search?query=status:alert", None).await;
+    let groups = lab
+        .ok("GET", "/api/v1/monitor/groups/search?query=status:alert", None)
+        .await;
     let names: Vec<&str> = groups["groups"]
         .as_array()
         .unwrap()
@@ -296,7 +362,11 @@ async fn search_and_group_search_see_evaluated_states() {
     assert_eq!(names, ["host:lab", "total"]);
 
     let monitor = lab
-        .ok("GET", &format!("/api/v1/monitor/{grouped_id}?group_states=alert"), None)
+        .ok(
+            "GET",
+            &format!("/api/v1/monitor/{grouped_id}?group_states=alert"),
+            None,
+        )
         .await;
     assert_eq!(monitor["multi"], true);
     assert_eq!(monitor["overall_state"], "Alert");
@@ -320,7 +390,10 @@ async fn the_exercise_downtimes_schedule_notify_and_show_in_both_versions() {
     let uuid = data["id"].as_str().unwrap().to_owned();
     let attributes = &data["attributes"];
     assert_eq!(attributes["status"], "scheduled");
-    assert_eq!(attributes["monitor_identifier"], json!({"monitor_id": monitor_id}));
+    assert_eq!(
+        attributes["monitor_identifier"],
+        json!({"monitor_id": monitor_id})
+    );
     assert_eq!(attributes["scope"], "host:lab");
     assert_eq!(
         attributes["schedule"]["recurrences"],
@@ -332,7 +405,10 @@ async fn the_exercise_downtimes_schedule_notify_and_show_in_both_versions() {
         json!({"start": "2030-01-08T00:00:00.000000+00:00", "end": "2030-01-08T14:00:00.000000+00:00"})
     );
     assert_eq!(attributes["notify_end_types"], json!(["expired", "canceled"]));
-    assert_eq!(data["relationships"]["monitor"]["data"], json!({"type": "monitors", "id": monitor_id.to_string()}));
+    assert_eq!(
+        data["relationships"]["monitor"]["data"],
+        json!({"type": "monitors", "id": monitor_id.to_string()})
+    );
 
     let weekend = fixture(
         include_str!("../../../../fixtures/solution/api/downtime-weekend.json"),
@@ -343,7 +419,10 @@ async fn the_exercise_downtimes_schedule_notify_and_show_in_both_versions() {
     past["data"]["attributes"]["schedule"]["recurrences"][0]["start"] = json!("2029-12-29T00:00");
     assert_eq!(
         lab.error("POST", "/api/v2/downtime", Some(past)).await,
-        (StatusCode::BAD_REQUEST, "Scheduled downtime start cannot be in the past".to_owned())
+        (
+            StatusCode::BAD_REQUEST,
+            "Scheduled downtime start cannot be in the past".to_owned()
+        )
     );
     let created = lab.ok("POST", "/api/v2/downtime", Some(weekend)).await;
     // Saturday 00:00 New York (05:00 UTC) to Monday 09:00 (14:00 UTC).
@@ -355,21 +434,38 @@ async fn the_exercise_downtimes_schedule_notify_and_show_in_both_versions() {
     // EX-24c: each creation notified the handle in the downtime's message.
     let notes = lab.notifications().await;
     assert_eq!(notes.len(), 2);
-    assert!(notes.iter().all(|n| n["handle"] == "candidate@example.com" && n["origin"] == "downtime"));
+    assert!(
+        notes
+            .iter()
+            .all(|n| n["handle"] == "candidate@example.com" && n["origin"] == "downtime")
+    );
     assert_eq!(
         notes[0]["subject"],
         format!("Downtime scheduled: monitor {monitor_id} (scope host:lab)")
     );
-    assert!(notes[0]["body"].as_str().unwrap().contains("2030-01-07T19:00:00-05:00 to 2030-01-08T09:00:00-05:00"));
+    assert!(
+        notes[0]["body"]
+            .as_str()
+            .unwrap()
+            .contains("2030-01-07T19:00:00-05:00 to 2030-01-08T09:00:00-05:00")
+    );
     // Without SMTP they become .eml files in the outbox.
     let delivered = lab.ok("POST", "/ddlab/test/notifications/deliver", None).await;
     assert_eq!(delivered["delivery"]["sent"], 2);
     let outbox: PathBuf = lab.dir.path().join("state").join(crate::OUTBOX_DIR);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&outbox).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&outbox)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
     assert_eq!(files.len(), 2);
     let eml = std::fs::read_to_string(&files[0]).unwrap();
-    assert!(eml.contains(&format!("Subject: Downtime scheduled: monitor {monitor_id} (scope host:lab)")), "{eml}");
+    assert!(
+        eml.contains(&format!(
+            "Subject: Downtime scheduled: monitor {monitor_id} (scope host:lab)"
+        )),
+        "{eml}"
+    );
     assert!(eml.contains("To: candidate@example.com"), "{eml}");
 
     // The same downtimes through v1, and the monitor's matching downtimes.
@@ -383,11 +479,19 @@ async fn the_exercise_downtimes_schedule_notify_and_show_in_both_versions() {
     assert_eq!(v1[0]["downtime_type"], 1);
     assert_eq!(v1[0]["status"], "scheduled");
     let monitor = lab
-        .ok("GET", &format!("/api/v1/monitor/{monitor_id}?with_downtimes=true"), None)
+        .ok(
+            "GET",
+            &format!("/api/v1/monitor/{monitor_id}?with_downtimes=true"),
+            None,
+        )
         .await;
     assert_eq!(monitor["matching_downtimes"].as_array().unwrap().len(), 2);
     let matches = lab
-        .ok("GET", &format!("/api/v2/monitor/{monitor_id}/downtime_matches"), None)
+        .ok(
+            "GET",
+            &format!("/api/v2/monitor/{monitor_id}/downtime_matches"),
+            None,
+        )
         .await;
     assert_eq!(matches["meta"]["page"]["total_filtered_count"], 2);
 
@@ -400,7 +504,10 @@ async fn the_exercise_downtimes_schedule_notify_and_show_in_both_versions() {
         )
         .await;
     assert_eq!(patched["data"]["attributes"]["message"], "quiet @ops@example.com");
-    assert_eq!(patched["data"]["attributes"]["schedule"]["timezone"], "America/New_York");
+    assert_eq!(
+        patched["data"]["attributes"]["schedule"]["timezone"],
+        "America/New_York"
+    );
     assert_eq!(
         lab.error(
             "PATCH",
@@ -415,11 +522,15 @@ async fn the_exercise_downtimes_schedule_notify_and_show_in_both_versions() {
     );
     assert_eq!(
         lab.error("GET", "/api/v2/downtime/12", None).await,
-        (StatusCode::BAD_REQUEST, "Invalid URL param: downtime_id must be an uuid".to_owned())
+        (
+            StatusCode::BAD_REQUEST,
+            "Invalid URL param: downtime_id must be an uuid".to_owned()
+        )
     );
     let unknown = "00000000-0000-4000-8000-000000000000";
     assert_eq!(
-        lab.error("GET", &format!("/api/v2/downtime/{unknown}"), None).await,
+        lab.error("GET", &format!("/api/v2/downtime/{unknown}"), None)
+            .await,
         (StatusCode::NOT_FOUND, "Downtime not found".to_owned())
     );
     let mismatch = json!({"data": {"type": "downtime", "attributes": {
@@ -427,21 +538,34 @@ async fn the_exercise_downtimes_schedule_notify_and_show_in_both_versions() {
         "schedule": {"timezone": "Europe/Berlin", "recurrences": [{"rrule": "FREQ=DAILY", "duration": "1h", "start": "2030-02-01T00:00"}]}}}});
     assert_eq!(
         lab.error("POST", "/api/v2/downtime", Some(mismatch)).await,
-        (StatusCode::BAD_REQUEST, "timezone must match display_timezone".to_owned())
+        (
+            StatusCode::BAD_REQUEST,
+            "timezone must match display_timezone".to_owned()
+        )
     );
     let bad_scope = json!({"data": {"type": "downtime", "attributes": {"scope": "prod", "monitor_identifier": {"monitor_tags": ["*"]}}}});
     assert_eq!(
         lab.error("POST", "/api/v2/downtime", Some(bad_scope)).await,
         (StatusCode::BAD_REQUEST, "All values must have a key".to_owned())
     );
-    let (status, body) = lab.call("DELETE", &format!("/api/v2/downtime/{uuid}"), None).await;
+    let (status, body) = lab
+        .call("DELETE", &format!("/api/v2/downtime/{uuid}"), None)
+        .await;
     assert_eq!((status, body), (StatusCode::NO_CONTENT, Value::Null));
-    assert_eq!(lab.call("DELETE", &format!("/api/v2/downtime/{uuid}"), None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(
+        lab.call("DELETE", &format!("/api/v2/downtime/{uuid}"), None)
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
     let canceled = lab.ok("GET", &format!("/api/v2/downtime/{uuid}"), None).await;
     assert_eq!(canceled["data"]["attributes"]["status"], "canceled");
     assert!(canceled["data"]["attributes"]["canceled"].is_string());
     let notes = lab.notifications().await;
-    assert_eq!(notes.last().unwrap()["subject"], format!("Downtime canceled: monitor {monitor_id} (scope host:lab)"));
+    assert_eq!(
+        notes.last().unwrap()["subject"],
+        format!("Downtime canceled: monitor {monitor_id} (scope host:lab)")
+    );
     assert_eq!(notes.last().unwrap()["handle"], "ops@example.com");
     let listed = lab.ok("GET", "/api/v2/downtime?page[limit]=1", None).await;
     assert_eq!(listed["meta"]["page"]["total_filtered_count"], 2);
@@ -462,12 +586,22 @@ async fn v1_downtimes_recur_by_week_days_and_cancel_by_scope() {
     assert_eq!(created["scope"], json!(["env:prod"]));
     assert_eq!(created["monitor_tags"], json!(["*"]));
     assert_eq!(created["downtime_type"], 2);
-    assert_eq!(created["recurrence"]["week_days"], json!(["Mon", "Tue", "Wed", "Thu", "Fri"]));
+    assert_eq!(
+        created["recurrence"]["week_days"],
+        json!(["Mon", "Tue", "Wed", "Thu", "Fri"])
+    );
     assert_eq!(created["notify_end_types"], json!(["expired"]));
     assert_eq!(created["notify_end_states"], json!(["alert", "no data", "warn"]));
-    assert_eq!((created["active"].clone(), created["disabled"].clone()), (json!(false), json!(false)));
+    assert_eq!(
+        (created["active"].clone(), created["disabled"].clone()),
+        (json!(false), json!(false))
+    );
     let v2 = lab
-        .ok("GET", &format!("/api/v2/downtime/{}", created["uuid"].as_str().unwrap()), None)
+        .ok(
+            "GET",
+            &format!("/api/v2/downtime/{}", created["uuid"].as_str().unwrap()),
+            None,
+        )
         .await;
     assert_eq!(
         v2["data"]["attributes"]["schedule"]["recurrences"],
@@ -476,9 +610,16 @@ async fn v1_downtimes_recur_by_week_days_and_cancel_by_scope() {
     assert_eq!(v2["data"]["attributes"]["scope"], "env:prod");
 
     let updated = lab
-        .ok("PUT", &format!("/api/v1/downtime/{id}"), Some(json!({"message": "changed"})))
+        .ok(
+            "PUT",
+            &format!("/api/v1/downtime/{id}"),
+            Some(json!({"message": "changed"})),
+        )
         .await;
-    assert_eq!((updated["message"].clone(), updated["updater_id"].clone()), (json!("changed"), json!(1)));
+    assert_eq!(
+        (updated["message"].clone(), updated["updater_id"].clone()),
+        (json!("changed"), json!(1))
+    );
     assert_eq!(updated["recurrence"]["type"], "weeks");
 
     let mut bad = body.clone();
@@ -501,11 +642,18 @@ async fn v1_downtimes_recur_by_week_days_and_cancel_by_scope() {
     bad["end"] = json!(T0 - 3600);
     assert_eq!(
         lab.error("POST", "/api/v1/downtime", Some(bad)).await,
-        (StatusCode::BAD_REQUEST, "Scheduled downtime start cannot be in the past".to_owned())
+        (
+            StatusCode::BAD_REQUEST,
+            "Scheduled downtime start cannot be in the past".to_owned()
+        )
     );
     // datadogpy and dogshell send the scope as a string, and times as strings.
     let one_time = lab
-        .ok("POST", "/api/v1/downtime", Some(json!({"scope": "env:prod", "start": T0.to_string(), "end": null})))
+        .ok(
+            "POST",
+            "/api/v1/downtime",
+            Some(json!({"scope": "env:prod", "start": T0.to_string(), "end": null})),
+        )
         .await;
     assert_eq!(one_time["status"], "active");
     assert_eq!(one_time["end"], Value::Null);
@@ -513,17 +661,29 @@ async fn v1_downtimes_recur_by_week_days_and_cancel_by_scope() {
     assert_eq!(current.as_array().unwrap().len(), 1);
 
     let cancelled = lab
-        .ok("POST", "/api/v1/downtime/cancel/by_scope", Some(json!({"scope": "env:prod"})))
+        .ok(
+            "POST",
+            "/api/v1/downtime/cancel/by_scope",
+            Some(json!({"scope": "env:prod"})),
+        )
         .await;
     assert_eq!(cancelled["cancelled_ids"].as_array().unwrap().len(), 2);
     assert_eq!(
-        lab.error("POST", "/api/v1/downtime/cancel/by_scope", Some(json!({"scope": "env:prod"}))).await,
+        lab.error(
+            "POST",
+            "/api/v1/downtime/cancel/by_scope",
+            Some(json!({"scope": "env:prod"}))
+        )
+        .await,
         (StatusCode::NOT_FOUND, "No downtimes found".to_owned())
     );
     let (status, _) = lab.call("DELETE", &format!("/api/v1/downtime/{id}"), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let got = lab.ok("GET", &format!("/api/v1/downtime/{id}"), None).await;
-    assert_eq!((got["disabled"].clone(), got["active"].clone()), (json!(true), json!(false)));
+    assert_eq!(
+        (got["disabled"].clone(), got["active"].clone()),
+        (json!(true), json!(false))
+    );
     assert!(got["canceled"].is_i64());
     assert_eq!(
         lab.error("GET", "/api/v1/downtime/999", None).await,
@@ -552,9 +712,16 @@ async fn an_active_downtime_mutes_the_monitor_and_its_end_notifies_the_state_sti
     // The downtime started (its handle is told); the alert during it notifies nobody.
     assert_eq!(subjects, ["Downtime started: monitor 1 (scope host:lab)"]);
     let events = lab
-        .ok("GET", &format!("/api/v1/events?start={}&end={}&tags=muted", T0 - 10, T0 + 10), None)
+        .ok(
+            "GET",
+            &format!("/api/v1/events?start={}&end={}&tags=muted", T0 - 10, T0 + 10),
+            None,
+        )
         .await;
-    assert_eq!(events["events"][0]["title"], "[Triggered] my_metric is high on lab");
+    assert_eq!(
+        events["events"][0]["title"],
+        "[Triggered] my_metric is high on lab"
+    );
 
     // 31 minutes later the downtime has ended with the monitor still in Alert: both are told.
     lab.state.clock.set(T0 + 1860);
@@ -573,7 +740,12 @@ async fn an_active_downtime_mutes_the_monitor_and_its_end_notifies_the_state_sti
             ("candidate@example.com", "[Triggered] my_metric is high on lab"),
         ]
     );
-    assert!(notes[2]["body"].as_str().unwrap().starts_with("ALERT: my_metric averaged 900"));
+    assert!(
+        notes[2]["body"]
+            .as_str()
+            .unwrap()
+            .starts_with("ALERT: my_metric averaged 900")
+    );
     let downtime = lab.ok("GET", "/api/v1/downtime", None).await;
     assert_eq!(downtime[0]["status"], "ended");
 }
@@ -592,12 +764,23 @@ async fn failed_deliveries_are_retried_with_backoff_and_recorded() {
     let event = json!({"title": "Deploy", "text": "done @dev@example.com @slack-ops @webhook-nowhere"});
     lab.ok("POST", "/api/v1/events", Some(event)).await;
     let report = lab.ok("POST", "/ddlab/test/notifications/deliver", None).await;
-    assert_eq!(report["delivery"], json!({"sent": 0, "recorded": 1, "retrying": 1, "failed": 1}));
+    assert_eq!(
+        report["delivery"],
+        json!({"sent": 0, "recorded": 1, "retrying": 1, "failed": 1})
+    );
     let notes = lab.notifications().await;
     let email = &notes[0];
-    assert_eq!((email["state"].clone(), email["attempts"].clone()), (json!("retrying"), json!(1)));
+    assert_eq!(
+        (email["state"].clone(), email["attempts"].clone()),
+        (json!("retrying"), json!(1))
+    );
     assert_eq!(email["next_attempt"], T0 + 30);
-    assert!(email["detail"].as_str().unwrap().starts_with(&format!("smtp 127.0.0.1:{port}")));
+    assert!(
+        email["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("smtp 127.0.0.1:{port}"))
+    );
     assert_eq!(notes[1]["state"], "recorded");
     assert_eq!(notes[1]["next_attempt"], Value::Null);
     assert_eq!(notes[2]["state"], "failed");
@@ -614,13 +797,24 @@ async fn failed_deliveries_are_retried_with_backoff_and_recorded() {
         lab.state.clock.set(now);
         lab.ok("POST", "/ddlab/test/notifications/deliver", None).await;
         let email = &lab.notifications().await[0];
-        assert_eq!((email["state"].clone(), email["attempts"].clone()), (json!("retrying"), json!(attempts)));
+        assert_eq!(
+            (email["state"].clone(), email["attempts"].clone()),
+            (json!("retrying"), json!(attempts))
+        );
     }
     lab.state.clock.set(now + 240);
     lab.ok("POST", "/ddlab/test/notifications/deliver", None).await;
     let email = &lab.notifications().await[0];
-    assert_eq!((email["state"].clone(), email["attempts"].clone()), (json!("failed"), json!(5)));
-    assert!(email["detail"].as_str().unwrap().starts_with("gave up after 5 attempts"));
+    assert_eq!(
+        (email["state"].clone(), email["attempts"].clone()),
+        (json!("failed"), json!(5))
+    );
+    assert!(
+        email["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("gave up after 5 attempts")
+    );
     assert_eq!(email["next_attempt"], Value::Null);
 }
 
@@ -667,7 +861,9 @@ async fn webhooks_post_datadogs_payload_with_variables() {
     });
     let mut monitor = exercise_monitor();
     monitor["message"] = json!("{{#is_alert}}high @webhook-ops{{/is_alert}}");
-    let id = lab.ok("POST", "/api/v1/monitor", Some(monitor)).await["id"].as_i64().unwrap();
+    let id = lab.ok("POST", "/api/v1/monitor", Some(monitor)).await["id"]
+        .as_i64()
+        .unwrap();
     lab.post_metric("lab", T0 - 300, T0 + 1, 900.0).await;
     let report = lab.evaluate().await;
     assert_eq!(report["delivery"]["sent"], 1, "{report}");

@@ -62,7 +62,10 @@ pub(crate) async fn list_v1(
 }
 
 /// `GET /api/v1/downtime/{id}`.
-pub(crate) async fn get_v1(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn get_v1(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let def = load_v1(&state, &id).await?;
     Ok(Json(v1_json(&def, state.clock.now())))
 }
@@ -86,19 +89,26 @@ pub(crate) async fn update_v1(
     let moved = changes.contains_key("start") || changes.contains_key("recurrence");
     let mut definition = v1_definition(&Value::Object(request), now, moved)?;
     definition["updated"] = json!(true);
-    save(&state, &def, definition, now).await
+    save(&state, &def, definition, now)
+        .await
         .map(|def| Json(v1_json(&def, now)))
 }
 
 /// `DELETE /api/v1/downtime/{id}`: 204; the downtime stays readable, canceled.
-pub(crate) async fn delete_v1(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub(crate) async fn delete_v1(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let def = load_v1(&state, &id).await?;
     cancel(&state, &def).await?;
     Ok(no_content())
 }
 
 /// `POST /api/v1/downtime/cancel/by_scope` `{"scope": "env:dev"}`.
-pub(crate) async fn cancel_by_scope(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn cancel_by_scope(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
     let body = json_body(&body)?;
     let scope = match &body["scope"] {
         Value::String(s) => s.split(',').map(|s| s.trim().to_owned()).collect::<Vec<_>>(),
@@ -127,9 +137,9 @@ pub(crate) async fn create_v2(State(state): State<AppState>, body: Bytes) -> Res
     let body = json_body(&body)?;
     let data = &body["data"];
     check_v2_type(data)?;
-    let attributes = data["attributes"]
-        .as_object()
-        .ok_or_else(|| ApiError::BadRequest("API input validation failed: 'attributes' is required".to_owned()))?;
+    let attributes = data["attributes"].as_object().ok_or_else(|| {
+        ApiError::BadRequest("API input validation failed: 'attributes' is required".to_owned())
+    })?;
     let now = state.clock.now();
     let definition = v2_definition(attributes, now, true)?;
     let def = insert(&state, definition, now).await?;
@@ -149,19 +159,30 @@ pub(crate) async fn list_v2(
         .filter(|d| !current_only || d.active_at(now).is_some())
         .collect();
     let total = selected.len();
-    let offset: usize = params.get("page[offset]").and_then(|v| v.parse().ok()).unwrap_or(0);
-    let limit: usize = params.get("page[limit]").and_then(|v| v.parse().ok()).unwrap_or(usize::MAX);
+    let offset: usize = params
+        .get("page[offset]")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let limit: usize = params
+        .get("page[limit]")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(usize::MAX);
     let data: Vec<Value> = selected
         .iter()
         .skip(offset)
         .take(limit)
         .map(|d| v2_json(d, now))
         .collect();
-    Ok(Json(json!({"data": data, "meta": {"page": {"total_filtered_count": total}}})))
+    Ok(Json(
+        json!({"data": data, "meta": {"page": {"total_filtered_count": total}}}),
+    ))
 }
 
 /// `GET /api/v2/downtime/{id}`.
-pub(crate) async fn get_v2(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn get_v2(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let def = load_v2(&state, &id).await?;
     Ok(Json(v2_document(&def, state.clock.now())))
 }
@@ -194,9 +215,14 @@ pub(crate) async fn patch_v2(
 }
 
 /// `DELETE /api/v2/downtime/{id}`: 204, also for a downtime already canceled.
-pub(crate) async fn delete_v2(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub(crate) async fn delete_v2(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     if !is_uuid(&id) {
-        return Err(ApiError::BadRequest("Invalid URL param: downtime_id must be an uuid".to_owned()));
+        return Err(ApiError::BadRequest(
+            "Invalid URL param: downtime_id must be an uuid".to_owned(),
+        ));
     }
     let def = match find_uuid(&state, &id).await? {
         Some(def) => def,
@@ -352,8 +378,14 @@ fn v1_definition(body: &Value, now: i64, check_start: bool) -> Result<Value, Api
         .as_object()
         .ok_or_else(|| bad("Invalid downtime: the body must be a JSON object"))?;
     let scope: Vec<String> = match object.get("scope") {
-        Some(Value::String(s)) => s.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),
-        Some(Value::Array(_)) => string_list(object.get("scope"), "scope").map_err(|_| bad("Invalid scope parameter"))?,
+        Some(Value::String(s)) => s
+            .split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        Some(Value::Array(_)) => {
+            string_list(object.get("scope"), "scope").map_err(|_| bad("Invalid scope parameter"))?
+        }
         _ => return Err(bad("Invalid scope parameter")),
     };
     if scope.is_empty() {
@@ -372,7 +404,11 @@ fn v1_definition(body: &Value, now: i64, check_start: bool) -> Result<Value, Api
     };
     let start = epoch("start")?.unwrap_or(now);
     let end = epoch("end")?;
-    let timezone = object.get("timezone").and_then(Value::as_str).unwrap_or("UTC").to_owned();
+    let timezone = object
+        .get("timezone")
+        .and_then(Value::as_str)
+        .unwrap_or("UTC")
+        .to_owned();
     ddlab_monitor::schedule::Zone::get(&timezone).map_err(|e| bad(&e.to_string()))?;
     let schedule = match object.get("recurrence") {
         None | Some(Value::Null) => json!({"type": "once", "start": start, "end": end}),
@@ -387,7 +423,10 @@ fn v1_definition(body: &Value, now: i64, check_start: bool) -> Result<Value, Api
     schedule_of(&schedule, now).map_err(|e| bad(&e.to_string()))?;
     let monitor_id = match object.get("monitor_id") {
         None | Some(Value::Null) => Value::Null,
-        Some(v) => json!(v.as_i64().ok_or_else(|| bad("Invalid monitor_id: expected an integer"))?),
+        Some(v) => json!(
+            v.as_i64()
+                .ok_or_else(|| bad("Invalid monitor_id: expected an integer"))?
+        ),
     };
     let monitor_tags = string_list(object.get("monitor_tags"), "monitor_tags").map_err(|e| bad(&e))?;
     let mut definition = json!({
@@ -422,7 +461,10 @@ fn v2_definition(attributes: &Map<String, Value>, now: i64, check_start: bool) -
         .ok_or_else(|| bad("API input validation failed: 'monitor_identifier' is required"))?;
     let (monitor_id, monitor_tags) = match (identifier.get("monitor_id"), identifier.get("monitor_tags")) {
         (Some(id), None) => (
-            json!(id.as_i64().ok_or_else(|| bad("monitor_identifier.monitor_id must be an integer"))?),
+            json!(
+                id.as_i64()
+                    .ok_or_else(|| bad("monitor_identifier.monitor_id must be an integer"))?
+            ),
             Value::Null,
         ),
         (None, Some(_)) => {
@@ -432,7 +474,11 @@ fn v2_definition(attributes: &Map<String, Value>, now: i64, check_start: bool) -
             }
             (Value::Null, json!(tags))
         }
-        _ => return Err(bad("monitor_identifier needs exactly one of monitor_id or monitor_tags")),
+        _ => {
+            return Err(bad(
+                "monitor_identifier needs exactly one of monitor_id or monitor_tags",
+            ));
+        }
     };
     let display_timezone = attributes
         .get("display_timezone")
@@ -496,9 +542,8 @@ fn v2_definition(attributes: &Map<String, Value>, now: i64, check_start: bool) -
     {
         return Err(bad("Scheduled downtime start cannot be in the past"));
     }
-    let display = display_timezone.unwrap_or_else(|| {
-        schedule["timezone"].as_str().unwrap_or("UTC").to_owned()
-    });
+    let display =
+        display_timezone.unwrap_or_else(|| schedule["timezone"].as_str().unwrap_or("UTC").to_owned());
     ddlab_monitor::schedule::Zone::get(&display).map_err(|e| bad(&e.to_string()))?;
     let mut definition = json!({
         "api": "v2",
@@ -558,8 +603,17 @@ fn v1_request(def: &DowntimeDef, now: i64) -> Map<String, Value> {
     request.retain(|key, _| {
         matches!(
             key.as_str(),
-            "scope" | "monitor_id" | "monitor_tags" | "start" | "end" | "timezone" | "message" | "recurrence"
-                | "mute_first_recovery_notification" | "notify_end_states" | "notify_end_types"
+            "scope"
+                | "monitor_id"
+                | "monitor_tags"
+                | "start"
+                | "end"
+                | "timezone"
+                | "message"
+                | "recurrence"
+                | "mute_first_recovery_notification"
+                | "notify_end_states"
+                | "notify_end_types"
         )
     });
     request
@@ -597,17 +651,32 @@ async fn insert(state: &AppState, definition: Value, now: i64) -> Result<Downtim
     })
     .await?;
     let def = load_record(state, id).await?;
-    if def.schedule.occurrences(now, 1).first().is_some_and(|o| o.start > now) {
+    if def
+        .schedule
+        .occurrences(now, 1)
+        .first()
+        .is_some_and(|o| o.start > now)
+    {
         notify_lifecycle(state, &def, "scheduled", now).await?;
     }
     Ok(def)
 }
 
-async fn save(state: &AppState, previous: &DowntimeDef, definition: Value, now: i64) -> Result<DowntimeDef, ApiError> {
+async fn save(
+    state: &AppState,
+    previous: &DowntimeDef,
+    definition: Value,
+    now: i64,
+) -> Result<DowntimeDef, ApiError> {
     let id = previous.id;
     blocking(state, move |store| store.update_downtime(id, &definition, now)).await?;
     let def = load_record(state, id).await?;
-    if def.schedule.occurrences(now, 1).first().is_some_and(|o| o.start > now) {
+    if def
+        .schedule
+        .occurrences(now, 1)
+        .first()
+        .is_some_and(|o| o.start > now)
+    {
         notify_lifecycle(state, &def, "scheduled", now).await?;
     }
     Ok(def)
@@ -624,7 +693,12 @@ async fn cancel(state: &AppState, def: &DowntimeDef) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn notify_lifecycle(state: &AppState, def: &DowntimeDef, what: &'static str, now: i64) -> Result<(), ApiError> {
+async fn notify_lifecycle(
+    state: &AppState,
+    def: &DowntimeDef,
+    what: &'static str,
+    now: i64,
+) -> Result<(), ApiError> {
     let id = def.id;
     let app_url = state.app_url.clone();
     blocking(state, move |store| {
@@ -634,7 +708,11 @@ async fn notify_lifecycle(state: &AppState, def: &DowntimeDef, what: &'static st
         match DowntimeDef::from_record(&record) {
             Ok(def) => announce(store, &def, what, now, &app_url),
             Err(err) => {
-                tracing::warn!(downtime = id, error = err, "A downtime cannot be read back; it is not announced.");
+                tracing::warn!(
+                    downtime = id,
+                    error = err,
+                    "A downtime cannot be read back; it is not announced."
+                );
                 Ok(0)
             }
         }
@@ -677,7 +755,9 @@ async fn find_uuid(state: &AppState, uuid: &str) -> Result<Option<DowntimeDef>, 
 
 async fn load_v2(state: &AppState, id: &str) -> Result<DowntimeDef, ApiError> {
     if !is_uuid(id) {
-        return Err(ApiError::BadRequest("Invalid URL param: downtime_id must be an uuid".to_owned()));
+        return Err(ApiError::BadRequest(
+            "Invalid URL param: downtime_id must be an uuid".to_owned(),
+        ));
     }
     find_uuid(state, id)
         .await?
@@ -707,7 +787,8 @@ fn is_uuid(text: &str) -> bool {
 /// A random version-4 UUID.
 fn new_uuid() -> Result<String, ApiError> {
     let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).map_err(|err| ApiError::Internal(anyhow::anyhow!("no randomness for an id: {err}")))?;
+    getrandom::fill(&mut bytes)
+        .map_err(|err| ApiError::Internal(anyhow::anyhow!("no randomness for an id: {err}")))?;
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();

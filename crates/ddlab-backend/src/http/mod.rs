@@ -94,17 +94,33 @@ fn alerting_routes() -> Router<AppState> {
         .route("/api/v1/monitor/{id}/mute", post(monitors::mute))
         .route("/api/v1/monitor/{id}/unmute", post(monitors::unmute))
         .route("/api/v1/monitor/{id}/downtimes", get(monitors::downtimes_v1))
-        .route("/api/v2/monitor/{id}/downtime_matches", get(monitors::downtime_matches))
-        .route("/api/v1/downtime", get(downtimes::list_v1).post(downtimes::create_v1))
-        .route("/api/v1/downtime/cancel/by_scope", post(downtimes::cancel_by_scope))
+        .route(
+            "/api/v2/monitor/{id}/downtime_matches",
+            get(monitors::downtime_matches),
+        )
+        .route(
+            "/api/v1/downtime",
+            get(downtimes::list_v1).post(downtimes::create_v1),
+        )
+        .route(
+            "/api/v1/downtime/cancel/by_scope",
+            post(downtimes::cancel_by_scope),
+        )
         .route(
             "/api/v1/downtime/{id}",
-            get(downtimes::get_v1).put(downtimes::update_v1).delete(downtimes::delete_v1),
+            get(downtimes::get_v1)
+                .put(downtimes::update_v1)
+                .delete(downtimes::delete_v1),
         )
-        .route("/api/v2/downtime", get(downtimes::list_v2).post(downtimes::create_v2))
+        .route(
+            "/api/v2/downtime",
+            get(downtimes::list_v2).post(downtimes::create_v2),
+        )
         .route(
             "/api/v2/downtime/{id}",
-            get(downtimes::get_v2).patch(downtimes::patch_v2).delete(downtimes::delete_v2),
+            get(downtimes::get_v2)
+                .patch(downtimes::patch_v2)
+                .delete(downtimes::delete_v2),
         )
         .route("/ddlab/notifications", get(alerting::notifications))
 }

@@ -78,7 +78,10 @@ pub(crate) async fn list(
     let name = params.get("name").map(|n| n.to_lowercase());
     let monitor_tags = comma(params.get("monitor_tags"));
     let scope_tags = comma(params.get("tags"));
-    let id_offset: i64 = params.get("id_offset").and_then(|v| v.parse().ok()).unwrap_or(i64::MIN);
+    let id_offset: i64 = params
+        .get("id_offset")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(i64::MIN);
     let mut selected: Vec<&MonitorRecord> = records
         .iter()
         .filter(|r| r.id > id_offset)
@@ -92,7 +95,9 @@ pub(crate) async fn list(
         })
         .filter(|r| {
             let scopes = scopes_of(&r.definition);
-            scope_tags.iter().all(|t| scopes.iter().any(|s| s.split(',').any(|part| part == t)))
+            scope_tags
+                .iter()
+                .all(|t| scopes.iter().any(|s| s.split(',').any(|part| part == t)))
         })
         .collect();
     if let Some(page) = params.get("page").and_then(|p| p.parse::<usize>().ok()) {
@@ -147,7 +152,10 @@ pub(crate) async fn update(
     let reset = text(&normalised.definition, "query") != text(&record.definition, "query");
     let now_ms = state.clock.now_ms();
     let definition = normalised.definition;
-    let found = blocking(&state, move |store| store.update_monitor(id, &definition, now_ms, reset)).await?;
+    let found = blocking(&state, move |store| {
+        store.update_monitor(id, &definition, now_ms, reset)
+    })
+    .await?;
     if !found {
         return Err(not_found());
     }
@@ -156,7 +164,10 @@ pub(crate) async fn update(
 }
 
 /// `DELETE /api/v1/monitor/{id}`.
-pub(crate) async fn delete(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let id = monitor_id(&id)?;
     if blocking(&state, move |store| store.delete_monitor(id)).await? {
         Ok(Json(json!({ "deleted_monitor_id": id })))
@@ -195,13 +206,19 @@ pub(crate) async fn can_delete(
 ) -> Result<axum::response::Response, ApiError> {
     let ids = comma(params.get("monitor_ids"));
     if ids.is_empty() {
-        return Err(ApiError::BadRequest("The 'monitor_ids' parameter is required".to_owned()));
+        return Err(ApiError::BadRequest(
+            "The 'monitor_ids' parameter is required".to_owned(),
+        ));
     }
     let records = blocking(&state, |store| store.monitors()).await?;
     let mut ok = Vec::new();
     let mut errors = Map::new();
     for id in ids {
-        match id.parse::<i64>().ok().filter(|id| records.iter().any(|r| r.id == *id)) {
+        match id
+            .parse::<i64>()
+            .ok()
+            .filter(|id| records.iter().any(|r| r.id == *id))
+        {
             Some(id) => ok.push(id),
             None => {
                 errors.insert(id, json!(["Monitor not found"]));
@@ -224,11 +241,18 @@ pub(crate) async fn mute(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let id = monitor_id(&id)?;
-    let body = if body.is_empty() { json!({}) } else { json_body(&body)? };
+    let body = if body.is_empty() {
+        json!({})
+    } else {
+        json_body(&body)?
+    };
     let scope = body["scope"].as_str().unwrap_or("*").to_owned();
     let end = match &body["end"] {
         Value::Null => Value::Null,
-        value => json!(number(value).ok_or_else(|| ApiError::BadRequest("'end' must be epoch seconds".to_owned()))? as i64),
+        value => json!(
+            number(value).ok_or_else(|| ApiError::BadRequest("'end' must be epoch seconds".to_owned()))?
+                as i64
+        ),
     };
     edit_silenced(&state, id, |silenced| {
         silenced.insert(scope.clone(), end.clone());
@@ -243,7 +267,11 @@ pub(crate) async fn unmute(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let id = monitor_id(&id)?;
-    let body = if body.is_empty() { json!({}) } else { json_body(&body)? };
+    let body = if body.is_empty() {
+        json!({})
+    } else {
+        json_body(&body)?
+    };
     let all = body["all_scopes"].as_bool().unwrap_or(false);
     let scope = body["scope"].as_str().unwrap_or("*").to_owned();
     edit_silenced(&state, id, |silenced| {
@@ -306,9 +334,17 @@ pub(crate) async fn search(
     sort_rows(&mut rows, params.get("sort").map_or("name,asc", String::as_str));
     let mut counts: BTreeMap<&str, BTreeMap<String, i64>> = BTreeMap::new();
     for (entry, record) in &rows {
-        *counts.entry("status").or_default().entry(record.overall_state.clone()).or_default() += 1;
+        *counts
+            .entry("status")
+            .or_default()
+            .entry(record.overall_state.clone())
+            .or_default() += 1;
         let muted = is_muted(&record.definition, record.id, &downtimes, now);
-        *counts.entry("muted").or_default().entry(muted.to_string()).or_default() += 1;
+        *counts
+            .entry("muted")
+            .or_default()
+            .entry(muted.to_string())
+            .or_default() += 1;
         for tag in tags_of(&record.definition) {
             *counts.entry("tag").or_default().entry(tag).or_default() += 1;
         }
@@ -323,7 +359,11 @@ pub(crate) async fn search(
                 .map(|c| {
                     c.iter()
                         .map(|(name, count)| {
-                            let name = if key == "muted" { json!(name == "true") } else { json!(name) };
+                            let name = if key == "muted" {
+                                json!(name == "true")
+                            } else {
+                                json!(name)
+                            };
                             json!({"name": name, "count": count})
                         })
                         .collect()
@@ -399,7 +439,10 @@ pub(crate) async fn group_search(
 }
 
 /// `GET /api/v1/monitor/{id}/downtimes`: the v1 downtimes in progress that apply to the monitor.
-pub(crate) async fn downtimes_v1(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn downtimes_v1(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let id = monitor_id(&id)?;
     let record = load(&state, id).await?;
     let (_, downtimes) = monitors_and_downtimes(&state).await?;
@@ -439,7 +482,11 @@ pub(crate) async fn downtime_matches(
         };
         let muted: Vec<String> = groups
             .iter()
-            .filter(|g| downtime.scope.matches(&crate::alerting::pass::group_from_row(g).tags))
+            .filter(|g| {
+                downtime
+                    .scope
+                    .matches(&crate::alerting::pass::group_from_row(g).tags)
+            })
             .map(|g| display_group(&g.name))
             .collect();
         data.push(json!({
@@ -454,7 +501,9 @@ pub(crate) async fn downtime_matches(
         }));
     }
     let total = data.len();
-    Ok(Json(json!({"data": data, "meta": {"page": {"total_filtered_count": total}}})))
+    Ok(Json(
+        json!({"data": data, "meta": {"page": {"total_filtered_count": total}}}),
+    ))
 }
 
 async fn edit_silenced(
@@ -464,13 +513,19 @@ async fn edit_silenced(
 ) -> Result<Json<Value>, ApiError> {
     let record = load(state, id).await?;
     let mut definition = record.definition.clone();
-    let mut silenced = definition["options"]["silenced"].as_object().cloned().unwrap_or_default();
+    let mut silenced = definition["options"]["silenced"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
     edit(&mut silenced);
     if let Some(options) = definition["options"].as_object_mut() {
         options.insert("silenced".to_owned(), Value::Object(silenced));
     }
     let now_ms = state.clock.now_ms();
-    blocking(state, move |store| store.update_monitor(id, &definition, now_ms, false)).await?;
+    blocking(state, move |store| {
+        store.update_monitor(id, &definition, now_ms, false)
+    })
+    .await?;
     let record = load(state, id).await?;
     Ok(Json(monitor_json(&record, None, None)))
 }
@@ -567,7 +622,9 @@ async fn matching_downtimes(state: &AppState, record: &MonitorRecord) -> Result<
         .collect())
 }
 
-async fn monitors_and_downtimes(state: &AppState) -> Result<(Vec<MonitorRecord>, Vec<DowntimeDef>), ApiError> {
+async fn monitors_and_downtimes(
+    state: &AppState,
+) -> Result<(Vec<MonitorRecord>, Vec<DowntimeDef>), ApiError> {
     let (records, downtimes) = blocking(state, |store| Ok((store.monitors()?, store.downtimes()?))).await?;
     let downtimes = downtimes
         .iter()
@@ -581,9 +638,9 @@ fn is_muted(definition: &Value, id: i64, downtimes: &[DowntimeDef], now: i64) ->
         .as_object()
         .is_some_and(|s| !s.is_empty());
     silenced
-        || downtimes
-            .iter()
-            .any(|d| d.active_at(now).is_some() && d.target.matches(id, &tags_of(definition)) && d.scope.is_all())
+        || downtimes.iter().any(|d| {
+            d.active_at(now).is_some() && d.target.matches(id, &tags_of(definition)) && d.scope.is_all()
+        })
 }
 
 fn is_silenced(definition: &Value, tags: &[String], now: i64) -> bool {
@@ -654,7 +711,8 @@ fn monitor_id(text: &str) -> Result<i64, ApiError> {
 
 /// A JSON request body, with Datadog's error shape when it is not JSON.
 pub(crate) fn json_body(bytes: &[u8]) -> Result<Value, ApiError> {
-    serde_json::from_slice(bytes).map_err(|err| ApiError::BadRequest(format!("Invalid JSON in the request body: {err}")))
+    serde_json::from_slice(bytes)
+        .map_err(|err| ApiError::BadRequest(format!("Invalid JSON in the request body: {err}")))
 }
 
 fn flag(params: &HashMap<String, String>, name: &str) -> bool {
@@ -703,7 +761,13 @@ fn metrics_of(definition: &Value) -> Vec<String> {
 
 fn scopes_of(definition: &Value) -> Vec<String> {
     parsed_query(definition)
-        .map(|q| q.expression.queries().iter().map(|m| m.scope.to_string()).collect())
+        .map(|q| {
+            q.expression
+                .queries()
+                .iter()
+                .map(|m| m.scope.to_string())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -717,7 +781,11 @@ fn classification(kind: &str) -> &str {
 
 /// `*` (an ungrouped monitor's one group) is called `total` in searches and downtime matches.
 fn display_group(name: &str) -> String {
-    if name == UNGROUPED { "total".to_owned() } else { name.to_owned() }
+    if name == UNGROUPED {
+        "total".to_owned()
+    } else {
+        name.to_owned()
+    }
 }
 
 fn iso_millis(ms: i64) -> String {
@@ -779,7 +847,9 @@ impl Term {
             Term::Id(id) => record.id == *id,
             Term::Muted(wanted) => muted == *wanted,
             Term::Priority(p) => def["priority"].as_u64() == Some(*p),
-            Term::Notification(handle) => mentions(&text(def, "message")).iter().any(|h| h.contains(handle.as_str())),
+            Term::Notification(handle) => mentions(&text(def, "message"))
+                .iter()
+                .any(|h| h.contains(handle.as_str())),
             Term::Text(words) => {
                 let words = words.to_lowercase();
                 text(def, "name").to_lowercase().contains(&words) || record.id.to_string() == words
@@ -811,7 +881,9 @@ fn parse_search(query: &str, groups: bool) -> Result<Vec<Term>, ApiError> {
         let value = value.trim_matches('"').to_owned();
         let status = |value: &str| {
             Status::parse(value).ok_or_else(|| {
-                ApiError::BadRequest(format!("Query parsing error: '{value}' is not a valid monitor status"))
+                ApiError::BadRequest(format!(
+                    "Query parsing error: '{value}' is not a valid monitor status"
+                ))
             })
         };
         terms.push(match key {
@@ -820,18 +892,13 @@ fn parse_search(query: &str, groups: bool) -> Result<Vec<Term>, ApiError> {
             "group_status" => Term::GroupStatus(status(&value)?),
             "type" => Term::Type(value),
             "tag" => Term::Tag(value),
-            "id" => Term::Id(
-                value
-                    .parse()
-                    .map_err(|_| ApiError::BadRequest(format!("Query parsing error: '{value}' is not a monitor id")))?,
-            ),
+            "id" => Term::Id(value.parse().map_err(|_| {
+                ApiError::BadRequest(format!("Query parsing error: '{value}' is not a monitor id"))
+            })?),
             "muted" => Term::Muted(value == "true"),
-            "priority" => Term::Priority(
-                value
-                    .trim_start_matches(['p', 'P'])
-                    .parse()
-                    .map_err(|_| ApiError::BadRequest(format!("Query parsing error: '{value}' is not a priority")))?,
-            ),
+            "priority" => Term::Priority(value.trim_start_matches(['p', 'P']).parse().map_err(|_| {
+                ApiError::BadRequest(format!("Query parsing error: '{value}' is not a priority"))
+            })?),
             "notification" => Term::Notification(value.trim_start_matches('@').to_owned()),
             "title" => Term::Text(value),
             _ => {

@@ -31,7 +31,11 @@ fn spec(rrule: &str, start: &str, duration: &str) -> RecurrenceSpec {
 fn weekdays() -> Schedule {
     Schedule::recurring(
         NY,
-        &[spec("FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR", "2030-01-07T19:00", "14h")],
+        &[spec(
+            "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR",
+            "2030-01-07T19:00",
+            "14h",
+        )],
     )
     .unwrap()
 }
@@ -272,7 +276,11 @@ fn until_in_utc_is_read_as_an_instant() {
     // UNTIL 2030-01-09T00:30Z is 2030-01-08 19:30 New York: the Tuesday 19:00 occurrence still starts.
     let s = Schedule::recurring(
         NY,
-        &[spec("FREQ=DAILY;UNTIL=20300109T003000Z", "2030-01-07T19:00", "1h")],
+        &[spec(
+            "FREQ=DAILY;UNTIL=20300109T003000Z",
+            "2030-01-07T19:00",
+            "1h",
+        )],
     )
     .unwrap();
     assert_eq!(s.occurrences(ny(2030, 1, 1, 0, 0), 10).len(), 2);

@@ -95,7 +95,14 @@ const T0: i64 = 1_900_000_000;
 fn the_exercise_monitor_goes_ok_warn_alert_no_data_and_recovers() {
     let (query, options) = exercise();
     let mut points = every_45s(T0 - 600, T0, 100.0);
-    let (groups, transitions, overall) = run(&query, &options, &[series("lab", points.clone())], &[], T0, &no_mute);
+    let (groups, transitions, overall) = run(
+        &query,
+        &options,
+        &[series("lab", points.clone())],
+        &[],
+        T0,
+        &no_mute,
+    );
     assert_eq!(transitions, Vec::<String>::new());
     assert_eq!(overall, Status::Ok);
     assert_eq!(groups[0].name, "*");
@@ -106,7 +113,14 @@ fn the_exercise_monitor_goes_ok_warn_alert_no_data_and_recovers() {
     // Five minutes of 600: the average passes 500, not 800.
     let t1 = T0 + 300;
     points.extend(every_45s(T0, t1, 600.0));
-    let (groups, transitions, overall) = run(&query, &options, &[series("lab", points.clone())], &groups, t1, &no_mute);
+    let (groups, transitions, overall) = run(
+        &query,
+        &options,
+        &[series("lab", points.clone())],
+        &groups,
+        t1,
+        &no_mute,
+    );
     assert_eq!(transitions, ["*:OK->Warn"]);
     assert_eq!(overall, Status::Warn);
     assert_eq!(groups[0].value, Some(600.0));
@@ -114,24 +128,50 @@ fn the_exercise_monitor_goes_ok_warn_alert_no_data_and_recovers() {
 
     let t2 = t1 + 300;
     points.extend(every_45s(t1, t2, 900.0));
-    let (groups, transitions, _) = run(&query, &options, &[series("lab", points.clone())], &groups, t2, &no_mute);
+    let (groups, transitions, _) = run(
+        &query,
+        &options,
+        &[series("lab", points.clone())],
+        &groups,
+        t2,
+        &no_mute,
+    );
     assert_eq!(transitions, ["*:Warn->Triggered"]);
     assert_eq!(groups[0].first_triggered, Some(t1), "one triggered period");
 
     // The data stops. Five minutes later the window is empty but the state holds; at ten, No Data.
     let last = points.last().unwrap().0;
-    let (groups, transitions, overall) =
-        run(&query, &options, &[series("lab", points.clone())], &groups, last + 400, &no_mute);
+    let (groups, transitions, overall) = run(
+        &query,
+        &options,
+        &[series("lab", points.clone())],
+        &groups,
+        last + 400,
+        &no_mute,
+    );
     assert_eq!((transitions, overall), (vec![], Status::Alert));
-    let (groups, transitions, overall) =
-        run(&query, &options, &[series("lab", points.clone())], &groups, last + 600, &no_mute);
-    assert_eq!((transitions, overall), (vec!["*:Alert->No Data".to_owned()], Status::NoData));
+    let (groups, transitions, overall) = run(
+        &query,
+        &options,
+        &[series("lab", points.clone())],
+        &groups,
+        last + 600,
+        &no_mute,
+    );
+    assert_eq!(
+        (transitions, overall),
+        (vec!["*:Alert->No Data".to_owned()], Status::NoData)
+    );
     assert_eq!(groups[0].last_nodata, Some(last + 600));
 
     let t3 = last + 900;
     points.extend(every_45s(last + 700, t3, 100.0));
-    let (groups, transitions, overall) = run(&query, &options, &[series("lab", points)], &groups, t3, &no_mute);
-    assert_eq!((transitions, overall), (vec!["*:No Data->Recovered".to_owned()], Status::Ok));
+    let (groups, transitions, overall) =
+        run(&query, &options, &[series("lab", points)], &groups, t3, &no_mute);
+    assert_eq!(
+        (transitions, overall),
+        (vec!["*:No Data->Recovered".to_owned()], Status::Ok)
+    );
     assert_eq!(groups[0].last_resolved, Some(t3));
 }
 
@@ -167,10 +207,34 @@ fn thresholds_with_every_comparator_and_recovery() {
         (Above, t(800.0, None, Some(700.0), None), Alert, 750.0, Alert),
         (Above, t(800.0, None, Some(700.0), None), Alert, 700.0, Ok),
         (Above, t(800.0, None, Some(700.0), None), Ok, 750.0, Ok),
-        (AboveOrEqual, t(800.0, None, Some(700.0), None), Alert, 700.0, Alert),
-        (Above, t(800.0, Some(500.0), Some(700.0), Some(400.0)), Alert, 600.0, Warn),
-        (Above, t(800.0, Some(500.0), Some(700.0), Some(400.0)), Warn, 450.0, Warn),
-        (Above, t(800.0, Some(500.0), Some(700.0), Some(400.0)), Warn, 400.0, Ok),
+        (
+            AboveOrEqual,
+            t(800.0, None, Some(700.0), None),
+            Alert,
+            700.0,
+            Alert,
+        ),
+        (
+            Above,
+            t(800.0, Some(500.0), Some(700.0), Some(400.0)),
+            Alert,
+            600.0,
+            Warn,
+        ),
+        (
+            Above,
+            t(800.0, Some(500.0), Some(700.0), Some(400.0)),
+            Warn,
+            450.0,
+            Warn,
+        ),
+        (
+            Above,
+            t(800.0, Some(500.0), Some(700.0), Some(400.0)),
+            Warn,
+            400.0,
+            Ok,
+        ),
         (Below, t(10.0, None, Some(15.0), None), Alert, 12.0, Alert),
         (Below, t(10.0, None, Some(15.0), None), Alert, 15.0, Ok),
         (BelowOrEqual, t(10.0, None, Some(15.0), None), Alert, 15.0, Alert),
@@ -186,7 +250,10 @@ fn thresholds_with_every_comparator_and_recovery() {
 
 #[test]
 fn time_aggregations_reduce_the_window() {
-    let data = [series("lab", vec![(T0 - 200, 100.0), (T0 - 100, 900.0), (T0, 200.0)])];
+    let data = [series(
+        "lab",
+        vec![(T0 - 200, 100.0), (T0 - 100, 900.0), (T0, 200.0)],
+    )];
     let value = |q: &str| {
         let query = MonitorQuery::parse(q).unwrap();
         observe(&query, &Options::default(), &Fixed(data.to_vec()), T0).unwrap()[0].value
@@ -206,8 +273,14 @@ fn change_and_pct_change_compare_with_an_earlier_window() {
         let query = MonitorQuery::parse(q).unwrap();
         observe(&query, &Options::default(), &Fixed(data.to_vec()), T0).unwrap()[0].value
     };
-    assert_eq!(value("change(avg(last_5m),last_1h):avg:my_metric{*} > 10"), Some(50.0));
-    assert_eq!(value("pct_change(avg(last_5m),last_1h):avg:my_metric{*} > 10"), Some(50.0));
+    assert_eq!(
+        value("change(avg(last_5m),last_1h):avg:my_metric{*} > 10"),
+        Some(50.0)
+    );
+    assert_eq!(
+        value("pct_change(avg(last_5m),last_1h):avg:my_metric{*} > 10"),
+        Some(50.0)
+    );
     assert_eq!(value("change(avg(last_5m),last_30m):avg:my_metric{*} > 10"), None);
 }
 
@@ -265,7 +338,11 @@ fn groups_without_data_are_dropped_after_a_day_without_notify_no_data() {
     let (groups, transitions, _) = run(&query, &options, &data, &[], T0, &no_mute);
     assert_eq!(transitions, ["host:a:new->Triggered"]);
     let (groups, transitions, overall) = run(&query, &options, &data, &groups, T0 + 3600, &no_mute);
-    assert_eq!((transitions.len(), overall), (0, Status::Alert), "keeps its state");
+    assert_eq!(
+        (transitions.len(), overall),
+        (0, Status::Alert),
+        "keeps its state"
+    );
     let observations = observe(&query, &options, &Fixed(data.to_vec()), T0 + 90_000).unwrap();
     let evaluation = step(&query, &options, &groups, &observations, T0 + 90_000, &no_mute);
     assert_eq!(evaluation.removed, ["host:a"]);
@@ -367,7 +444,12 @@ fn anomaly_monitors_average_the_points_outside_the_band() {
     .unwrap();
     // A steady series with a little noise, then five minutes far above it.
     let mut points: Vec<(i64, f64)> = (0..240)
-        .map(|i| (T0 - 7200 + i * 20, 100.0 + f64::from(i32::try_from(i % 5).unwrap())))
+        .map(|i| {
+            (
+                T0 - 7200 + i * 20,
+                100.0 + f64::from(i32::try_from(i % 5).unwrap()),
+            )
+        })
         .collect();
     points.extend((0..15).map(|i| (T0 - 280 + i * 20, 500.0)));
     let data = [series("lab", points)];
@@ -380,9 +462,18 @@ fn anomaly_monitors_average_the_points_outside_the_band() {
     )
     .unwrap();
     let seen = observe(&below, &Options::default(), &Fixed(data.to_vec()), T0).unwrap();
-    assert_eq!(seen[0].value, Some(0.0), "a spike upwards is not an anomaly below");
+    assert_eq!(
+        seen[0].value,
+        Some(0.0),
+        "a spike upwards is not an anomaly below"
+    );
     let calm: Vec<(i64, f64)> = (0..360)
-        .map(|i| (T0 - 7200 + i * 20, 100.0 + f64::from(i32::try_from(i % 5).unwrap())))
+        .map(|i| {
+            (
+                T0 - 7200 + i * 20,
+                100.0 + f64::from(i32::try_from(i % 5).unwrap()),
+            )
+        })
         .collect();
     let seen = observe(&query, &Options::default(), &Fixed(vec![series("lab", calm)]), T0).unwrap();
     assert_eq!(seen[0].value, Some(0.0));
