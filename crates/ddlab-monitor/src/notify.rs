@@ -30,6 +30,8 @@ pub struct MonitorInfo<'a> {
     pub priority: Option<u8>,
     pub tags: &'a [String],
     pub message: &'a Template,
+    /// `options.escalation_message`, appended to re-notifications.
+    pub escalation: Option<&'a Template>,
 }
 
 /// What the backend knows of a host from its metadata.
@@ -72,7 +74,15 @@ pub fn notice(
         group,
         host,
     };
-    let rendered = monitor.message.render(&context);
+    let mut rendered = monitor.message.render(&context);
+    if transition.reason == Reason::Renotify
+        && let Some(escalation) = monitor.escalation
+    {
+        let more = escalation.render(&context);
+        rendered.text.push_str("\n\n");
+        rendered.text.push_str(&more.text);
+        rendered.unknown.extend(more.unknown);
+    }
     let title = title(monitor, transition, group);
     let alert_type = match transition.to {
         Status::Alert => "error",
@@ -303,6 +313,7 @@ mod tests {
             priority: None,
             tags: &[],
             message: &template,
+            escalation: None,
         };
         let group = GroupState {
             name: "*".to_owned(),
@@ -388,6 +399,7 @@ mod tests {
             priority: Some(2),
             tags: &[],
             message: &template,
+            escalation: None,
         };
         let group = GroupState {
             name: "host:a,env:prod".to_owned(),
@@ -408,6 +420,43 @@ mod tests {
         let n = notice(&monitor, &transition, &group, None);
         assert_eq!(n.title, "[P2] [Triggered on {host:a,env:prod}] m");
         assert_eq!(n.text, "prod a &gt; prod  P2 1970-01-01 09:00:00 JST 90");
+    }
+
+    #[test]
+    fn renotifications_append_the_escalation_message() {
+        let query = MonitorQuery::parse("avg(last_5m):avg:m{*} > 1").unwrap();
+        let options = Options::default();
+        let template = Template::parse("{{#is_renotify}}still {{/is_renotify}}high").unwrap();
+        let escalation = Template::parse("Escalating to @oncall@example.com").unwrap();
+        let monitor = MonitorInfo {
+            id: 1,
+            name: "m",
+            query_text: "",
+            query: &query,
+            options: &options,
+            priority: None,
+            tags: &[],
+            message: &template,
+            escalation: Some(&escalation),
+        };
+        let group = GroupState {
+            name: "*".to_owned(),
+            ..GroupState::default()
+        };
+        let mut transition = Transition {
+            group: "*".to_owned(),
+            from: Some(Status::Alert),
+            to: Status::Alert,
+            reason: Reason::Renotify,
+            value: None,
+            at: 0,
+            notify: true,
+        };
+        let again = notice(&monitor, &transition, &group, None);
+        assert_eq!(again.text, "still high\n\nEscalating to @oncall@example.com");
+        assert_eq!(again.handles, ["oncall@example.com"]);
+        transition.reason = Reason::Changed;
+        assert_eq!(notice(&monitor, &transition, &group, None).text, "high");
     }
 
     #[test]

@@ -49,6 +49,8 @@ pub(crate) struct MonitorDef {
     pub(crate) query: Option<MonitorQuery>,
     pub(crate) options: Options,
     pub(crate) message: Template,
+    /// `options.escalation_message`.
+    pub(crate) escalation: Option<Template>,
     pub(crate) tags: Vec<String>,
     pub(crate) priority: Option<u8>,
     /// Legacy mutes: scope (`*` for all) → end (epoch seconds), `None` forever.
@@ -143,6 +145,11 @@ pub(crate) fn normalise_monitor(body: &Value) -> Result<Normalised, String> {
         options.entry(key.to_owned()).or_insert(default);
     }
     check_options(&options)?;
+    if let Some(escalation) = options.get("escalation_message").and_then(Value::as_str) {
+        Template::parse(escalation).map_err(|err| {
+            format!("The value provided for parameter 'options.escalation_message' is invalid: {err}")
+        })?;
+    }
     let name = match object.get("name") {
         Some(Value::String(name)) if !name.trim().is_empty() => name.clone(),
         _ => query.as_ref().map_or_else(|| query_text.clone(), generated_name),
@@ -217,8 +224,13 @@ impl MonitorDef {
                     .collect()
             })
             .unwrap_or_default();
+        let escalation = match o["escalation_message"].as_str().filter(|m| !m.trim().is_empty()) {
+            Some(text) => Some(Template::parse(text).map_err(|e| e.to_string())?),
+            None => None,
+        };
         Ok(MonitorDef {
             id,
+            escalation,
             name: text("name"),
             query_text,
             query,

@@ -70,6 +70,8 @@ pub(crate) fn run(store: &Store, now: i64, app_url: &str) -> Result<PassReport, 
             )
         })
         .collect();
+    // One source for the pass: host tags are read once however many monitors there are.
+    let source = StoreSource::new(store);
     for record in store.monitors()? {
         let def = match MonitorDef::from_stored(record.id, &record.definition) {
             Ok(def) => def,
@@ -83,7 +85,6 @@ pub(crate) fn run(store: &Store, now: i64, app_url: &str) -> Result<PassReport, 
         };
         report.monitors += 1;
         let previous: Vec<GroupState> = store.monitor_groups(def.id)?.iter().map(group_from_row).collect();
-        let source = StoreSource::new(store);
         let observations = match observe(query, &def.options, &source, now) {
             Ok(observations) => observations,
             Err(err) => {
@@ -286,6 +287,7 @@ fn transition_event(
         priority: def.priority,
         tags: &def.tags,
         message: &def.message,
+        escalation: def.escalation.as_ref(),
     };
     let notice = notice(&info, transition, group, host.as_ref());
     let link = format!("{app_url}/monitors/{}", def.id);

@@ -660,6 +660,18 @@ async fn v1_downtimes_recur_by_week_days_and_cancel_by_scope() {
     let current = lab.ok("GET", "/api/v1/downtime?current_only=true", None).await;
     assert_eq!(current.as_array().unwrap().len(), 1);
 
+    let all = lab.ok("POST", "/api/v1/monitor/mute_all", None).await;
+    assert_eq!(
+        (all["scope"].clone(), all["monitor_tags"].clone()),
+        (json!(["*"]), json!(["*"]))
+    );
+    assert_eq!(all["active"], true);
+    let (status, _) = lab.call("POST", "/api/v1/monitor/unmute_all", None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let all = lab
+        .ok("GET", &format!("/api/v1/downtime/{}", all["id"]), None)
+        .await;
+    assert_eq!(all["status"], "canceled");
     let cancelled = lab
         .ok(
             "POST",

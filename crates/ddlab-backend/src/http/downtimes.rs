@@ -132,6 +132,25 @@ pub(crate) async fn cancel_by_scope(
     Ok(Json(json!({ "cancelled_ids": ids })))
 }
 
+/// `POST /api/v1/monitor/mute_all` (legacy): a downtime of every monitor, from now, without end.
+pub(crate) async fn mute_all(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let now = state.clock.now();
+    let definition = v1_definition(&json!({"scope": ["*"], "start": now}), now, false)?;
+    let def = insert(&state, definition, now).await?;
+    Ok(Json(v1_json(&def, now)))
+}
+
+/// `POST /api/v1/monitor/unmute_all` (legacy): cancels the downtimes of every monitor with scope `*`.
+pub(crate) async fn unmute_all(State(state): State<AppState>) -> Result<Response, ApiError> {
+    for def in all(&state).await? {
+        let everything = matches!(&def.target, ddlab_monitor::downtime::MonitorTarget::Tags(tags) if tags.iter().all(|t| t == "*"));
+        if def.canceled.is_none() && everything && def.scope.is_all() {
+            cancel(&state, &def).await?;
+        }
+    }
+    Ok(no_content())
+}
+
 /// `POST /api/v2/downtime`.
 pub(crate) async fn create_v2(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
     let body = json_body(&body)?;

@@ -86,6 +86,8 @@ fn alerting_routes() -> Router<AppState> {
         .route("/api/v1/monitor/can_delete", get(monitors::can_delete))
         .route("/api/v1/monitor/search", get(monitors::search))
         .route("/api/v1/monitor/groups/search", get(monitors::group_search))
+        .route("/api/v1/monitor/mute_all", post(downtimes::mute_all))
+        .route("/api/v1/monitor/unmute_all", post(downtimes::unmute_all))
         .route(
             "/api/v1/monitor/{id}",
             get(monitors::get).put(monitors::update).delete(monitors::delete),
