@@ -311,6 +311,12 @@ async fn the_exercise_monitor_emails_each_state_over_smtp() {
     let mail = sink.next().await;
     assert_eq!(mail.from, "alerts@ddlab.test");
     assert_eq!(mail.to, ["candidate@example.com"]);
+    assert!(mail.data.contains("Message-ID: <notification-"), "{}", mail.data);
+    assert!(
+        mail.data.contains("Date: Wed, 02 Jan 2030 12:05:00 +0000"),
+        "{}",
+        mail.data
+    );
     assert_eq!(mail.subject(), "[Warn] my_metric is high on lab");
     assert!(
         mail.body().starts_with(

@@ -142,6 +142,10 @@ impl Delivery {
             .from(self.mail_from.clone())
             .to(to)
             .subject(notification.notification.subject.clone())
+            .message_id(Some(format!(
+                "<notification-{}.{now}@ddlab.local>",
+                notification.id
+            )))
             .date(date)
             .header(ContentType::TEXT_PLAIN)
             .body(notification.notification.body.clone());

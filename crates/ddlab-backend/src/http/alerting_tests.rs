@@ -657,7 +657,8 @@ async fn v1_downtimes_recur_by_week_days_and_cancel_by_scope() {
         .await;
     assert_eq!(one_time["status"], "active");
     assert_eq!(one_time["end"], Value::Null);
-    let current = lab.ok("GET", "/api/v1/downtime?current_only=true", None).await;
+    // datadogpy sends Python's `True`.
+    let current = lab.ok("GET", "/api/v1/downtime?current_only=True", None).await;
     assert_eq!(current.as_array().unwrap().len(), 1);
 
     let all = lab.ok("POST", "/api/v1/monitor/mute_all", None).await;

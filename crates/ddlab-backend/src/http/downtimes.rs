@@ -51,7 +51,7 @@ pub(crate) async fn list_v1(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     let now = state.clock.now();
-    let current_only = params.get("current_only").is_some_and(|v| v == "true");
+    let current_only = super::monitors::flag(&params, "current_only");
     let list: Vec<Value> = all(&state)
         .await?
         .iter()
@@ -171,7 +171,7 @@ pub(crate) async fn list_v2(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     let now = state.clock.now();
-    let current_only = params.get("current_only").is_some_and(|v| v == "true");
+    let current_only = super::monitors::flag(&params, "current_only");
     let selected: Vec<DowntimeDef> = all(&state)
         .await?
         .into_iter()

@@ -715,8 +715,11 @@ pub(crate) fn json_body(bytes: &[u8]) -> Result<Value, ApiError> {
         .map_err(|err| ApiError::BadRequest(format!("Invalid JSON in the request body: {err}")))
 }
 
-fn flag(params: &HashMap<String, String>, name: &str) -> bool {
-    params.get(name).is_some_and(|v| v == "true" || v == "1")
+/// A boolean query parameter: `true`, `True` (datadogpy sends Python's spelling) or `1`.
+pub(crate) fn flag(params: &HashMap<String, String>, name: &str) -> bool {
+    params
+        .get(name)
+        .is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
 }
 
 fn comma(value: Option<&String>) -> Vec<String> {
