@@ -312,6 +312,7 @@ async fn start(dir: &std::path::Path) -> (std::net::SocketAddr, AppState) {
             app_key: Secret::new(APP),
         }),
         public_url: None,
+        notifications: Default::default(),
     };
     let state = AppState::open(&config).unwrap();
     let app = router(state.clone());

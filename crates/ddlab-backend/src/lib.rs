@@ -3,6 +3,7 @@
 //! The backend stores what the agent and the official clients send (`ddlab-store`), answers queries with
 //! `ddlab-query`, and reads time from one [`Clock`] that test mode may move.
 
+mod alerting;
 mod clock;
 mod http;
 mod keys;
@@ -15,6 +16,8 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use ddlab_store::Store;
 
+pub use alerting::Alerting;
+pub use alerting::deliver::OUTBOX_DIR;
 pub use clock::Clock;
 pub use http::{ApiError, router};
 pub use keys::{KEYS_FILE, Keys, Secret};
@@ -29,6 +32,8 @@ pub struct AppState {
     pub test_mode: bool,
     /// The web UI's base URL, used in links the API answers with (event `url`, snapshot URLs).
     pub app_url: Arc<str>,
+    /// Monitor evaluation and notification delivery.
+    pub alerting: Arc<Alerting>,
 }
 
 /// How to run a backend.
@@ -44,6 +49,21 @@ pub struct Config {
     pub keys: Option<Keys>,
     /// The base URL links should use; default `http://<listen address>`.
     pub public_url: Option<String>,
+    /// Where notifications go.
+    pub notifications: NotificationConfig,
+}
+
+/// Where monitor and event notifications go.
+#[derive(Debug, Clone, Default)]
+pub struct NotificationConfig {
+    /// The SMTP server for `@email` handles, `host:port` (plain SMTP, no TLS: the lab's mail sink); default
+    /// none, and e-mails are written as `.eml` files into `<state_dir>/outbox/`.
+    pub smtp: Option<String>,
+    /// The From address of e-mails; default `ddlab <alerts@ddlab.local>`.
+    pub mail_from: Option<String>,
+    /// A JSON file of `@webhook-<name>` endpoints, `{"webhooks": [{"name", "url", "payload",
+    /// "custom_headers", "encode_as"}]}` (Datadog's webhooks integration fields); default none.
+    pub webhooks: Option<PathBuf>,
 }
 
 /// The database file inside the state folder.
@@ -58,7 +78,9 @@ impl AppState {
             Some(keys) => keys.clone(),
             None => state_dir_keys(&config.state_dir)?.0,
         };
+        let alerting = Alerting::new(&config.notifications, &config.state_dir)?;
         Ok(Self {
+            alerting: Arc::new(alerting),
             store: Arc::new(store),
             keys: Arc::new(keys),
             clock: Arc::new(Clock::default()),
@@ -85,10 +107,17 @@ pub async fn serve(
     config.listen = listener.local_addr()?;
     let state = AppState::open(&config)?;
     tracing::info!(address = %listener.local_addr()?, test_mode = config.test_mode, "Backend listening.");
-    axum::serve(listener, router(state))
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    alerting::spawn(&state, &stopped, &mut tasks);
+    let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
-        .context("server failed")
+        .context("server failed");
+    // The loops stop after the server: the deliverer sends what the last requests recorded.
+    let _ = stop.send(true);
+    while tasks.join_next().await.is_some() {}
+    served
 }
 
 /// The key pair kept in `state_dir` (created with the folder on first use), and whether it was just created.

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use ddlab_backend::{Config, Keys, Secret};
+use ddlab_backend::{Config, Keys, NotificationConfig, Secret};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -34,6 +34,16 @@ struct Args {
     /// The URL users reach the backend at, for links in API answers (default http://<listen>).
     #[arg(long, env = "DDLAB_PUBLIC_URL")]
     public_url: Option<String>,
+    /// SMTP server (host:port, plain SMTP) for @email notifications; without it e-mails are written as
+    /// .eml files into <state-dir>/outbox/.
+    #[arg(long, env = "DDLAB_SMTP")]
+    smtp: Option<String>,
+    /// The From address of notification e-mails (default "ddlab <alerts@ddlab.local>").
+    #[arg(long, env = "DDLAB_MAIL_FROM")]
+    mail_from: Option<String>,
+    /// JSON file of @webhook-<name> endpoints: {"webhooks": [{"name": "ops", "url": "http://..."}]}.
+    #[arg(long, env = "DDLAB_WEBHOOKS")]
+    webhooks: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -76,6 +86,11 @@ async fn main() -> ExitCode {
         test_mode: args.test_mode,
         keys,
         public_url: args.public_url,
+        notifications: NotificationConfig {
+            smtp: args.smtp,
+            mail_from: args.mail_from,
+            webhooks: args.webhooks,
+        },
     };
     match ddlab_backend::serve(config, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,

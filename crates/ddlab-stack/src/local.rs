@@ -192,6 +192,9 @@ impl Lab {
             .arg(self.state.join("backend"))
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
+            // Monitor and event e-mails go to the lab's mail sink.
+            .arg("--smtp")
+            .arg(format!("127.0.0.1:{}", self.ports.get("smtp")))
             .env_remove("DDLAB_API_KEY")
             .env_remove("DDLAB_APP_KEY");
         if self.test_mode {

@@ -82,9 +82,15 @@ pub struct Notification {
     pub id: i64,
     pub created_at: i64,
     pub notification: NewNotification,
-    /// `recorded` until a channel delivers it, then `sent` or `failed`.
+    /// `recorded` until a channel delivers it, then `sent` or `failed`; `retrying` between attempts.
     pub state: String,
     pub detail: Option<String>,
+    /// Delivery attempts so far.
+    pub attempts: i64,
+    /// When the next delivery attempt is due; `None` when nothing is left to do.
+    pub next_attempt: Option<i64>,
+    /// Webhook `$VARIABLES` recorded with a monitor notification (a JSON object).
+    pub variables: Option<serde_json::Value>,
 }
 
 impl Store {
@@ -98,29 +104,7 @@ impl Store {
     ) -> Result<i64, StoreError> {
         let writer = self.writer()?;
         let tx = writer.conn.unchecked_transaction()?;
-        tx.execute(
-            "INSERT INTO events (title, text, date_happened, priority, host, tags, alert_type, aggregation_key,
-                                 source_type_name, related_event_id, device_name, event_type)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-            params![
-                event.title,
-                event.text,
-                event.date_happened,
-                event.priority,
-                event.host,
-                tags_json(&event.tags),
-                event.alert_type,
-                event.aggregation_key,
-                event.source_type_name,
-                event.related_event_id,
-                event.device_name,
-                event.event_type,
-            ],
-        )?;
-        let id = tx.last_insert_rowid();
-        if let Some(host) = event.host.as_deref().filter(|h| !h.is_empty()) {
-            touch_host(&tx, host, now)?;
-        }
+        let id = insert_event_row(&tx, event, now)?;
         for notification in notifications {
             let origin_id = notification.origin_id.or(Some(id));
             insert_notification(&tx, notification, origin_id, now)?;
@@ -279,7 +263,7 @@ impl Store {
         Ok(ids)
     }
 
-    /// Marks what a channel did with a notification.
+    /// Marks what a channel did with a notification; any state but `recorded` leaves nothing to do.
     pub fn set_notification_state(
         &self,
         id: i64,
@@ -288,39 +272,114 @@ impl Store {
     ) -> Result<(), StoreError> {
         let writer = self.writer()?;
         writer.conn.execute(
-            "UPDATE notifications SET state = ?2, detail = ?3 WHERE id = ?1",
+            "UPDATE notifications SET state = ?2, detail = ?3,
+                next_attempt = CASE WHEN ?2 = 'recorded' THEN next_attempt ELSE NULL END
+             WHERE id = ?1",
             params![id, state, detail],
         )?;
         Ok(())
     }
 
-    /// The newest notifications first, at most `limit`.
-    pub fn notifications(&self, limit: usize) -> Result<Vec<Notification>, StoreError> {
+    /// Records a delivery attempt: its outcome, the attempt count, and when to try again (`None`: never).
+    pub fn record_delivery_attempt(
+        &self,
+        id: i64,
+        state: &str,
+        detail: Option<&str>,
+        attempts: i64,
+        next_attempt: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let writer = self.writer()?;
+        writer.conn.execute(
+            "UPDATE notifications SET state = ?2, detail = ?3, attempts = ?4, next_attempt = ?5 WHERE id = ?1",
+            params![id, state, detail, attempts, next_attempt],
+        )?;
+        Ok(())
+    }
+
+    /// Notifications whose next delivery attempt is due at `now`, oldest first, at most `limit`.
+    pub fn due_notifications(&self, now: i64, limit: usize) -> Result<Vec<Notification>, StoreError> {
         self.read(|conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT id, created_at, origin, origin_id, handle, subject, body, state, detail
-                 FROM notifications ORDER BY id DESC LIMIT ?1",
-            )?;
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {NOTIFICATION_COLUMNS} FROM notifications n
+                 LEFT JOIN notification_variables v ON v.notification_id = n.id
+                 WHERE n.next_attempt IS NOT NULL AND n.next_attempt <= ?1 ORDER BY n.id LIMIT ?2"
+            ))?;
             let found = stmt
-                .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
-                    Ok(Notification {
-                        id: row.get(0)?,
-                        created_at: row.get(1)?,
-                        notification: NewNotification {
-                            origin: row.get(2)?,
-                            origin_id: row.get(3)?,
-                            handle: row.get(4)?,
-                            subject: row.get(5)?,
-                            body: row.get(6)?,
-                        },
-                        state: row.get(7)?,
-                        detail: row.get(8)?,
-                    })
-                })?
+                .query_map(
+                    params![now, i64::try_from(limit).unwrap_or(i64::MAX)],
+                    notification_row,
+                )?
                 .collect::<Result<_, _>>()?;
             Ok(found)
         })
     }
+
+    /// The newest notifications first, at most `limit`.
+    pub fn notifications(&self, limit: usize) -> Result<Vec<Notification>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {NOTIFICATION_COLUMNS} FROM notifications n
+                 LEFT JOIN notification_variables v ON v.notification_id = n.id
+                 ORDER BY n.id DESC LIMIT ?1"
+            ))?;
+            let found = stmt
+                .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], notification_row)?
+                .collect::<Result<_, _>>()?;
+            Ok(found)
+        })
+    }
+}
+
+const NOTIFICATION_COLUMNS: &str = "n.id, n.created_at, n.origin, n.origin_id, n.handle, n.subject, n.body, \
+                                    n.state, n.detail, n.attempts, n.next_attempt, v.variables";
+
+fn notification_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Notification> {
+    let variables: Option<String> = row.get(11)?;
+    Ok(Notification {
+        id: row.get(0)?,
+        created_at: row.get(1)?,
+        notification: NewNotification {
+            origin: row.get(2)?,
+            origin_id: row.get(3)?,
+            handle: row.get(4)?,
+            subject: row.get(5)?,
+            body: row.get(6)?,
+        },
+        state: row.get(7)?,
+        detail: row.get(8)?,
+        attempts: row.get(9)?,
+        next_attempt: row.get(10)?,
+        variables: variables.and_then(|v| serde_json::from_str(&v).ok()),
+    })
+}
+
+/// Inserts one event row; the host it names is created or freshened.
+pub(crate) fn insert_event_row(conn: &Connection, event: &NewEvent, now: i64) -> rusqlite::Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO events (title, text, date_happened, priority, host, tags, alert_type, aggregation_key,
+                             source_type_name, related_event_id, device_name, event_type)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )?
+    .execute(params![
+        event.title,
+        event.text,
+        event.date_happened,
+        event.priority,
+        event.host,
+        tags_json(&event.tags),
+        event.alert_type,
+        event.aggregation_key,
+        event.source_type_name,
+        event.related_event_id,
+        event.device_name,
+        event.event_type,
+    ])?;
+    let id = conn.last_insert_rowid();
+    if let Some(host) = event.host.as_deref().filter(|h| !h.is_empty()) {
+        touch_host(conn, host, now)?;
+    }
+    Ok(id)
 }
 
 const EVENT_COLUMNS: &str = "id, title, text, date_happened, priority, host, tags, alert_type, aggregation_key, \
@@ -349,15 +408,15 @@ fn event_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
     })
 }
 
-fn insert_notification(
+pub(crate) fn insert_notification(
     conn: &Connection,
     notification: &NewNotification,
     origin_id: Option<i64>,
     now: i64,
 ) -> rusqlite::Result<i64> {
     conn.execute(
-        "INSERT INTO notifications (created_at, origin, origin_id, handle, subject, body, state)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'recorded')",
+        "INSERT INTO notifications (created_at, origin, origin_id, handle, subject, body, state, next_attempt)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'recorded', ?1)",
         params![
             now,
             notification.origin,

@@ -6,10 +6,12 @@
 //!
 //! All calls block: the async backend runs them on its blocking pool.
 
+mod downtimes;
 mod events;
 mod hosts;
 mod intake_log;
 mod metadata;
+mod monitors;
 mod schema;
 mod series;
 
@@ -18,12 +20,14 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, OpenFlags};
 
+pub use downtimes::{ActivePeriod, DowntimeRecord};
 pub use events::{
     EventFilter, NewCheckRun, NewEvent, NewNotification, Notification, StoredCheckRun, StoredEvent,
 };
 pub use hosts::{AGENT_TAGS, Host, HostUpdate, USER_TAGS};
 pub use intake_log::{INTAKE_LOG_KEEP, IntakeRecord};
 pub use metadata::MetricMetadata;
+pub use monitors::{EvaluationRecord, GroupRow, HistoryRow, MonitorRecord, TransitionEvent};
 pub use series::{AppendReport, MetricKind, NewSeries, StoredSeries};
 
 /// A handle on the database file.

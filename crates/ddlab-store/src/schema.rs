@@ -102,6 +102,53 @@ const MIGRATIONS: &[&str] = &[
         integration     TEXT
     );
     ALTER TABLE events ADD COLUMN event_type TEXT;",
+    // 4: monitors, their groups and state history, downtimes, and delivery attempts of notifications.
+    "ALTER TABLE notifications ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE notifications ADD COLUMN next_attempt INTEGER DEFAULT 0; -- NULL once nothing is left to do
+    UPDATE notifications SET next_attempt = NULL WHERE state <> 'recorded';
+    CREATE INDEX notifications_due ON notifications (next_attempt) WHERE next_attempt IS NOT NULL;
+    CREATE TABLE notification_variables (
+        notification_id INTEGER PRIMARY KEY REFERENCES notifications (id) ON DELETE CASCADE,
+        variables       TEXT NOT NULL       -- JSON object: webhook $VARIABLES
+    );
+    CREATE TABLE monitors (
+        id                     INTEGER PRIMARY KEY,
+        definition             TEXT NOT NULL,  -- JSON: name, type, query, message, tags, options, priority
+        created                INTEGER NOT NULL, -- epoch ms
+        modified               INTEGER NOT NULL, -- epoch ms
+        overall_state          TEXT NOT NULL,
+        overall_state_modified INTEGER,          -- epoch seconds
+        last_evaluated         INTEGER           -- epoch seconds
+    );
+    CREATE TABLE monitor_groups (
+        monitor_id INTEGER NOT NULL REFERENCES monitors (id) ON DELETE CASCADE,
+        name       TEXT NOT NULL,              -- '*' for an ungrouped monitor
+        status     TEXT NOT NULL,
+        state      TEXT NOT NULL,              -- JSON: the rest of the group's state
+        PRIMARY KEY (monitor_id, name)
+    ) WITHOUT ROWID;
+    CREATE TABLE monitor_history (
+        id          INTEGER PRIMARY KEY,
+        monitor_id  INTEGER NOT NULL REFERENCES monitors (id) ON DELETE CASCADE,
+        group_name  TEXT NOT NULL,
+        ts          INTEGER NOT NULL,
+        from_status TEXT,
+        to_status   TEXT NOT NULL,
+        value       REAL,
+        notified    INTEGER NOT NULL,
+        event_id    INTEGER
+    );
+    CREATE INDEX monitor_history_by_monitor ON monitor_history (monitor_id, ts);
+    CREATE TABLE downtimes (
+        id           INTEGER PRIMARY KEY,      -- the v1 id
+        uuid         TEXT NOT NULL UNIQUE,     -- the v2 id
+        definition   TEXT NOT NULL,            -- JSON: scope, monitor target, schedule, message, notify options
+        created      INTEGER NOT NULL,         -- epoch seconds
+        modified     INTEGER NOT NULL,
+        canceled     INTEGER,
+        active_start INTEGER,                  -- the muted period the evaluation loop last saw in progress
+        active_end   INTEGER
+    );",
 ];
 
 pub(crate) fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {

@@ -39,6 +39,7 @@ impl Backend {
                 app_key: Secret::new(APP_KEY),
             }),
             public_url: None,
+            notifications: Default::default(),
         })
         .expect("the backend's state");
         let (stop, stopped) = oneshot::channel::<()>();

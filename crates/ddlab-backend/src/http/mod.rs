@@ -1,13 +1,16 @@
 //! The HTTP surface: Datadog's API routes, grouped by the keys they need, and the test-mode admin routes.
 
 mod admin;
+mod alerting;
 mod auth;
 mod ddlab;
+mod downtimes;
 mod error;
 mod events;
 mod hosts;
 mod intake;
 mod metrics;
+mod monitors;
 mod query;
 mod validate;
 
@@ -18,6 +21,7 @@ use axum::routing::{get, post};
 use ddlab_store::{Store, StoreError};
 
 pub use error::ApiError;
+pub(crate) use monitors::{CREATOR_HANDLE, ORG_ID};
 
 use crate::AppState;
 
@@ -56,6 +60,7 @@ pub fn router(state: AppState) -> Router {
                 .delete(hosts::delete_host_tags),
         )
         .route("/ddlab/intake", get(ddlab::intake_log))
+        .merge(alerting_routes())
         .route_layer(from_fn_with_state(state.clone(), auth::api_and_app_key));
     let mut app = Router::new()
         .route("/api/v1/validate", get(validate::validate))
@@ -65,10 +70,61 @@ pub fn router(state: AppState) -> Router {
     if state.test_mode {
         let admin = Router::new()
             .route("/ddlab/test/clock", get(admin::get_clock).post(admin::set_clock))
+            .route("/ddlab/test/monitors/evaluate", post(alerting::evaluate))
+            .route("/ddlab/test/notifications/deliver", post(alerting::deliver))
             .route_layer(from_fn_with_state(state.clone(), auth::api_and_app_key));
         app = app.merge(admin);
     }
     app.fallback(unknown_route).with_state(state)
+}
+
+/// Monitors, downtimes and the notification outbox (API and application key).
+fn alerting_routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/monitor", get(monitors::list).post(monitors::create))
+        .route("/api/v1/monitor/validate", post(monitors::validate))
+        .route("/api/v1/monitor/can_delete", get(monitors::can_delete))
+        .route("/api/v1/monitor/search", get(monitors::search))
+        .route("/api/v1/monitor/groups/search", get(monitors::group_search))
+        .route("/api/v1/monitor/mute_all", post(downtimes::mute_all))
+        .route("/api/v1/monitor/unmute_all", post(downtimes::unmute_all))
+        .route(
+            "/api/v1/monitor/{id}",
+            get(monitors::get).put(monitors::update).delete(monitors::delete),
+        )
+        .route("/api/v1/monitor/{id}/validate", post(monitors::validate_existing))
+        .route("/api/v1/monitor/{id}/mute", post(monitors::mute))
+        .route("/api/v1/monitor/{id}/unmute", post(monitors::unmute))
+        .route("/api/v1/monitor/{id}/downtimes", get(monitors::downtimes_v1))
+        .route(
+            "/api/v2/monitor/{id}/downtime_matches",
+            get(monitors::downtime_matches),
+        )
+        .route(
+            "/api/v1/downtime",
+            get(downtimes::list_v1).post(downtimes::create_v1),
+        )
+        .route(
+            "/api/v1/downtime/cancel/by_scope",
+            post(downtimes::cancel_by_scope),
+        )
+        .route(
+            "/api/v1/downtime/{id}",
+            get(downtimes::get_v1)
+                .put(downtimes::update_v1)
+                .delete(downtimes::delete_v1),
+        )
+        .route(
+            "/api/v2/downtime",
+            get(downtimes::list_v2).post(downtimes::create_v2),
+        )
+        .route(
+            "/api/v2/downtime/{id}",
+            get(downtimes::get_v2)
+                .patch(downtimes::patch_v2)
+                .delete(downtimes::delete_v2),
+        )
+        .route("/ddlab/notifications", get(alerting::notifications))
 }
 
 /// Runs a store call on the blocking pool.
@@ -115,5 +171,7 @@ async fn unknown_route(uri: Uri) -> (StatusCode, axum::Json<serde_json::Value>) 
     )
 }
 
+#[cfg(test)]
+mod alerting_tests;
 #[cfg(test)]
 mod tests;

@@ -26,6 +26,7 @@ fn lab(test_mode: bool) -> Lab {
             app_key: Secret::new(APP),
         }),
         public_url: None,
+        notifications: crate::NotificationConfig::default(),
     };
     let state = AppState::open(&config).unwrap();
     Lab { _dir: dir, state }
