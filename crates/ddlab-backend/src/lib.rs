@@ -3,6 +3,7 @@
 //! The backend stores what the agent and the official clients send (`ddlab-store`), answers queries with
 //! `ddlab-query`, and reads time from one [`Clock`] that test mode may move.
 
+mod apm;
 mod clock;
 mod http;
 mod keys;
