@@ -5,14 +5,21 @@
 //!
 //! Three runs: ddtrace's default (`/v0.5/traces`), `DD_TRACE_API_VERSION=v0.4`, and client-computed
 //! stats (`DD_TRACE_STATS_COMPUTATION_ENABLED=true`: the tracer sends `/v0.6/stats` and the agent computes
-//! none). The app's interpreter comes from `DDLAB_APP_PYTHON` (a virtualenv's `bin/python`, with
-//! `ddtrace-run` beside it); `cargo test` itself never reaches the network. Without the variable each test
-//! says on stderr that it did not run; with it, a broken interpreter fails them:
+//! none). A fourth sends the same traffic to Datadog's own test agent (`ddapm-test-agent` 1.69.1) and
+//! checks that both received the same traces, span for span.
+//!
+//! The app's interpreter comes from `DDLAB_APP_PYTHON` (a virtualenv's `bin/python`, with `ddtrace-run`
+//! beside it), the test agent from `DDLAB_TEST_AGENT` (its `ddapm-test-agent` script, best in a
+//! virtualenv of its own); `cargo test` itself never reaches the network. Without the variables each
+//! test says on stderr that it did not run; with them, a broken interpreter or test agent fails them:
 //!
 //! ```text
 //! python3 -m venv .venv-test
 //! .venv-test/bin/pip install flask==3.1.3 ddtrace==4.16.0
-//! DDLAB_APP_PYTHON=$PWD/.venv-test/bin/python cargo test -p ddlab-agent --test apm_ddtrace
+//! python3 -m venv .venv-test-agent
+//! .venv-test-agent/bin/pip install ddapm-test-agent==1.69.1
+//! DDLAB_APP_PYTHON=$PWD/.venv-test/bin/python DDLAB_TEST_AGENT=$PWD/.venv-test-agent/bin/ddapm-test-agent \
+//!     cargo test -p ddlab-agent --test apm_ddtrace
 //! ```
 
 // The helpers below are test code too: a failing unwrap is a failing test.
@@ -27,7 +34,9 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::http::{Request, StatusCode};
-use ddlab_agent::trace::{ApmPayload, TraceReceiver, TraceReceiverConfig, TraceSink};
+use ddlab_agent::trace::{
+    ApmPayload, ApmPayloadKind, ReceiverStats, TraceReceiver, TraceReceiverConfig, TraceSink,
+};
 use ddlab_backend::{AppState, Config, Keys, Secret};
 use http_body_util::{BodyExt as _, Full};
 use hyper_util::client::legacy::Client;
@@ -70,6 +79,22 @@ fn app_python(test: &str) -> Option<PathBuf> {
                 std::io::stderr(),
                 "NOT RUN: apm_ddtrace::{test} needs DDLAB_APP_PYTHON=<virtualenv>/bin/python with \
                  flask==3.1.3 and ddtrace==4.16.0 installed"
+            );
+            None
+        }
+    }
+}
+
+/// The `ddapm-test-agent` script named by `DDLAB_TEST_AGENT`, or `None` after saying that `test` did not
+/// run.
+fn test_agent(test: &str) -> Option<PathBuf> {
+    match std::env::var_os("DDLAB_TEST_AGENT") {
+        Some(path) if !path.is_empty() => Some(PathBuf::from(path)),
+        _ => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "NOT RUN: apm_ddtrace::{test} needs DDLAB_TEST_AGENT=<virtualenv>/bin/ddapm-test-agent \
+                 with ddapm-test-agent==1.69.1 installed"
             );
             None
         }
@@ -289,9 +314,16 @@ impl Backend {
     }
 }
 
-/// Runs the app against the receiver with `env`, delivers everything to a backend and checks what it
-/// counted. `endpoint` is the trace route the tracer must have used.
-async fn run(python: &Path, env: &[(&str, &str)], endpoint: &str, client_stats: bool) {
+/// What one run of the app against our receiver left: the receiver's counters, its payloads and the
+/// app's output.
+struct Received {
+    stats: ReceiverStats,
+    payloads: Vec<ApmPayload>,
+    output: String,
+}
+
+/// Runs the app with `env` against a receiver of ours, sends the traffic, stops both.
+async fn through_our_receiver(python: &Path, env: &[(&str, &str)]) -> Received {
     let sink = Arc::new(Collect::default());
     let receiver = TraceReceiver::start(
         TraceReceiverConfig {
@@ -306,8 +338,24 @@ async fn run(python: &Path, env: &[(&str, &str)], endpoint: &str, client_stats: 
     let app = App::start(python, receiver.tcp_addr().unwrap().port(), env).await;
     app.traffic().await;
     let output = app.stop().await;
-
     let stats = receiver.stats();
+    receiver.shutdown().await;
+    let payloads = std::mem::take(&mut *sink.0.lock().unwrap());
+    Received {
+        stats,
+        payloads,
+        output,
+    }
+}
+
+/// Runs the app against the receiver with `env`, delivers everything to a backend and checks what it
+/// counted. `endpoint` is the trace route the tracer must have used.
+async fn run(python: &Path, env: &[(&str, &str)], endpoint: &str, client_stats: bool) {
+    let Received {
+        stats,
+        payloads,
+        output,
+    } = through_our_receiver(python, env).await;
     let requests: usize = REQUESTS.iter().map(|r| r.2).sum();
     let used = stats.endpoints.get(endpoint).cloned().unwrap_or_default();
     assert_eq!(
@@ -321,10 +369,8 @@ async fn run(python: &Path, env: &[(&str, &str)], endpoint: &str, client_stats: 
             "no /v0.6/stats: {stats:#?}\n{output}"
         );
     }
-    receiver.shutdown().await;
 
     let backend = Backend::open();
-    let payloads = std::mem::take(&mut *sink.0.lock().unwrap());
     for payload in &payloads {
         backend.deliver(payload).await;
     }
@@ -407,4 +453,160 @@ async fn ddtrace_client_computed_stats_count_every_request() {
         true,
     )
     .await;
+}
+
+/// One trace as both agents must have received it: the root's resource, status code and error flag,
+/// and the names of all its spans.
+type TraceShape = (String, String, i64, Vec<String>);
+
+/// What the comparison reads of a span: parent id, name, resource, `http.status_code`, error.
+type SpanFacts = (u64, String, String, String, i64);
+
+fn shape(spans: &[SpanFacts]) -> TraceShape {
+    let root = spans
+        .iter()
+        .find(|(parent, ..)| *parent == 0)
+        .unwrap_or_else(|| panic!("a trace without a root: {spans:?}"));
+    let mut names: Vec<String> = spans.iter().map(|(_, name, ..)| name.clone()).collect();
+    names.sort();
+    (root.2.clone(), root.3.clone(), root.4, names)
+}
+
+/// The traces our receiver forwarded, decoded from its `AgentPayload`s.
+fn forwarded_traces(payloads: &[ApmPayload]) -> Vec<TraceShape> {
+    let mut by_trace: BTreeMap<u64, Vec<SpanFacts>> = BTreeMap::new();
+    for payload in payloads.iter().filter(|p| p.kind == ApmPayloadKind::Traces) {
+        let body =
+            ddlab_wire::compression::decompress(ddlab_wire::Encoding::Gzip, &payload.body, 1 << 28).unwrap();
+        let decoded = ddlab_wire::trace::decode_agent_payload(&body).unwrap();
+        for span in decoded
+            .tracer_payloads
+            .iter()
+            .flat_map(|t| &t.chunks)
+            .flat_map(|c| &c.spans)
+        {
+            by_trace.entry(span.trace_id).or_default().push((
+                span.parent_id,
+                span.name.clone(),
+                span.resource.clone(),
+                span.meta.get("http.status_code").cloned().unwrap_or_default(),
+                i64::from(span.error),
+            ));
+        }
+    }
+    let mut shapes: Vec<TraceShape> = by_trace.values().map(|spans| shape(spans)).collect();
+    shapes.sort();
+    shapes
+}
+
+/// The traces the test agent received, from its `GET /test/traces`.
+fn test_agent_traces(traces: &Value) -> Vec<TraceShape> {
+    let mut shapes: Vec<TraceShape> = traces
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|trace| {
+            let spans: Vec<SpanFacts> = trace
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|span| {
+                    (
+                        span["parent_id"].as_u64().unwrap_or(0),
+                        span["name"].as_str().unwrap().to_owned(),
+                        span["resource"].as_str().unwrap().to_owned(),
+                        span["meta"]["http.status_code"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned(),
+                        span["error"].as_i64().unwrap_or(0),
+                    )
+                })
+                .collect();
+            shape(&spans)
+        })
+        .collect();
+    shapes.sort();
+    shapes
+}
+
+/// A port nobody listens on now (the system's pick for a listener that is closed at once).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ddtrace_traffic_reaches_us_as_it_reaches_the_test_agent() {
+    let test = "ddtrace_traffic_reaches_us_as_it_reaches_the_test_agent";
+    let (Some(python), Some(script)) = (app_python(test), test_agent(test)) else {
+        return;
+    };
+    let ours = forwarded_traces(&through_our_receiver(&python, &[]).await.payloads);
+    let requests: usize = REQUESTS.iter().map(|r| r.2).sum();
+    assert_eq!(ours.len(), requests, "{ours:#?}");
+
+    let port = free_port();
+    let mut agent = Command::new(&script)
+        .arg(format!("--port={port}"))
+        .arg(format!("--otlp-http-port={}", free_port()))
+        .arg(format!("--otlp-grpc-port={}", free_port()))
+        .arg("--log-level=WARNING")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", std::env::var_os("HOME").unwrap_or_default())
+        .env("PYTHONUNBUFFERED", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|err| {
+            panic!(
+                "DDLAB_TEST_AGENT={} is set but cannot run: {err}",
+                script.display()
+            )
+        });
+    // The test agent prints this line once its servers listen.
+    let ready = format!("======== Running APM server on port {port} ========");
+    let mut lines = BufReader::new(agent.stdout.take().unwrap()).lines();
+    let started = tokio::time::timeout(START_TIMEOUT, async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line == ready {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert!(
+        matches!(started, Ok(true)),
+        "DDLAB_TEST_AGENT={} did not start on port {port}",
+        script.display()
+    );
+    // Its later lines are read to the end, so it never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let base = format!("http://127.0.0.1:{port}");
+    let app = App::start(&python, port, &[]).await;
+    app.traffic().await;
+    let output = app.stop().await;
+    let response = client
+        .get(format!("{base}/test/traces").parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let theirs = test_agent_traces(&serde_json::from_slice(&body).unwrap());
+    agent.start_kill().unwrap();
+    let _ = agent.wait().await;
+
+    assert_eq!(
+        ours, theirs,
+        "our receiver and ddapm-test-agent disagree\n{output}"
+    );
+    let raised = ours.iter().find(|t| t.0 == "GET /ddlab/raise").unwrap();
+    assert_eq!((raised.1.as_str(), raised.2), ("500", 1));
 }
