@@ -274,19 +274,8 @@ impl TraceReceiver {
             clock,
             Arc::clone(&stats_tx),
         ));
-        let decoders = Arc::new(Semaphore::new(config.decoders.max(1)));
-        let shared = http::Shared {
-            pipeline: Arc::clone(&pipeline),
-            stats: stats_tx,
-            decoders: Arc::clone(&decoders),
-            decoder_wait: config.decoder_wait,
-            max_request_bytes: config.max_request_bytes,
-            info: Arc::new(http::Info::new(&config)),
-        };
-        let app = http::router(shared);
-        let mut servers = JoinSet::new();
-
-        let mut tcp_addr = None;
+        // Listeners first, so `/info` can name the port the system picked.
+        let mut tcp = None;
         if let Some(addr) = config.listen {
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
@@ -295,7 +284,30 @@ impl TraceReceiver {
                 .local_addr()
                 .map_err(|source| TraceReceiverError::BindTcp { addr, source })?;
             tracing::info!(addr = %local, "Trace receiver listening on TCP.");
-            tcp_addr = Some(local);
+            tcp = Some((listener, local));
+        }
+        let socket = match &config.socket {
+            Some(path) => {
+                let listener = unix::bind(path).await?;
+                tracing::info!(path = %path.display(), "Trace receiver listening on a Unix socket.");
+                Some((listener, path.clone()))
+            }
+            None => None,
+        };
+        let tcp_addr = tcp.as_ref().map(|(_, local)| *local);
+
+        let decoders = Arc::new(Semaphore::new(config.decoders.max(1)));
+        let shared = http::Shared {
+            pipeline: Arc::clone(&pipeline),
+            stats: stats_tx,
+            decoders: Arc::clone(&decoders),
+            decoder_wait: config.decoder_wait,
+            max_request_bytes: config.max_request_bytes,
+            info: Arc::new(http::Info::new(&config, tcp_addr.map_or(0, |a| a.port()))),
+        };
+        let app = http::router(shared);
+        let mut servers = JoinSet::new();
+        if let Some((listener, _)) = tcp {
             let mut stop = shutdown.subscribe();
             let app = app.clone();
             servers.spawn(async move {
@@ -309,16 +321,10 @@ impl TraceReceiver {
                 }
             });
         }
-        let socket_path = match &config.socket {
-            Some(path) => {
-                let listener = unix::bind(path).await?;
-                tracing::info!(path = %path.display(), "Trace receiver listening on a Unix socket.");
-                let stop = shutdown.subscribe();
-                servers.spawn(unix::serve(listener, app, stop));
-                Some(path.clone())
-            }
-            None => None,
-        };
+        let socket_path = socket.map(|(listener, path)| {
+            servers.spawn(unix::serve(listener, app, shutdown.subscribe()));
+            path
+        });
 
         let mut flusher = JoinSet::new();
         flusher.spawn(flush_loop(

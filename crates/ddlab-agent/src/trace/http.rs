@@ -77,7 +77,8 @@ pub(crate) struct Info {
 }
 
 impl Info {
-    pub(crate) fn new(config: &TraceReceiverConfig) -> Self {
+    /// The `/info` of a receiver configured by `config`, listening on TCP `port` (0 for none).
+    pub(crate) fn new(config: &TraceReceiverConfig, port: u16) -> Self {
         let body = serde_json::json!({
             "version": config.agent_version,
             "git_commit": "",
@@ -94,7 +95,7 @@ impl Info {
                 "default_env": config.default_env,
                 "target_tps": 10,
                 "max_eps": 200,
-                "receiver_port": config.listen.map_or(0, |addr| addr.port()),
+                "receiver_port": port,
                 "receiver_socket": config.socket.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
                 "connection_limit": 0,
                 "receiver_timeout": 0,

@@ -345,6 +345,10 @@ async fn info_lists_only_what_is_served() {
     assert_eq!(info["client_drop_p0s"], true);
     assert_eq!(info["config"]["default_env"], "none");
     assert_eq!(info["config"]["statsd_port"], 8125);
+    assert_eq!(
+        info["config"]["receiver_port"],
+        lab.receiver.tcp_addr().unwrap().port()
+    );
     // libdatadog's tracers read the obfuscation settings field by field: none may be missing.
     assert_eq!(
         info["config"]["obfuscation"]["redis"],
