@@ -17,7 +17,8 @@
 //! (hostname and host metadata), [`status`], [`ipc`] and [`configcheck`] (what the CLI shows),
 //! [`runtime`] (the running agent) and [`command`] (`check <name>`). The binary is `src/main.rs`.
 //!
-//! Not here yet: the trace receiver (APM); `status` says so.
+//! [`trace`] is the trace receiver (`/v0.4`, `/v0.5`, `/v0.7` traces, `/v0.6/stats`, APM stats towards
+//! `/api/v0.2/*`); it is not wired into the runtime yet, and `status` says so.
 
 pub mod aggregator;
 pub mod check;
@@ -35,3 +36,4 @@ pub mod runtime;
 pub mod serializer;
 pub mod status;
 pub mod system;
+pub mod trace;

@@ -4,6 +4,7 @@
 //! `ddlab-query`, and reads time from one [`Clock`] that test mode may move.
 
 mod alerting;
+mod apm;
 mod clock;
 mod http;
 mod keys;

@@ -6,6 +6,7 @@
 //!
 //! All calls block: the async backend runs them on its blocking pool.
 
+mod apm;
 mod downtimes;
 mod events;
 mod hosts;
@@ -20,6 +21,10 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, OpenFlags};
 
+pub use apm::{
+    DeriveSeries, MergeSummaries, NewSpan, SpanCursor, SpanField, SpanFilter, SpanMatch, SpanOrder, SpanPage,
+    SpanQuery, StoredSpan, TraceStatsFilter, TraceStatsReport, TraceStatsRow,
+};
 pub use downtimes::{ActivePeriod, DowntimeRecord};
 pub use events::{
     EventFilter, NewCheckRun, NewEvent, NewNotification, Notification, StoredCheckRun, StoredEvent,

@@ -149,6 +149,51 @@ const MIGRATIONS: &[&str] = &[
         active_start INTEGER,                  -- the muted period the evaluation loop last saw in progress
         active_end   INTEGER
     );",
+    // 5: APM: the spans the agent forwards, and the stats buckets trace metrics are derived from.
+    "CREATE TABLE spans (
+        id          INTEGER PRIMARY KEY,
+        trace_id    INTEGER NOT NULL,       -- u64 ids, stored bit for bit as signed integers
+        span_id     INTEGER NOT NULL,
+        parent_id   INTEGER NOT NULL,
+        service     TEXT NOT NULL,
+        name        TEXT NOT NULL,
+        resource    TEXT NOT NULL,
+        type        TEXT NOT NULL,
+        env         TEXT NOT NULL,
+        version     TEXT NOT NULL,
+        host        TEXT NOT NULL,
+        start       INTEGER NOT NULL,       -- Unix nanoseconds
+        duration    INTEGER NOT NULL,       -- nanoseconds
+        error       INTEGER NOT NULL,
+        top_level   INTEGER NOT NULL,
+        meta        TEXT NOT NULL,          -- JSON object of strings
+        metrics     TEXT NOT NULL,          -- JSON object of numbers
+        extra       TEXT,                   -- JSON: span links and events, when any
+        received_at INTEGER NOT NULL,
+        UNIQUE (trace_id, span_id)
+    );
+    CREATE INDEX spans_by_start ON spans (start, id);
+    CREATE INDEX spans_by_service ON spans (service, start);
+    CREATE TABLE trace_stats (
+        bucket           INTEGER NOT NULL,  -- bucket start, Unix seconds
+        host             TEXT NOT NULL,
+        env              TEXT NOT NULL,
+        version          TEXT NOT NULL,
+        service          TEXT NOT NULL,
+        name             TEXT NOT NULL,
+        resource         TEXT NOT NULL,
+        http_status_code INTEGER NOT NULL,
+        type             TEXT NOT NULL,
+        bucket_duration  INTEGER NOT NULL,  -- seconds
+        hits             REAL NOT NULL,
+        errors           REAL NOT NULL,
+        duration         REAL NOT NULL,     -- nanoseconds, summed
+        top_level_hits   REAL NOT NULL,
+        ok_summary       BLOB NOT NULL,     -- DDSketch protobuf
+        error_summary    BLOB NOT NULL,
+        PRIMARY KEY (bucket, host, env, version, service, name, resource, http_status_code, type)
+    ) WITHOUT ROWID;
+    CREATE INDEX trace_stats_by_service ON trace_stats (service, bucket);",
 ];
 
 pub(crate) fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {

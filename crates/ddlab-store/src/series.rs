@@ -55,6 +55,13 @@ pub struct StoredSeries {
 #[derive(Debug, Default)]
 pub(crate) struct IdCache(HashMap<(String, String, String), i64>);
 
+impl IdCache {
+    /// Caches the ids of series created by a transaction that has committed.
+    pub(crate) fn extend(&mut self, created: Vec<((String, String, String), i64)>) {
+        self.0.extend(created);
+    }
+}
+
 impl MetricKind {
     fn code(self) -> i64 {
         match self {
@@ -82,69 +89,9 @@ impl Store {
         let mut writer = self.writer()?;
         let writer = &mut *writer;
         let tx = writer.conn.unchecked_transaction()?;
-        let mut report = AppendReport::default();
         // Ids created inside this transaction only become cache entries once it commits.
         let mut created = Vec::new();
-        {
-            let mut find =
-                tx.prepare_cached("SELECT id FROM series WHERE metric = ?1 AND host = ?2 AND tags = ?3")?;
-            let mut insert_series = tx.prepare_cached(
-                "INSERT INTO series (metric, host, tags, kind, interval, unit, source_type, first_seen, last_seen)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
-            )?;
-            let mut touch = tx.prepare_cached(
-                "UPDATE series SET last_seen = max(last_seen, ?2), kind = ?3, interval = coalesce(?4, interval)
-                 WHERE id = ?1",
-            )?;
-            // A host comes into existence when any series names it, and stays fresh while it reports.
-            let mut touch_host = tx.prepare_cached(
-                "INSERT INTO hosts (name, meta, first_seen, last_seen) VALUES (?1, '{}', ?2, ?2)
-                 ON CONFLICT (name) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)",
-            )?;
-            let mut insert_point = tx
-                .prepare_cached("INSERT OR REPLACE INTO points (series_id, ts, value) VALUES (?1, ?2, ?3)")?;
-            for series in batch {
-                let key = identity(series);
-                let cached = writer.series_ids.0.get(&key).copied();
-                let id = match cached {
-                    Some(id) => Some(id),
-                    None => find
-                        .query_row(params![key.0, key.1, key.2], |row| row.get(0))
-                        .optional()?,
-                };
-                let id = match id {
-                    Some(id) => {
-                        touch.execute(params![id, now, series.kind.code(), series.interval])?;
-                        id
-                    }
-                    None => {
-                        insert_series.execute(params![
-                            key.0,
-                            key.1,
-                            key.2,
-                            series.kind.code(),
-                            series.interval,
-                            series.unit,
-                            series.source_type,
-                            now
-                        ])?;
-                        report.new_series += 1;
-                        tx.last_insert_rowid()
-                    }
-                };
-                if cached.is_none() {
-                    created.push((key, id));
-                }
-                for (ts, value) in &series.points {
-                    insert_point.execute(params![id, ts, value])?;
-                }
-                if let Some(host) = series.host.as_deref().filter(|h| !h.is_empty()) {
-                    touch_host.execute(params![host, now])?;
-                }
-                report.series += 1;
-                report.points += series.points.len();
-            }
-        }
+        let report = append_in(&tx, &writer.series_ids, batch, now, &mut created)?;
         tx.commit()?;
         writer.series_ids.0.extend(created);
         Ok(report)
@@ -195,6 +142,77 @@ impl Store {
         writer.series_ids.0.clear();
         Ok(deleted)
     }
+}
+
+/// Appends `batch` inside the open transaction `tx`; ids of new series are pushed to `created`, for the
+/// caller to cache once the transaction commits.
+pub(crate) fn append_in(
+    tx: &rusqlite::Transaction<'_>,
+    cache: &IdCache,
+    batch: &[NewSeries],
+    now: i64,
+    created: &mut Vec<((String, String, String), i64)>,
+) -> Result<AppendReport, StoreError> {
+    let mut report = AppendReport::default();
+    let mut find =
+        tx.prepare_cached("SELECT id FROM series WHERE metric = ?1 AND host = ?2 AND tags = ?3")?;
+    let mut insert_series = tx.prepare_cached(
+        "INSERT INTO series (metric, host, tags, kind, interval, unit, source_type, first_seen, last_seen)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+    )?;
+    let mut touch = tx.prepare_cached(
+        "UPDATE series SET last_seen = max(last_seen, ?2), kind = ?3, interval = coalesce(?4, interval)
+             WHERE id = ?1",
+    )?;
+    // A host comes into existence when any series names it, and stays fresh while it reports.
+    let mut touch_host = tx.prepare_cached(
+        "INSERT INTO hosts (name, meta, first_seen, last_seen) VALUES (?1, '{}', ?2, ?2)
+             ON CONFLICT (name) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)",
+    )?;
+    let mut insert_point =
+        tx.prepare_cached("INSERT OR REPLACE INTO points (series_id, ts, value) VALUES (?1, ?2, ?3)")?;
+    for series in batch {
+        let key = identity(series);
+        let cached = cache.0.get(&key).copied();
+        let id = match cached {
+            Some(id) => Some(id),
+            None => find
+                .query_row(params![key.0, key.1, key.2], |row| row.get(0))
+                .optional()?,
+        };
+        let id = match id {
+            Some(id) => {
+                touch.execute(params![id, now, series.kind.code(), series.interval])?;
+                id
+            }
+            None => {
+                insert_series.execute(params![
+                    key.0,
+                    key.1,
+                    key.2,
+                    series.kind.code(),
+                    series.interval,
+                    series.unit,
+                    series.source_type,
+                    now
+                ])?;
+                report.new_series += 1;
+                tx.last_insert_rowid()
+            }
+        };
+        if cached.is_none() {
+            created.push((key, id));
+        }
+        for (ts, value) in &series.points {
+            insert_point.execute(params![id, ts, value])?;
+        }
+        if let Some(host) = series.host.as_deref().filter(|h| !h.is_empty()) {
+            touch_host.execute(params![host, now])?;
+        }
+        report.series += 1;
+        report.points += series.points.len();
+    }
+    Ok(report)
 }
 
 fn read_series(conn: &Connection, metric: &str, from: i64, to: i64) -> Result<Vec<StoredSeries>, StoreError> {

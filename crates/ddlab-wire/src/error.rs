@@ -22,6 +22,20 @@ pub enum WireError {
     /// The bytes are not the protobuf message they claim to be.
     #[error("invalid protobuf {message}: {reason}")]
     Protobuf { message: &'static str, reason: String },
+    /// The bytes are not the msgpack message they claim to be. `path` names the value being read
+    /// (`traces[0][3].meta`), `offset` the byte where reading stopped when known; `truncated` says the
+    /// body ended in the middle of a value (the trace-agent answers that case with `unexpected-eof`).
+    #[error(
+        "invalid msgpack {message} ({path}{}): {reason}",
+        offset.map(|o| format!(", byte {o}")).unwrap_or_default()
+    )]
+    Msgpack {
+        message: &'static str,
+        path: String,
+        offset: Option<usize>,
+        reason: String,
+        truncated: bool,
+    },
     /// The body parses but says something invalid, or is not JSON at all. The message names the field
     /// path (`series[3].points[1]: timestamp must be a number`); the location is where the JSON parser was.
     #[error("{message}{}", Location::suffix(*location))]
@@ -57,6 +71,11 @@ impl WireError {
             message: message.into(),
             location: None,
         }
+    }
+
+    /// Whether the body ended in the middle of a value.
+    pub fn is_truncated(&self) -> bool {
+        matches!(self, WireError::Msgpack { truncated: true, .. })
     }
 
     /// The error's message without its location, for callers that print the location themselves.

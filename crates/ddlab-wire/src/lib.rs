@@ -8,6 +8,8 @@
 //!                                                                 └─▶ events::decode ──▶ Event
 //!  MetricBatch ──normalize::series──▶ (MetricBatch, Normalized)
 //!  DogStatsD datagram ──dogstatsd::parse──▶ Metric | Event | ServiceCheck (per line)
+//!  /v0.4, /v0.5, /v0.7 traces ──trace::decode_*──▶ pb spans ──trace::normalize──▶ repaired spans
+//!  AgentPayload, StatsPayload ◀──trace::{encode,decode}_*──▶ bytes; okSummary ──trace::sketch──▶ quantiles
 //! ```
 //!
 //! - [`compression`]: `Content-Encoding` parsing, bounded decompression, the agent's compression.
@@ -15,6 +17,8 @@
 //! - [`normalize`]: Datadog's metric-name and tag rules as a separate step, with a report of changes.
 //! - [`check_run`], [`events`], [`intake`]: the other intake bodies.
 //! - [`dogstatsd`]: the datagrams clients send to the agent, parsed line by line.
+//! - [`trace`]: tracer trace and stats bodies (msgpack v0.4/v0.5/v0.7, `/v0.6/stats`), the agent's
+//!   `AgentPayload` and `StatsPayload`, the trace-agent's span normalisation, latency sketches.
 //!
 //! Decoders accept what Datadog's clients and the Agent send (nulls, numeric strings, unknown fields),
 //! are strict about the type of every field they read, and refuse a body whole: they return the full
@@ -34,6 +38,7 @@ pub mod intake;
 mod json;
 pub mod normalize;
 pub mod series;
+pub mod trace;
 
 pub use compression::Encoding;
 pub use error::{Location, WireError};

@@ -2,6 +2,7 @@
 
 mod admin;
 mod alerting;
+mod apm;
 mod auth;
 mod ddlab;
 mod downtimes;
@@ -33,6 +34,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/beta/sketches", post(intake::sketches))
         .route("/api/v1/check_run", post(events::post_check_run))
         .route("/intake/", post(intake::intake))
+        .route("/api/v0.2/traces", post(apm::intake_traces))
+        .route("/api/v0.2/stats", post(apm::intake_stats))
         .route_layer(from_fn_with_state(state.clone(), auth::api_key));
     // Posting an event needs only the API key; reading events needs both, so the route is split by method.
     let post_events = Router::new()
@@ -59,8 +62,13 @@ pub fn router(state: AppState) -> Router {
                 .put(hosts::replace_host_tags)
                 .delete(hosts::delete_host_tags),
         )
+        .route("/api/v2/spans/events/search", post(apm::search_spans))
+        .route("/api/v2/spans/events", get(apm::list_spans))
         .route("/ddlab/intake", get(ddlab::intake_log))
         .merge(alerting_routes())
+        .route("/ddlab/apm/services", get(apm::services))
+        .route("/ddlab/apm/services/{service}/resources", get(apm::resources))
+        .route("/ddlab/apm/traces/{trace_id}", get(apm::trace))
         .route_layer(from_fn_with_state(state.clone(), auth::api_and_app_key));
     let mut app = Router::new()
         .route("/api/v1/validate", get(validate::validate))

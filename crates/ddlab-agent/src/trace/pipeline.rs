@@ -1,0 +1,456 @@
+//! What happens to a decoded tracer payload, in the trace-agent's order: normalise each chunk, find its
+//! root and fill its priority, compute top-level spans when the tracer did not, compute APM stats on
+//! every chunk (unless the tracer computed them), sample, and buffer what is kept for the next
+//! `AgentPayload`. Stats leave every flush as one `StatsPayload`.
+//!
+//! Sampling is the trace-agent's with unlimited rates: chunks the tracer kept (priority > 0) or made no
+//! decision on are kept, a `PRIORITY_AUTO_DROP` chunk is kept only when a span has an error (the error
+//! sampler), and from any other dropped chunk only the spans picked by single-span sampling
+//! (`_dd.span_sampling.mechanism`) are kept, in a chunk marked `dropped_trace`.
+//!
+//! Work happens on the blocking pool, under one short lock for the concentrators and the buffer; the
+//! payloads leave through the [`TraceSink`] outside the lock.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ddlab_wire::Encoding;
+use ddlab_wire::trace::normalize::{self, PRIORITY_NONE, SpanRepairs, TraceDrop, normalize_trace};
+use ddlab_wire::trace::{StatsFormat, encode_agent_payload, encode_stats_payload, pb};
+use libdd_trace_stats::span_concentrator::SpanConcentrator;
+use libdd_trace_utils::trace_utils::{compute_top_level_span, get_root_span_index};
+use prost::Message as _;
+use tokio::sync::watch;
+
+use super::sink::{ApmPayload, ApmPayloadKind, TraceSink};
+use super::{Clock, ReceiverStats};
+
+/// The metric single-span sampling sets on the spans it keeps.
+const SPAN_SAMPLING_MECHANISM: &str = "_dd.span_sampling.mechanism";
+/// The trace-agent's default target rates, reported in every `AgentPayload`.
+const TARGET_TPS: f64 = 10.0;
+const ERROR_TPS: f64 = 10.0;
+
+/// What the pipeline needs from the receiver's configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) hostname: String,
+    pub(crate) default_env: String,
+    pub(crate) agent_version: String,
+    pub(crate) bucket: Duration,
+    pub(crate) span_kinds: Vec<String>,
+    pub(crate) trace_buffer_bytes: usize,
+}
+
+/// A decoded request with what its headers said.
+#[derive(Debug)]
+pub(crate) struct Incoming {
+    pub(crate) payload: pb::TracerPayload,
+    /// `Datadog-Client-Computed-Top-Level`: the tracer marked top-level spans itself.
+    pub(crate) client_computed_top_level: bool,
+    /// `Datadog-Client-Computed-Stats`: the tracer sends `/v0.6/stats`; no stats are computed here.
+    pub(crate) client_computed_stats: bool,
+    /// `Datadog-Client-Dropped-P0-Traces` and `-Spans`.
+    pub(crate) client_dropped_p0_traces: u64,
+    pub(crate) client_dropped_p0_spans: u64,
+}
+
+/// The stats of one tracer context: the payload-level part of the trace-agent's aggregation key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct PayloadKey {
+    hostname: String,
+    env: String,
+    version: String,
+    container_id: String,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    concentrators: HashMap<PayloadKey, SpanConcentrator>,
+    buffer: Vec<pb::TracerPayload>,
+    buffered_bytes: usize,
+    languages: BTreeSet<String>,
+}
+
+pub(crate) struct Pipeline {
+    settings: Settings,
+    sink: Arc<dyn TraceSink>,
+    clock: Clock,
+    stats: Arc<watch::Sender<ReceiverStats>>,
+    state: Mutex<State>,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one chunk became.
+enum Sampled {
+    Kept(pb::TraceChunk),
+    /// Dropped; the spans single-span sampling picked, if any, survive in a `dropped_trace` chunk.
+    Dropped(Option<pb::TraceChunk>),
+}
+
+impl Pipeline {
+    pub(crate) fn new(
+        settings: Settings,
+        sink: Arc<dyn TraceSink>,
+        clock: Clock,
+        stats: Arc<watch::Sender<ReceiverStats>>,
+    ) -> Self {
+        Pipeline {
+            settings,
+            sink,
+            clock,
+            stats,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic elsewhere while holding the lock leaves counts that are still worth keeping.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Processes one request's traces.
+    pub(crate) fn process(&self, incoming: Incoming) {
+        let now = (self.clock)();
+        let now_ns = unix_nanos(now);
+        let mut payload = incoming.payload;
+        if !payload.env.is_empty() {
+            payload.env = normalize::tag(&payload.env);
+        }
+        let lang = payload.language_name.clone();
+        let mut repairs = SpanRepairs::default();
+        let mut counts = Counts::default();
+        let mut for_stats: Vec<(PayloadKey, Vec<pb::Span>)> = Vec::new();
+        let mut kept = Vec::new();
+        for mut chunk in std::mem::take(&mut payload.chunks) {
+            if let Err(drop) = normalize_trace(&mut chunk.spans, &lang, now_ns, &mut repairs) {
+                counts.drop(drop);
+                continue;
+            }
+            let root = get_root_span_index(&chunk.spans).unwrap_or(0);
+            normalize::normalize_chunk(&mut chunk, root);
+            if !incoming.client_computed_top_level {
+                compute_top_level_span(&mut chunk.spans);
+            }
+            let key = self.payload_key(&payload, &chunk, root);
+            if payload.env.is_empty() {
+                payload.env = key.env.clone();
+            }
+            if payload.hostname.is_empty() {
+                payload.hostname = key.hostname.clone();
+            }
+            counts.traces += 1;
+            counts.spans += chunk.spans.len() as u64;
+            if !incoming.client_computed_stats {
+                for_stats.push((key, chunk.spans.clone()));
+            }
+            match sample(chunk) {
+                Sampled::Kept(chunk) => {
+                    counts.kept_spans += chunk.spans.len() as u64;
+                    kept.push(chunk);
+                }
+                Sampled::Dropped(survivors) => {
+                    counts.sampled_out += 1;
+                    if let Some(chunk) = survivors {
+                        counts.kept_spans += chunk.spans.len() as u64;
+                        kept.push(chunk);
+                    }
+                }
+            }
+        }
+        payload.chunks = kept;
+
+        let full = {
+            let mut state = self.lock();
+            for (key, spans) in &for_stats {
+                let concentrator = state.concentrators.entry(key.clone()).or_insert_with(|| {
+                    SpanConcentrator::new(
+                        self.settings.bucket,
+                        now,
+                        self.settings.span_kinds.clone(),
+                        Vec::new(),
+                        None,
+                        Vec::new(),
+                    )
+                });
+                for span in spans {
+                    concentrator.add_span(span);
+                }
+            }
+            if !payload.chunks.is_empty() {
+                if !lang.is_empty() {
+                    state.languages.insert(lang);
+                }
+                state.buffered_bytes += payload.encoded_len();
+                state.buffer.push(payload);
+            }
+            (state.buffered_bytes >= self.settings.trace_buffer_bytes).then(|| take_buffer(&mut state))
+        };
+
+        self.stats.send_modify(|stats| {
+            stats.traces_received += counts.traces;
+            stats.spans_received += counts.spans;
+            stats.spans_kept += counts.kept_spans;
+            stats.traces_dropped.add(&counts.dropped);
+            stats.traces_dropped.sampled_out += counts.sampled_out;
+            stats.spans_repaired.add(&repairs);
+            stats.client_dropped_p0_traces += incoming.client_dropped_p0_traces;
+            stats.client_dropped_p0_spans += incoming.client_dropped_p0_spans;
+        });
+        if let Some((payloads, languages)) = full {
+            self.send_traces(payloads, &languages);
+        }
+    }
+
+    /// The env, version, hostname and container of a chunk, with the trace-agent's fallbacks.
+    fn payload_key(&self, payload: &pb::TracerPayload, chunk: &pb::TraceChunk, root: usize) -> PayloadKey {
+        let root = chunk.spans.get(root);
+        let meta = |key: &str| -> Option<&str> {
+            root.and_then(|span| span.meta.get(key))
+                .map(String::as_str)
+                .filter(|value| !value.is_empty())
+        };
+        let env = meta("env")
+            .or_else(|| {
+                chunk
+                    .spans
+                    .iter()
+                    .find_map(|span| span.meta.get("env").filter(|env| !env.is_empty()))
+                    .map(String::as_str)
+            })
+            .map(str::to_owned)
+            .or_else(|| (!payload.env.is_empty()).then(|| payload.env.clone()))
+            .unwrap_or_else(|| self.settings.default_env.clone());
+        let version = meta("version")
+            .map(str::to_owned)
+            .unwrap_or_else(|| payload.app_version.clone());
+        let hostname = if payload.hostname.is_empty() {
+            meta("_dd.hostname").unwrap_or_default().to_owned()
+        } else {
+            payload.hostname.clone()
+        };
+        PayloadKey {
+            hostname,
+            env,
+            version,
+            container_id: payload.container_id.clone(),
+        }
+    }
+
+    /// A tracer's own stats (`/v0.6/stats`), normalised and sent on as they are.
+    pub(crate) fn client_stats(&self, mut payload: pb::ClientStatsPayload, lang: &str, tracer_version: &str) {
+        payload.env = if payload.env.is_empty() {
+            self.settings.default_env.clone()
+        } else {
+            normalize::tag(&payload.env)
+        };
+        if payload.lang.is_empty() {
+            payload.lang = lang.to_owned();
+        }
+        if payload.tracer_version.is_empty() {
+            payload.tracer_version = tracer_version.to_owned();
+        }
+        let mut groups = 0u64;
+        for bucket in &mut payload.stats {
+            for group in &mut bucket.stats {
+                group.service = normalize::service(&group.service, &payload.lang);
+                group.name = normalize::span_name(&group.name);
+                if group.resource.is_empty() {
+                    group.resource = group.name.clone();
+                }
+                groups += 1;
+            }
+        }
+        let buckets = payload.stats.len() as u64;
+        self.stats.send_modify(|stats| {
+            stats.client_stats_buckets += buckets;
+            stats.client_stats_groups += groups;
+        });
+        self.send_stats(vec![payload], true);
+    }
+
+    /// Sends what the trace buffer holds.
+    pub(crate) fn flush_traces(&self) {
+        let (payloads, languages) = take_buffer(&mut self.lock());
+        self.send_traces(payloads, &languages);
+    }
+
+    /// Sends the stats of every closed bucket, or of every bucket when `force`d (at shutdown).
+    pub(crate) fn flush_stats(&self, force: bool) {
+        let now = (self.clock)();
+        let payloads: Vec<pb::ClientStatsPayload> = {
+            let mut state = self.lock();
+            let mut payloads = Vec::new();
+            for (key, concentrator) in &mut state.concentrators {
+                let buckets = concentrator.flush(now, force).all_buckets();
+                if buckets.is_empty() {
+                    continue;
+                }
+                payloads.push(pb::ClientStatsPayload {
+                    hostname: key.hostname.clone(),
+                    env: key.env.clone(),
+                    version: key.version.clone(),
+                    container_id: key.container_id.clone(),
+                    stats: buckets,
+                    ..pb::ClientStatsPayload::default()
+                });
+            }
+            if force {
+                // Every bucket is out: the contexts start afresh with their next span.
+                state.concentrators.clear();
+            }
+            payloads
+        };
+        self.send_stats(payloads, false);
+    }
+
+    fn send_traces(&self, payloads: Vec<pb::TracerPayload>, languages: &BTreeSet<String>) {
+        if payloads.is_empty() {
+            return;
+        }
+        let spans: u64 = payloads
+            .iter()
+            .flat_map(|p| &p.chunks)
+            .map(|c| c.spans.len() as u64)
+            .sum();
+        let payload = pb::AgentPayload {
+            host_name: self.settings.hostname.clone(),
+            env: self.settings.default_env.clone(),
+            tracer_payloads: payloads,
+            agent_version: self.settings.agent_version.clone(),
+            target_tps: TARGET_TPS,
+            error_tps: ERROR_TPS,
+            ..pb::AgentPayload::default()
+        };
+        let body = encode_agent_payload(&payload);
+        let mut headers = vec![("Content-Type", "application/x-protobuf".to_owned())];
+        if !languages.is_empty() {
+            let joined: Vec<&str> = languages.iter().map(String::as_str).collect();
+            headers.push(("X-Datadog-Reported-Languages", joined.join("|")));
+        }
+        if self.submit(ApmPayloadKind::Traces, headers, &body) {
+            self.stats.send_modify(|stats| {
+                stats.trace_payloads_sent += 1;
+                stats.spans_sent += spans;
+            });
+        }
+    }
+
+    fn send_stats(&self, stats: Vec<pb::ClientStatsPayload>, client_computed: bool) {
+        if stats.is_empty() {
+            return;
+        }
+        let payload = pb::StatsPayload {
+            agent_hostname: self.settings.hostname.clone(),
+            agent_env: self.settings.default_env.clone(),
+            stats,
+            agent_version: self.settings.agent_version.clone(),
+            client_computed,
+            split_payload: false,
+        };
+        let body = match encode_stats_payload(&payload, StatsFormat::Msgpack) {
+            Ok(body) => body,
+            Err(err) => {
+                self.lost(format!("cannot encode APM stats: {err}"));
+                return;
+            }
+        };
+        let headers = vec![("Content-Type", StatsFormat::Msgpack.content_type().to_owned())];
+        if self.submit(ApmPayloadKind::Stats, headers, &body) {
+            self.stats.send_modify(|stats| stats.stats_payloads_sent += 1);
+        }
+    }
+
+    /// Compresses `body` as the trace-agent does (gzip) and hands it to the sink.
+    fn submit(&self, kind: ApmPayloadKind, mut headers: Vec<(&'static str, String)>, body: &[u8]) -> bool {
+        match ddlab_wire::compression::compress(Encoding::Gzip, body) {
+            Ok(compressed) => {
+                headers.push(("Content-Encoding", "gzip".to_owned()));
+                self.sink.submit(ApmPayload {
+                    kind,
+                    headers,
+                    body: compressed,
+                });
+                true
+            }
+            Err(err) => {
+                self.lost(format!("cannot compress a payload for {}: {err}", kind.path()));
+                false
+            }
+        }
+    }
+
+    fn lost(&self, message: String) {
+        tracing::error!(error = %message, "An APM payload was lost.");
+        self.stats.send_modify(|stats| {
+            stats.payloads_lost += 1;
+            stats.last_error = Some(message);
+        });
+    }
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    traces: u64,
+    spans: u64,
+    kept_spans: u64,
+    sampled_out: u64,
+    dropped: super::DroppedTraces,
+}
+
+impl Counts {
+    fn drop(&mut self, reason: TraceDrop) {
+        match reason {
+            TraceDrop::EmptyTrace => self.dropped.empty_trace += 1,
+            TraceDrop::TraceIdZero => self.dropped.trace_id_zero += 1,
+            TraceDrop::SpanIdZero => self.dropped.span_id_zero += 1,
+            TraceDrop::ForeignSpan => self.dropped.foreign_span += 1,
+        }
+    }
+}
+
+fn take_buffer(state: &mut State) -> (Vec<pb::TracerPayload>, BTreeSet<String>) {
+    state.buffered_bytes = 0;
+    (
+        std::mem::take(&mut state.buffer),
+        std::mem::take(&mut state.languages),
+    )
+}
+
+/// The trace-agent's samplers, with no rate limits.
+fn sample(chunk: pb::TraceChunk) -> Sampled {
+    let keep = chunk.priority == PRIORITY_NONE
+        || chunk.priority > 0
+        || (chunk.priority == 0 && chunk.spans.iter().any(|span| span.error != 0));
+    if keep {
+        return Sampled::Kept(chunk);
+    }
+    let picked: Vec<pb::Span> = chunk
+        .spans
+        .iter()
+        .filter(|span| span.metrics.contains_key(SPAN_SAMPLING_MECHANISM))
+        .cloned()
+        .collect();
+    if picked.is_empty() {
+        return Sampled::Dropped(None);
+    }
+    Sampled::Dropped(Some(pb::TraceChunk {
+        spans: picked,
+        dropped_trace: true,
+        ..chunk
+    }))
+}
+
+/// Unix nanoseconds of `time` (0 before the epoch, saturating far after it).
+pub(crate) fn unix_nanos(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}

@@ -1,0 +1,105 @@
+//! Traces and APM stats: what tracers send the trace-agent, and what the trace-agent sends Datadog.
+//!
+//! | route | body | here |
+//! | --- | --- | --- |
+//! | `PUT/POST /v0.4/traces` (tracer → agent) | msgpack array of traces of span maps (or JSON) | [`decode_v04`], [`decode_v04_json`], [`encode_v04`] |
+//! | `PUT/POST /v0.5/traces` | msgpack `[string table, traces]`, spans as 12-element arrays | [`decode_v05`], [`encode_v05`] |
+//! | `PUT/POST /v0.7/traces` | msgpack `TracerPayload` | [`decode_v07`] |
+//! | `PUT/POST /v0.6/stats` | msgpack `ClientStatsPayload` | [`decode_client_stats`], [`encode_client_stats`] |
+//! | `POST /api/v0.2/traces` (agent → Datadog) | protobuf `AgentPayload` | [`decode_agent_payload`], [`encode_agent_payload`] |
+//! | `POST /api/v0.2/stats` | msgpack (or protobuf) `StatsPayload` | [`decode_stats_payload`], [`encode_stats_payload`] |
+//!
+//! The message types are libdatadog's ([`pb`], `libdd-trace-protobuf`), so the agent's normaliser and stats
+//! concentrator (also libdatadog's) work on them directly. [`normalize`] repairs spans as the trace-agent
+//! does; [`sketch`] reads and merges the stats' latency summaries.
+//!
+//! The msgpack decoders follow the trace-agent's leniency (`nil` as zero values, `bin` as strings,
+//! integers of any width, invalid UTF-8 repaired) and are otherwise strict: a wrong type anywhere refuses
+//! the body with the path of the value (`traces[0][2].duration`). They never panic and never reserve more
+//! memory than the body could fill (property tests in `trace/tests.rs`).
+
+mod decode;
+mod encode;
+mod msgpack;
+pub mod normalize;
+pub mod sketch;
+mod stats;
+
+pub use libdd_trace_protobuf::pb;
+
+pub use decode::{decode_v04, decode_v04_json, decode_v05, decode_v07};
+pub use encode::{encode_v04, encode_v05};
+pub use stats::{
+    StatsFormat, decode_client_stats, decode_stats_payload, encode_client_stats, encode_stats_payload,
+};
+
+use crate::WireError;
+
+/// The largest trace or stats body the trace-agent reads (`apm_config.max_request_bytes`, 25 MiB).
+pub const MAX_REQUEST_BYTES: usize = 25 * 1024 * 1024;
+/// `/api/v0.2/traces` and `/api/v0.2/stats`: the largest compressed body the backend accepts.
+pub const INTAKE_BODY_LIMIT: usize = 10 * 1024 * 1024;
+/// `/api/v0.2/traces` and `/api/v0.2/stats`: the largest body once decompressed.
+pub const INTAKE_DECOMPRESSED_LIMIT: usize = 50 * 1024 * 1024;
+
+/// The protobuf `AgentPayload` of `/api/v0.2/traces`.
+pub fn encode_agent_payload(payload: &pb::AgentPayload) -> Vec<u8> {
+    prost::Message::encode_to_vec(payload)
+}
+
+/// Decodes the protobuf `AgentPayload` of `/api/v0.2/traces`.
+pub fn decode_agent_payload(body: &[u8]) -> Result<pb::AgentPayload, WireError> {
+    prost::Message::decode(body).map_err(|err: prost::DecodeError| WireError::Protobuf {
+        message: "AgentPayload",
+        reason: err.to_string(),
+    })
+}
+
+/// Which trace body a request carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TraceFormat {
+    V04Msgpack,
+    V04Json,
+    V05,
+}
+
+impl TraceFormat {
+    /// The format of a `/v0.4/traces` body, from its `Content-Type` as the trace-agent reads it:
+    /// `application/msgpack` is msgpack; JSON types, no type or an unparseable one are JSON; any other
+    /// type is tried as JSON, then msgpack ([`decode_traces`] does the second try).
+    pub fn v04(content_type: Option<&str>) -> Self {
+        let media = content_type
+            .and_then(|value| value.split(';').next())
+            .map(|value| value.trim().to_ascii_lowercase());
+        match media.as_deref() {
+            Some("application/msgpack") => TraceFormat::V04Msgpack,
+            _ => TraceFormat::V04Json,
+        }
+    }
+}
+
+/// Decodes a `/v0.4` or `/v0.5` body. A v0.4 body announced as neither msgpack nor JSON that is not
+/// JSON is read as msgpack, as the trace-agent does "its best".
+pub fn decode_traces(
+    format: TraceFormat,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<Vec<Vec<pb::Span>>, WireError> {
+    match format {
+        TraceFormat::V04Msgpack => decode_v04(body),
+        TraceFormat::V05 => decode_v05(body),
+        TraceFormat::V04Json => {
+            let declared_json = content_type
+                .and_then(|value| value.split(';').next())
+                .map(|value| value.trim().to_ascii_lowercase())
+                .is_none_or(|media| matches!(media.as_str(), "application/json" | "text/json" | ""));
+            match decode_v04_json(body) {
+                Err(_) if !declared_json => decode_v04(body),
+                other => other,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

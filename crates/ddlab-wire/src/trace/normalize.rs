@@ -1,0 +1,342 @@
+//! The trace-agent's normalisation of received traces (`pkg/trace/agent/normalizer.go` and
+//! `truncator.go`), with a count of every repair so the agent can report them.
+//!
+//! A trace is dropped whole when it is empty, when a span has a zero trace or span id, or when a span
+//! belongs to another trace. Everything else is repaired, never dropped:
+//!
+//! | field | rule |
+//! | --- | --- |
+//! | service | empty: `unnamed-<lang>-service` (`unnamed-service` without a language); cut to 100 bytes; Datadog's tag rules (libdatadog's normaliser) |
+//! | name | empty or nothing valid left: `unnamed_operation`; cut to 100 bytes; metric-name rules |
+//! | resource | empty: the name; cut to 5000 bytes |
+//! | parent_id | equal to both trace and span id: 0 (a root, in Zipkin's convention) |
+//! | duration | negative, or start + duration overflowing: 0 |
+//! | start | before 2000-01-01: `now - duration` (or `now`) |
+//! | type | cut to 100 bytes |
+//! | `meta.env` | Datadog's tag rules |
+//! | `meta["http.status_code"]` | removed unless an integer in 100..600 |
+//! | meta and metrics keys | longer than 200 bytes: cut, `...` appended |
+//! | meta values | longer than 25000 bytes: cut, `...` appended |
+//!
+//! Time comes in as `now` (Unix nanoseconds): nothing here reads a clock.
+
+use std::collections::HashSet;
+
+use libdd_trace_normalization::normalize_utils::{normalize_name, normalize_tag};
+use libdd_trace_normalization::normalizer;
+
+use super::pb;
+
+/// The longest service, in bytes.
+pub const MAX_SERVICE_LEN: usize = 100;
+/// The longest span name, in bytes.
+pub const MAX_NAME_LEN: usize = 100;
+/// The longest span type, in bytes.
+pub const MAX_TYPE_LEN: usize = 100;
+/// The longest resource, in bytes.
+pub const MAX_RESOURCE_LEN: usize = 5000;
+/// The longest meta or metrics key, in bytes (before `...` is appended).
+pub const MAX_META_KEY_LEN: usize = 200;
+/// The longest meta value, in bytes (before `...` is appended).
+pub const MAX_META_VALUE_LEN: usize = 25_000;
+/// What a span without a usable name is called.
+pub const DEFAULT_SPAN_NAME: &str = "unnamed_operation";
+/// The service of spans without one, when the tracer's language is unknown.
+pub const DEFAULT_SERVICE_NAME: &str = "unnamed-service";
+/// 2000-01-01T00:00:00Z in Unix nanoseconds: earlier starts are taken as a unit mistake.
+const YEAR_2000_NS: i64 = 946_684_800_000_000_000;
+
+/// Why a trace was dropped, with the trace-agent's reason tags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TraceDrop {
+    /// `empty_trace`
+    EmptyTrace,
+    /// `trace_id_zero`
+    TraceIdZero,
+    /// `span_id_zero`
+    SpanIdZero,
+    /// `foreign_span`: a span whose trace id differs from the first span's.
+    ForeignSpan,
+}
+
+impl TraceDrop {
+    /// The trace-agent's `reason:` tag.
+    pub fn reason(self) -> &'static str {
+        match self {
+            TraceDrop::EmptyTrace => "empty_trace",
+            TraceDrop::TraceIdZero => "trace_id_zero",
+            TraceDrop::SpanIdZero => "span_id_zero",
+            TraceDrop::ForeignSpan => "foreign_span",
+        }
+    }
+}
+
+/// How many spans needed each repair, named after the trace-agent's `SpansMalformed` counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SpanRepairs {
+    pub duplicate_span_id: u64,
+    pub service_empty: u64,
+    pub service_truncate: u64,
+    pub service_invalid: u64,
+    pub span_name_empty: u64,
+    pub span_name_truncate: u64,
+    pub span_name_invalid: u64,
+    pub resource_empty: u64,
+    pub resource_truncate: u64,
+    pub type_truncate: u64,
+    pub invalid_start_date: u64,
+    pub invalid_duration: u64,
+    pub invalid_http_status_code: u64,
+    pub meta_truncate: u64,
+    pub metrics_truncate: u64,
+}
+
+impl SpanRepairs {
+    /// Adds `other`'s counts to these.
+    pub fn add(&mut self, other: &SpanRepairs) {
+        self.duplicate_span_id += other.duplicate_span_id;
+        self.service_empty += other.service_empty;
+        self.service_truncate += other.service_truncate;
+        self.service_invalid += other.service_invalid;
+        self.span_name_empty += other.span_name_empty;
+        self.span_name_truncate += other.span_name_truncate;
+        self.span_name_invalid += other.span_name_invalid;
+        self.resource_empty += other.resource_empty;
+        self.resource_truncate += other.resource_truncate;
+        self.type_truncate += other.type_truncate;
+        self.invalid_start_date += other.invalid_start_date;
+        self.invalid_duration += other.invalid_duration;
+        self.invalid_http_status_code += other.invalid_http_status_code;
+        self.meta_truncate += other.meta_truncate;
+        self.metrics_truncate += other.metrics_truncate;
+    }
+
+    /// The total number of repairs.
+    pub fn total(&self) -> u64 {
+        self.duplicate_span_id
+            + self.service_empty
+            + self.service_truncate
+            + self.service_invalid
+            + self.span_name_empty
+            + self.span_name_truncate
+            + self.span_name_invalid
+            + self.resource_empty
+            + self.resource_truncate
+            + self.type_truncate
+            + self.invalid_start_date
+            + self.invalid_duration
+            + self.invalid_http_status_code
+            + self.meta_truncate
+            + self.metrics_truncate
+    }
+}
+
+/// Normalises the spans of one trace in place, counting repairs into `repairs`. `lang` is the tracer's
+/// language (`Datadog-Meta-Lang`), used for the fallback service; `now` is Unix nanoseconds.
+pub fn normalize_trace(
+    spans: &mut [pb::Span],
+    lang: &str,
+    now: i64,
+    repairs: &mut SpanRepairs,
+) -> Result<(), TraceDrop> {
+    let first = spans.first().ok_or(TraceDrop::EmptyTrace)?.trace_id;
+    // The whole trace is checked before any span is touched: a dropped trace counts no repairs.
+    let mut ids = HashSet::with_capacity(spans.len());
+    let mut duplicates = 0;
+    for span in spans.iter() {
+        if span.trace_id == 0 {
+            return Err(TraceDrop::TraceIdZero);
+        }
+        if span.span_id == 0 {
+            return Err(TraceDrop::SpanIdZero);
+        }
+        if span.trace_id != first {
+            return Err(TraceDrop::ForeignSpan);
+        }
+        if !ids.insert(span.span_id) {
+            duplicates += 1;
+        }
+    }
+    repairs.duplicate_span_id += duplicates;
+    for span in spans.iter_mut() {
+        normalize_span(span, lang, now, repairs);
+    }
+    Ok(())
+}
+
+/// Fills a chunk's priority and origin from its root span (index `root`) when the tracer sent none, as
+/// older tracers put them on the root's `_sampling_priority_v1` metric and `_dd.origin` meta.
+pub fn normalize_chunk(chunk: &mut pb::TraceChunk, root: usize) {
+    // The only failure is an index outside the chunk, for which there is nothing to fill.
+    let _ = normalizer::normalize_chunk(chunk, root);
+}
+
+/// A service as the agent normalises it (see the table above), for stats sent without spans.
+pub fn service(text: &str, lang: &str) -> String {
+    let mut span = pb::Span {
+        service: text.to_owned(),
+        ..pb::Span::default()
+    };
+    normalize_span(&mut span, lang, YEAR_2000_NS, &mut SpanRepairs::default());
+    span.service
+}
+
+/// A span name as the agent normalises it, for stats sent without spans.
+pub fn span_name(text: &str) -> String {
+    let mut name = text.to_owned();
+    normalize_name(&mut name);
+    name
+}
+
+/// The chunk priority that says the tracer made no sampling decision (`PriorityNone`).
+pub const PRIORITY_NONE: i32 = i8::MIN as i32;
+
+/// The service a span without a usable one gets.
+pub fn fallback_service(lang: &str) -> String {
+    if lang.is_empty() {
+        DEFAULT_SERVICE_NAME.to_owned()
+    } else {
+        format!("unnamed-{lang}-service")
+    }
+}
+
+/// Normalises one span whose ids were already checked.
+fn normalize_span(span: &mut pb::Span, lang: &str, now: i64, repairs: &mut SpanRepairs) {
+    if span.service.is_empty() {
+        repairs.service_empty += 1;
+        span.service = fallback_service(lang);
+    } else {
+        if span.service.len() > MAX_SERVICE_LEN {
+            repairs.service_truncate += 1;
+            truncate_utf8(&mut span.service, MAX_SERVICE_LEN);
+        }
+        // libdatadog's `normalize_service` falls back without the language: its tag rule is used
+        // directly, and the agent's fallback applied here.
+        normalize_tag(&mut span.service);
+        if span.service.is_empty() {
+            repairs.service_invalid += 1;
+            span.service = fallback_service(lang);
+        }
+    }
+
+    if span.name.is_empty() {
+        repairs.span_name_empty += 1;
+    } else if span.name.len() > MAX_NAME_LEN {
+        repairs.span_name_truncate += 1;
+    }
+    let had_name = !span.name.is_empty() && span.name != DEFAULT_SPAN_NAME;
+    normalize_name(&mut span.name);
+    if had_name && span.name == DEFAULT_SPAN_NAME {
+        repairs.span_name_invalid += 1;
+    }
+
+    if span.resource.is_empty() {
+        repairs.resource_empty += 1;
+        span.resource = span.name.clone();
+    } else if span.resource.len() > MAX_RESOURCE_LEN {
+        repairs.resource_truncate += 1;
+        truncate_utf8(&mut span.resource, MAX_RESOURCE_LEN);
+    }
+
+    if span.parent_id == span.trace_id && span.parent_id == span.span_id {
+        span.parent_id = 0;
+    }
+
+    if span.duration < 0 || span.start.checked_add(span.duration).is_none() {
+        repairs.invalid_duration += 1;
+        span.duration = 0;
+    }
+    if span.start < YEAR_2000_NS {
+        repairs.invalid_start_date += 1;
+        span.start = now.saturating_sub(span.duration);
+        if span.start < 0 {
+            span.start = now;
+        }
+    }
+
+    if span.r#type.len() > MAX_TYPE_LEN {
+        repairs.type_truncate += 1;
+        truncate_utf8(&mut span.r#type, MAX_TYPE_LEN);
+    }
+
+    if let Some(env) = span.meta.get_mut("env") {
+        normalize_tag(env);
+    }
+    if span
+        .meta
+        .get("http.status_code")
+        .is_some_and(|code| !valid_http_status_code(code))
+    {
+        repairs.invalid_http_status_code += 1;
+        span.meta.remove("http.status_code");
+    }
+
+    truncate_meta(span, repairs);
+}
+
+/// The agent's truncator for meta and metrics.
+fn truncate_meta(span: &mut pb::Span, repairs: &mut SpanRepairs) {
+    let long_keys: Vec<String> = span
+        .meta
+        .iter()
+        .filter(|(key, value)| key.len() > MAX_META_KEY_LEN || value.len() > MAX_META_VALUE_LEN)
+        .map(|(key, _)| key.clone())
+        .collect();
+    for key in long_keys {
+        let Some(mut value) = span.meta.remove(&key) else {
+            continue;
+        };
+        let mut key = key;
+        if key.len() > MAX_META_KEY_LEN {
+            truncate_utf8(&mut key, MAX_META_KEY_LEN);
+            key.push_str("...");
+        }
+        if value.len() > MAX_META_VALUE_LEN {
+            truncate_utf8(&mut value, MAX_META_VALUE_LEN);
+            value.push_str("...");
+        }
+        repairs.meta_truncate += 1;
+        span.meta.insert(key, value);
+    }
+    let long_keys: Vec<String> = span
+        .metrics
+        .keys()
+        .filter(|key| key.len() > MAX_META_KEY_LEN)
+        .cloned()
+        .collect();
+    for key in long_keys {
+        let Some(value) = span.metrics.remove(&key) else {
+            continue;
+        };
+        let mut key = key;
+        truncate_utf8(&mut key, MAX_META_KEY_LEN);
+        key.push_str("...");
+        repairs.metrics_truncate += 1;
+        span.metrics.insert(key, value);
+    }
+}
+
+/// An HTTP status code the agent keeps: an integer from 100 to 599.
+pub fn valid_http_status_code(code: &str) -> bool {
+    code.parse::<i64>().is_ok_and(|code| (100..600).contains(&code))
+}
+
+/// Cuts `text` to at most `max` bytes without splitting a character.
+pub fn truncate_utf8(text: &mut String, max: usize) {
+    if text.len() <= max {
+        return;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+}
+
+/// Datadog's tag normalisation (lowercase, `[a-z0-9_:./-]`, runs of `_` merged, at most 200 characters),
+/// as the trace-agent applies it to `env` and the backend to trace metric tags.
+pub fn tag(text: &str) -> String {
+    let mut tag = text.to_owned();
+    normalize_tag(&mut tag);
+    tag
+}
