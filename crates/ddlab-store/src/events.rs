@@ -118,32 +118,8 @@ impl Store {
         let writer = self.writer()?;
         let tx = writer.conn.unchecked_transaction()?;
         let mut ids = Vec::with_capacity(events.len());
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO events (title, text, date_happened, priority, host, tags, alert_type, aggregation_key,
-                                     source_type_name, related_event_id, device_name, event_type)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-            )?;
-            for event in events {
-                insert.execute(params![
-                    event.title,
-                    event.text,
-                    event.date_happened,
-                    event.priority,
-                    event.host,
-                    tags_json(&event.tags),
-                    event.alert_type,
-                    event.aggregation_key,
-                    event.source_type_name,
-                    event.related_event_id,
-                    event.device_name,
-                    event.event_type,
-                ])?;
-                ids.push(tx.last_insert_rowid());
-                if let Some(host) = event.host.as_deref().filter(|h| !h.is_empty()) {
-                    touch_host(&tx, host, now)?;
-                }
-            }
+        for event in events {
+            ids.push(insert_event_row(&tx, event, now)?);
         }
         tx.commit()?;
         Ok(ids)
