@@ -18,7 +18,7 @@ const BENCHES: &[(&str, &str)] = &[("ddlab-backend", "backend")];
 pub(crate) fn run() -> anyhow::Result<()> {
     let root = project_root();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let out_dir = crate::compat::target_dir(&root).join("bench");
+    let out_dir = crate::target_dir(&root).join("bench");
     std::fs::create_dir_all(&out_dir)?;
     let mut all = serde_json::Map::new();
     let mut commands = Vec::new();

@@ -5,13 +5,12 @@
 //! lab's virtualenv, where the pinned datadogpy, `dog` and `datadog-api-client` live.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 
-use crate::project_root;
+use crate::{project_root, target_dir};
 
 pub(crate) fn run() -> anyhow::Result<()> {
     let root = project_root();
@@ -83,22 +82,17 @@ impl Drop for Backend {
     }
 }
 
-pub(crate) fn target_dir(root: &Path) -> std::path::PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), Into::into)
-}
-
 fn free_loopback_address() -> anyhow::Result<SocketAddr> {
     let listener = TcpListener::bind("127.0.0.1:0").context("cannot find a free loopback port")?;
     Ok(listener.local_addr()?)
 }
 
 fn wait_for_port(address: SocketAddr, limit: Duration) -> anyhow::Result<()> {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    let listening = ddlab_stack::process::wait_until(limit, || {
+        TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok()
+    });
+    if !listening {
+        bail!("the backend did not listen on {address} within {limit:?}");
     }
-    bail!("the backend did not listen on {address} within {limit:?}")
+    Ok(())
 }

@@ -37,7 +37,7 @@ fn lab(args: &StackArgs, test_mode: bool) -> anyhow::Result<Lab> {
         bail!("the solution folder {} does not exist", solution.display());
     }
     Ok(Lab {
-        binaries: crate::compat::target_dir(&root).join("debug"),
+        binaries: crate::target_dir(&root).join("debug"),
         state: root.join(".ddlab"),
         solution: solution.canonicalize()?,
         ports: Ports::from_env()?,

@@ -96,34 +96,35 @@ fn python() -> Option<PathBuf> {
 
 /// Polls the agent's status until `done` holds.
 async fn status_until(agent: &Agent, what: &str, done: impl Fn(&AgentStatus) -> bool) -> AgentStatus {
-    let end = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        let status = agent.status();
-        if done(&status) {
-            return status;
-        }
-        assert!(
-            tokio::time::Instant::now() < end,
-            "timed out waiting for {what}: {}",
-            serde_json::to_string_pretty(&status).unwrap()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    support::poll::until(
+        DEADLINE,
+        || {
+            format!(
+                "{what}: {}",
+                serde_json::to_string_pretty(&agent.status()).unwrap()
+            )
+        },
+        async || Some(agent.status()).filter(|status| done(status)),
+    )
+    .await
 }
 
 /// Polls the backend's intake log of `route` until a payload satisfies `found`.
 async fn intake_until(backend: &Backend, route: &str, what: &str, found: impl Fn(&Value) -> bool) {
-    let end = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        let log = backend
-            .get(&format!("/ddlab/intake?route={route}&limit=500"))
-            .await;
-        if log["payloads"].as_array().is_some_and(|p| p.iter().any(&found)) {
-            return;
-        }
-        assert!(tokio::time::Instant::now() < end, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    support::poll::until(
+        DEADLINE,
+        || what.to_owned(),
+        async || {
+            let log = backend
+                .get(&format!("/ddlab/intake?route={route}&limit=500"))
+                .await;
+            log["payloads"]
+                .as_array()
+                .is_some_and(|p| p.iter().any(&found))
+                .then_some(())
+        },
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -288,25 +289,22 @@ async fn the_reference_solution_reaches_the_backend() {
             .is_some_and(|runs| runs.iter().any(|r| r["check"] == "datadog.agent.up"))
     })
     .await;
-    let end = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        let tags = backend.get(&format!("/api/v1/tags/hosts/{HOST}")).await;
-        let tags: Vec<String> = tags["tags"]
-            .as_array()
-            .map(|t| t.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect())
-            .unwrap_or_default();
-        if ["env:lab", "role:database", "exercise:ddlab"]
-            .iter()
-            .all(|t| tags.iter().any(|have| have == t))
-        {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < end,
-            "host tags never arrived: {tags:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    support::poll::until(
+        DEADLINE,
+        || "the host tags of datadog.yaml on the host".to_owned(),
+        async || {
+            let tags = backend.get(&format!("/api/v1/tags/hosts/{HOST}")).await;
+            let tags: Vec<String> = tags["tags"]
+                .as_array()
+                .map(|t| t.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect())
+                .unwrap_or_default();
+            ["env:lab", "role:database", "exercise:ddlab"]
+                .iter()
+                .all(|t| tags.iter().any(|have| have == t))
+                .then_some(())
+        },
+    )
+    .await;
 
     // The CLI's view over IPC, found through the config root, its run folder and the token.
     let env = env(&backend);

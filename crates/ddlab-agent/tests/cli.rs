@@ -39,15 +39,8 @@ async fn output(root: &Path, args: &[&str]) -> (bool, String, String) {
     )
 }
 
-async fn poll<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
-    let end = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(tokio::time::Instant::now() < end, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+async fn poll<T>(what: &str, probe: impl AsyncFnMut() -> Option<T>) -> T {
+    support::poll::until(DEADLINE, || what.to_owned(), probe).await
 }
 
 fn write(root: &Path, relative: &str, text: &str) {

@@ -102,13 +102,13 @@ impl Lab {
     /// Brings up every component not already running, reporting each step through `progress`.
     pub fn up(&self, progress: &mut dyn FnMut(&str)) -> Result<(), StackError> {
         let venv = self.lab_venv(progress)?;
-        self.up_mysql(progress)?;
+        let programs = self.up_mysql(progress)?;
         self.up_mail(&venv, progress)?;
         self.up_backend(progress)?;
         self.up_agent(&venv, progress)?;
         let app = self.up_app(progress)?;
         if app {
-            self.up_traffic(&venv, progress)?;
+            self.up_traffic(&venv, &programs, progress)?;
         }
         Ok(())
     }
@@ -133,7 +133,8 @@ impl Lab {
         }
     }
 
-    fn up_mysql(&self, progress: &mut dyn FnMut(&str)) -> Result<(), StackError> {
+    /// Starts the server if needed and applies the grants; returns the programs found, for the traffic.
+    fn up_mysql(&self, progress: &mut dyn FnMut(&str)) -> Result<Programs, StackError> {
         let programs = Programs::find()?;
         let server = self.mysql_server();
         if !self.already("mysql", progress) {
@@ -152,7 +153,7 @@ impl Lab {
         server.apply_file(&programs, &grants)?;
         progress(&format!("mysql: applied {}", grants.display()));
         server.root_sql(&programs, "creating the sample schema", mysql::SAMPLE_SCHEMA)?;
-        Ok(())
+        Ok(programs)
     }
 
     fn up_mail(&self, venv: &Path, progress: &mut dyn FnMut(&str)) -> Result<(), StackError> {
@@ -317,11 +318,15 @@ impl Lab {
         Ok(true)
     }
 
-    fn up_traffic(&self, venv: &Path, progress: &mut dyn FnMut(&str)) -> Result<(), StackError> {
+    fn up_traffic(
+        &self,
+        venv: &Path,
+        programs: &Programs,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<(), StackError> {
         if self.already("traffic", progress) {
             return Ok(());
         }
-        let programs = Programs::find()?;
         process::spawn(
             Command::new(venv)
                 .arg(self.project.join("crates/ddlab-stack/python/traffic.py"))

@@ -112,16 +112,9 @@ pub fn stop(pid_file: &Path, grace: Duration) -> bool {
     };
     let pid = Pid::from_raw(i32::try_from(recorded.pid).unwrap_or(i32::MAX));
     let _ = kill(pid, Signal::SIGTERM);
-    let deadline = Instant::now() + grace;
-    while Instant::now() < deadline && running(pid_file).is_some() {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    if running(pid_file).is_some() {
+    if !wait_until(grace, || running(pid_file).is_none()) {
         let _ = kill(pid, Signal::SIGKILL);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline && running(pid_file).is_some() {
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_until(Duration::from_secs(5), || running(pid_file).is_none());
     }
     let _ = std::fs::remove_file(pid_file);
     true

@@ -4,6 +4,7 @@
 //! on every machine or the install fails. A stamp file in the virtualenv records the exact requirement
 //! texts it was built from; when they match, [`ensure`] does nothing.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -63,60 +64,49 @@ const STAMP: &str = "ddlab-requirements.stamp";
 
 /// Makes `dir` a virtualenv holding exactly `requirements`, creating it with `base_python` if needed.
 pub fn ensure(dir: &Path, base_python: &str, requirements: &[Requirements]) -> Result<Venv, VenvError> {
-    let python = dir.join("bin").join("python");
     let mut wanted = String::new();
+    let mut installs = Vec::with_capacity(requirements.len());
     for req in requirements {
-        let text = std::fs::read_to_string(&req.path).map_err(|source| VenvError::Requirements {
-            path: req.path.clone(),
-            source,
-        })?;
+        let text = read_requirements(&req.path)?;
         wanted.push_str(&format!(
             "# {} no_deps={}\n{text}\n",
             req.path.display(),
             req.no_deps
         ));
-    }
-    let stamp = dir.join(STAMP);
-    if python.exists() && std::fs::read_to_string(&stamp).is_ok_and(|have| have == wanted) {
-        return Ok(Venv {
-            python,
-            changed: false,
-        });
-    }
-    if !python.exists() {
-        run(Command::new(base_python).arg("-m").arg("venv").arg(dir))?;
-    }
-    for req in requirements {
-        let mut pip = Command::new(&python);
-        pip.args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--require-hashes",
-        ]);
+        let mut args: Vec<OsString> = vec!["--require-hashes".into()];
         if req.no_deps {
-            pip.arg("--no-deps");
+            args.push("--no-deps".into());
         }
-        pip.arg("-r").arg(&req.path);
-        run(&mut pip)?;
+        args.extend(["-r".into(), req.path.clone().into_os_string()]);
+        installs.push(args);
     }
-    std::fs::write(&stamp, wanted).map_err(|source| VenvError::Stamp { path: stamp, source })?;
-    Ok(Venv {
-        python,
-        changed: true,
-    })
+    build(dir, base_python, wanted, installs)
 }
 
 /// Makes `dir` a virtualenv with a requirements file installed as pip resolves it (a candidate's app
 /// requirements, pinned by version but not by hash). Reinstalls only when the file changes.
 pub fn ensure_unhashed(dir: &Path, base_python: &str, requirements: &Path) -> Result<Venv, VenvError> {
-    let python = dir.join("bin").join("python");
-    let wanted = std::fs::read_to_string(requirements).map_err(|source| VenvError::Requirements {
-        path: requirements.to_owned(),
+    let wanted = read_requirements(requirements)?;
+    let installs = vec![vec!["-r".into(), requirements.as_os_str().to_owned()]];
+    build(dir, base_python, wanted, installs)
+}
+
+fn read_requirements(path: &Path) -> Result<String, VenvError> {
+    std::fs::read_to_string(path).map_err(|source| VenvError::Requirements {
+        path: path.to_owned(),
         source,
-    })?;
+    })
+}
+
+/// Creates the virtualenv if needed and runs one `pip install` per argument list, unless the stamp says
+/// it was already built from `wanted`; then records `wanted` in the stamp.
+fn build(
+    dir: &Path,
+    base_python: &str,
+    wanted: String,
+    installs: Vec<Vec<OsString>>,
+) -> Result<Venv, VenvError> {
+    let python = dir.join("bin").join("python");
     let stamp = dir.join(STAMP);
     if python.exists() && std::fs::read_to_string(&stamp).is_ok_and(|have| have == wanted) {
         return Ok(Venv {
@@ -127,16 +117,11 @@ pub fn ensure_unhashed(dir: &Path, base_python: &str, requirements: &Path) -> Re
     if !python.exists() {
         run(Command::new(base_python).arg("-m").arg("venv").arg(dir))?;
     }
-    run(Command::new(&python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "-r",
-        ])
-        .arg(requirements))?;
+    for args in installs {
+        run(Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+            .args(args))?;
+    }
     std::fs::write(&stamp, wanted).map_err(|source| VenvError::Stamp { path: stamp, source })?;
     Ok(Venv {
         python,

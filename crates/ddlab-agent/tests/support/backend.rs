@@ -102,18 +102,12 @@ impl Backend {
 
     /// Polls `query` until it returns a series, for at most `deadline`.
     pub async fn wait_for_series(&self, query: &str, deadline: Duration) -> Vec<Value> {
-        let end = tokio::time::Instant::now() + deadline;
-        loop {
-            let series = self.query(query).await;
-            if !series.is_empty() {
-                return series;
-            }
-            assert!(
-                tokio::time::Instant::now() < end,
-                "no series for {query} within {deadline:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        super::poll::until(
+            deadline,
+            || format!("a series for {query}"),
+            async || Some(self.query(query).await).filter(|series| !series.is_empty()),
+        )
+        .await
     }
 
     pub async fn stop(mut self) {

@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, Command};
@@ -82,25 +82,25 @@ impl Server {
             .kill_on_drop(true)
             .spawn()
             .expect("start mariadbd");
-        let started = Instant::now();
-        loop {
-            if let Some(status) = child.try_wait().expect("poll mariadbd") {
-                panic!(
-                    "mariadbd exited with {status} before accepting connections; its log:\n{}",
+        super::poll::until(
+            READY_DEADLINE,
+            || {
+                format!(
+                    "mariadbd to accept connections; its log:\n{}",
                     std::fs::read_to_string(&error_log).unwrap_or_default()
-                );
-            }
-            if tokio::net::UnixStream::connect(&socket).await.is_ok() {
-                break;
-            }
-            assert!(
-                started.elapsed() < READY_DEADLINE,
-                "mariadbd did not accept connections within {READY_DEADLINE:?}; its log:\n{}",
-                std::fs::read_to_string(&error_log).unwrap_or_default()
-            );
-            // The poll interval; the deadline above bounds the wait.
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+                )
+            },
+            async || {
+                if let Some(status) = child.try_wait().expect("poll mariadbd") {
+                    panic!(
+                        "mariadbd exited with {status} before accepting connections; its log:\n{}",
+                        std::fs::read_to_string(&error_log).unwrap_or_default()
+                    );
+                }
+                tokio::net::UnixStream::connect(&socket).await.ok().map(drop)
+            },
+        )
+        .await;
         Some(Server {
             _child: child,
             dir,

@@ -285,22 +285,15 @@ fn host_json(host: &Host, now: i64, with_meta: bool) -> Value {
         own.push(host_tag);
         own.sort();
     }
-    let sources: Vec<&str> = if host.agent_version.is_some() {
-        vec!["agent"]
-    } else {
-        vec![]
-    };
-    let mut apps = Vec::new();
-    if host.agent_version.is_some() {
-        apps.push("agent");
-    }
+    // A host an agent sent metadata for runs the agent app, from the agent source.
+    let agent: Vec<&str> = host.agent_version.iter().map(|_| "agent").collect();
     json!({
         "id": host_id(&host.name),
         "name": host.name,
         "host_name": host.name,
         "aliases": [host.name],
-        "apps": apps,
-        "sources": sources,
+        "apps": agent,
+        "sources": agent,
         "tags_by_source": tags_by_source,
         "up": now - host.last_seen <= UP_WINDOW,
         "last_reported_time": host.last_seen,

@@ -8,7 +8,6 @@
 //! never carry.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Query, State};
@@ -16,8 +15,8 @@ use axum::response::{IntoResponse, Response};
 use ddlab_query::{Formula, Limit, NamedQuery, SeriesKind, SeriesResult, TopOrder, Window};
 use serde_json::{Value, json};
 
-use super::epoch_param;
 use super::error::ApiError;
+use super::{blocking, epoch_param};
 use crate::AppState;
 use crate::source::StoreSource;
 
@@ -39,20 +38,15 @@ pub(crate) async fn query_v1(
     }
     let parsed = ddlab_query::parse(&text)
         .map_err(|err| ApiError::BadRequest(format!("Error parsing query: \n {err}")))?;
-    let store = Arc::clone(&state.store);
-    let results = tokio::task::spawn_blocking(move || {
-        ddlab_query::evaluate(
-            &parsed,
-            &StoreSource::new(&store),
-            Window {
-                from,
-                to,
-                interval: None,
-            },
-        )
+    let window = Window {
+        from,
+        to,
+        interval: None,
+    };
+    let results = blocking(&state, move |store| {
+        Ok(ddlab_query::evaluate(&parsed, &StoreSource::new(store), window))
     })
-    .await
-    .map_err(|err| ApiError::Internal(anyhow::anyhow!("query task failed: {err}")))?
+    .await?
     .map_err(|err| ApiError::BadRequest(format!("Error evaluating query: {err}")))?;
     let group_by: Vec<String> = {
         let mut keys: Vec<String> = results
@@ -151,18 +145,21 @@ pub(crate) async fn query_timeseries(
     let queries = named_queries(attributes)?;
     let names: Vec<&str> = queries.iter().map(|q| q.name.as_str()).collect();
     let formulas = formulas(attributes, &names)?;
-    let store = Arc::clone(&state.store);
     // `to` is exclusive in v2; windows are inclusive.
     let window = Window {
         from: from_ms.div_euclid(1000),
         to: (to_ms - 1).div_euclid(1000),
         interval,
     };
-    let results = tokio::task::spawn_blocking(move || {
-        ddlab_query::evaluate_formulas(&queries, &formulas, &StoreSource::new(&store), window)
+    let results = blocking(&state, move |store| {
+        Ok(ddlab_query::evaluate_formulas(
+            &queries,
+            &formulas,
+            &StoreSource::new(store),
+            window,
+        ))
     })
-    .await
-    .map_err(|err| ApiError::Internal(anyhow::anyhow!("query task failed: {err}")))?
+    .await?
     .map_err(|err| ApiError::BadRequest(format!("Error evaluating query: {err}")))?;
     let mut times: Vec<i64> = results
         .iter()
