@@ -28,3 +28,25 @@ Feature: Collecting metrics
   @EX-10
   Scenario: The interval changes without touching the check's code
     Then the Python code of the check "my_metric" has no scheduling logic
+
+  @live
+  Rule: In the running lab, the integration and the custom check report
+
+    Background:
+      Given the lab runs the candidate's solution
+
+    @EX-7
+    Scenario: The MySQL integration reports the database's metrics
+      Then the host reports the metric "mysql.net.connections"
+      And the host reports a metric whose name starts with "mysql.performance."
+      And the host reports a metric whose name starts with "mysql.innodb."
+
+    @EX-8
+    Scenario: my_metric arrives as a gauge between 0 and 1000
+      Then the host reports the metric "my_metric"
+      And every point of "my_metric" on the host lies between 0 and 1000
+      And the metric "my_metric" is a gauge
+
+    @EX-9 @slow
+    Scenario: my_metric arrives once every 45 seconds
+      Then consecutive points of "my_metric" on the host are 40 to 60 seconds apart

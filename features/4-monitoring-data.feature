@@ -34,3 +34,31 @@ Feature: Monitoring data
   @EX-22
   Scenario: The alert message carries the value and the host's IP
     Then the monitor's "is_alert" block uses "value" and "host.ip"
+
+  @live @test-clock @mailbox @serial
+  Rule: In the running lab, the monitor changes state and e-mails each state's message
+
+    Background:
+      Given the lab runs the candidate's solution
+      And the candidate's monitor is created through the API
+
+    @EX-16 @EX-18 @EX-20 @EX-22 @EX-23
+    Scenario: Above 800 for 5 minutes, the monitor alerts and e-mails the value and the host's IP
+      When "my_metric" on the host stays at 900 for 5 minutes
+      Then the monitor is in the "Alert" state
+      And the candidate receives the monitor's "Alert" e-mail
+      And that e-mail says "900" and the host's IP address
+
+    @EX-17 @EX-21
+    Scenario: Between 500 and 800 for 5 minutes, the monitor warns with the warning message
+      When "my_metric" on the host stays at 650 for 5 minutes
+      Then the monitor is in the "Warn" state
+      And the candidate receives the monitor's "Warn" e-mail
+      And that e-mail differs from the alert message
+
+    @EX-19 @EX-21
+    Scenario: Without my_metric for 10 minutes, the monitor reports No Data
+      When "my_metric" on the host stays at 100 for 5 minutes
+      And "my_metric" on the host stops reporting for 11 minutes
+      Then the monitor is in the "No Data" state
+      And the candidate receives the monitor's "No Data" e-mail

@@ -22,3 +22,29 @@ Feature: Scheduling downtimes
   @EX-24c
   Scenario: Scheduling a downtime e-mails the candidate
     Then every downtime's message notifies an e-mail address
+
+  @live @mailbox
+  Rule: In the running lab, the downtimes are scheduled for the monitor and silence it
+
+    Background:
+      Given the lab runs the candidate's solution
+      And the candidate's monitor is created through the API
+      And the candidate's downtimes are scheduled for that monitor
+
+    @EX-24c
+    Scenario: Scheduling each downtime e-mails the candidate
+      Then the candidate receives an e-mail for each scheduled downtime
+
+    @EX-24a @test-clock @serial
+    Scenario: The weekday downtime silences the monitor on Wednesday evening, not on Wednesday morning
+      When the lab's clock is at 20:00 on the first Wednesday of the downtimes, in their timezone
+      Then the monitor is muted
+      When the lab's clock is at 10:00 on the first Wednesday of the downtimes, in their timezone
+      Then the monitor is not muted
+
+    @EX-24b @test-clock @serial
+    Scenario: The weekend downtime silences the monitor all Saturday and Sunday
+      When the lab's clock is at 12:00 on the first Saturday of the downtimes, in their timezone
+      Then the monitor is muted
+      When the lab's clock is at 23:00 on the first Sunday of the downtimes, in their timezone
+      Then the monitor is muted

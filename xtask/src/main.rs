@@ -97,5 +97,5 @@ pub(crate) fn project_root() -> PathBuf {
 
 /// Where cargo puts build outputs: `CARGO_TARGET_DIR` if set, else `target/` in the workspace.
 pub(crate) fn target_dir(root: &Path) -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), Into::into)
+    ddlab_stack::local::target_dir(root)
 }

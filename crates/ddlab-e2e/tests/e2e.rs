@@ -1,7 +1,11 @@
 //! The e2e scenarios: `cargo test --test e2e [-- --solution DIR]` runs `features/` against a solution.
 //!
 //! The solution defaults to the reference answer in `fixtures/solution`; `--solution DIR` or the
-//! `DDLAB_SOLUTION` environment variable grades another one. A JUnit report is written to
+//! `DDLAB_SOLUTION` environment variable grades another one. Scenarios tagged `@live` run against the
+//! lab: the one already running in `.ddlab` (`cargo xtask up --test-mode`), or one this run starts in
+//! test mode and stops at the end. With `--datadog` they run against a real Datadog organisation
+//! instead, and the scenarios that need the lab's test clock or mailbox are left out (and listed).
+//! `--tags 'not @live'` checks the solution's files alone, without a lab. A JUnit report is written to
 //! `target/e2e/junit.xml`, and the last line printed is `e2e: N passed, N failed`.
 
 // The harness is a program: it reports on stdout.
@@ -13,20 +17,36 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use cucumber::{StatsWriter as _, World as _, WriterExt as _, cli, event, writer};
+use cucumber::{StatsWriter as _, World as _, WriterExt as _, cli, event, gherkin, writer};
+use ddlab_e2e::live::{Live, wall_clock};
+use ddlab_e2e::stack::{self, Target};
 use ddlab_e2e::{Outcome, Summary};
 use ddlab_solution::Solution;
+use tokio::sync::OnceCell;
 
 use steps::Lab;
 
 /// The solution under test, read once for every scenario.
 static SOLUTION: OnceLock<Result<Arc<Solution>, String>> = OnceLock::new();
+/// Against a real Datadog organisation rather than the lab.
+static DATADOG: OnceLock<bool> = OnceLock::new();
+/// The system the live scenarios talk to, found or started by the first one that needs it.
+static TARGET: OnceCell<Result<Arc<Live>, String>> = OnceCell::const_new();
+/// The lab this run started, stopped at the end.
+static STARTED: Mutex<Option<Target>> = Mutex::new(None);
+
+/// Tags of scenarios that need what only the lab has.
+const LAB_ONLY: &[&str] = &["test-clock", "mailbox", "scripts"];
 
 #[derive(Debug, cli::Args)]
 struct Options {
     /// The solution folder to check (default: the reference solution in fixtures/solution).
     #[arg(long, env = "DDLAB_SOLUTION", value_name = "DIR")]
     solution: Option<PathBuf>,
+    /// Run the live scenarios against a real Datadog organisation (DD_API_KEY, DD_APP_KEY, DD_SITE,
+    /// DDLAB_EMAIL) instead of the lab.
+    #[arg(long)]
+    datadog: bool,
 }
 
 #[tokio::main]
@@ -39,6 +59,8 @@ async fn main() -> ExitCode {
         .clone()
         .unwrap_or_else(|| root.join("fixtures/solution"));
     println!("e2e: checking the solution in {}", solution_dir.display());
+    let datadog = opts.custom.datadog;
+    DATADOG.get_or_init(|| datadog);
     SOLUTION.get_or_init(|| {
         Solution::load(&solution_dir)
             .map(Arc::new)
@@ -70,20 +92,51 @@ async fn main() -> ExitCode {
                 .normalized(),
         )
         .fail_on_skipped()
-        .after(move |feature, _rule, scenario, finished, _world| {
+        .after(move |feature, rule, scenario, finished, world| {
+            let reset = world.and_then(|w| w.clock_moved.then(|| w.reached().cloned()).flatten());
             let outcome = Outcome {
                 feature: feature.name.clone(),
                 scenario: scenario.name.clone(),
-                tags: scenario.tags.iter().chain(&feature.tags).cloned().collect(),
+                tags: scenario
+                    .tags
+                    .iter()
+                    .chain(rule.map(|r| r.tags.iter()).into_iter().flatten())
+                    .chain(&feature.tags)
+                    .cloned()
+                    .collect(),
                 failure: failure(finished),
             };
             if let Ok(mut summary) = recorder.lock() {
                 summary.outcomes.push(outcome);
             }
-            Box::pin(async {})
+            Box::pin(async move {
+                // A scenario that moved the lab's clock puts it back, so the next one starts at the
+                // real time.
+                if let Some(live) = reset
+                    && let Err(err) = live.set_clock(wall_clock()).await
+                {
+                    eprintln!("e2e: cannot put the lab's clock back: {err}");
+                }
+            })
         })
-        .run(root.join("features"))
+        .filter_run(root.join("features"), move |feature, rule, scenario| {
+            !(datadog && needs_the_lab(feature, rule, scenario))
+        })
         .await;
+    if datadog {
+        println!(
+            "e2e: --datadog leaves out the scenarios tagged {} (they need the lab's test clock, mailbox or Python)",
+            LAB_ONLY
+                .iter()
+                .map(|t| format!("@{t}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let started = STARTED.lock().ok().and_then(|mut s| s.take());
+    if let Some(target) = started {
+        target.finish(&mut |line| println!("e2e: {line}"));
+    }
 
     let summary = summary.lock().map(|s| s.clone()).unwrap_or_default();
     let broken = writer.parsing_errors() + writer.hook_errors();
@@ -101,6 +154,44 @@ async fn main() -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+fn needs_the_lab(
+    feature: &gherkin::Feature,
+    rule: Option<&gherkin::Rule>,
+    scenario: &gherkin::Scenario,
+) -> bool {
+    feature
+        .tags
+        .iter()
+        .chain(rule.map(|r| r.tags.iter()).into_iter().flatten())
+        .chain(&scenario.tags)
+        .any(|tag| LAB_ONLY.contains(&tag.as_str()))
+}
+
+/// The system under test for the live scenarios: found or started once, then shared.
+pub(crate) async fn live() -> Result<Arc<Live>, String> {
+    TARGET
+        .get_or_init(|| async {
+            let solution = solution()?;
+            let target = if DATADOG.get().copied().unwrap_or(false) {
+                stack::datadog(&solution)?
+            } else {
+                let mut say = |line: &str| println!("e2e: {line}");
+                stack::lab(&project_root(), &solution, &mut say).await?
+            };
+            let live = Arc::new(target.live.clone());
+            if live.lab.as_ref().is_some_and(|lab| lab.test_clock) {
+                // A lab left with its clock moved (an interrupted run) starts at the real time.
+                live.set_clock(wall_clock()).await?;
+            }
+            if let Ok(mut started) = STARTED.lock() {
+                *started = Some(target);
+            }
+            Ok(live)
+        })
+        .await
+        .clone()
 }
 
 fn failure(finished: &event::ScenarioFinished) -> Option<String> {

@@ -22,6 +22,11 @@ use crate::ports::{PortError, Ports};
 use crate::process::{self, RunFiles};
 use crate::venv::{self, VenvError};
 
+/// Where cargo puts the lab's binaries for the checkout at `root` (`CARGO_TARGET_DIR` or `target/`).
+pub fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), Into::into)
+}
+
 /// The components in start order.
 pub const COMPONENTS: &[&str] = &["mysql", "mail", "backend", "agent", "app", "traffic"];
 
@@ -101,7 +106,23 @@ impl Lab {
 
     /// Brings up every component not already running, reporting each step through `progress`.
     pub fn up(&self, progress: &mut dyn FnMut(&str)) -> Result<(), StackError> {
+        if let Some(running) = self.running_solution()
+            && running != self.solution
+            && process::running(&self.files("agent").pid_file).is_some()
+        {
+            return Err(StackError::Missing(format!(
+                "the lab is already running the solution in {}; stop it first with `cargo xtask down`",
+                running.display()
+            )));
+        }
         let venv = self.lab_venv(progress)?;
+        let record = self.state.join("run/solution");
+        std::fs::create_dir_all(self.state.join("run"))
+            .and_then(|()| std::fs::write(&record, self.solution.to_string_lossy().as_bytes()))
+            .map_err(|source| StackError::Io {
+                path: record.clone(),
+                source,
+            })?;
         let programs = self.up_mysql(progress)?;
         self.up_mail(&venv, progress)?;
         self.up_backend(progress)?;
@@ -382,6 +403,13 @@ impl Lab {
                 }
             })
             .collect()
+    }
+
+    /// The solution the lab was last brought up with.
+    pub fn running_solution(&self) -> Option<PathBuf> {
+        std::fs::read_to_string(self.state.join("run/solution"))
+            .ok()
+            .map(PathBuf::from)
     }
 
     /// The API and application keys the backend generated on its first start.

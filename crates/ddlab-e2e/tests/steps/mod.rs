@@ -2,21 +2,33 @@
 
 mod agent;
 mod apm;
+mod apm_live;
 mod checks;
 mod dashboards;
+mod dashboards_live;
 mod downtimes;
+mod downtimes_live;
+mod host;
+mod live;
+mod mail;
 mod monitors;
+mod monitors_live;
+mod script_live;
 mod submission;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use cucumber::given;
 use ddlab_e2e::calendar::{date, next_weekday};
+use ddlab_e2e::live::Live;
+use ddlab_e2e::mailbox::Mail;
 use ddlab_solution::{Payload, Solution, Variables};
 use serde_json::Value;
 
-/// One scenario's view of the lab: the solution under test and the payloads it is looking at.
+/// One scenario's view of the lab: the solution under test, the payloads it is looking at, and what it
+/// created in the running lab.
 #[derive(Debug, cucumber::World)]
 #[world(init = Self::new)]
 pub struct Lab {
@@ -24,6 +36,21 @@ pub struct Lab {
     /// The payload the scenario's `Given` picked, placeholders filled in.
     payload: Option<Value>,
     downtimes: Vec<Value>,
+    /// The running lab, once `Given the lab runs the candidate's solution` found it.
+    live: Option<Arc<Live>>,
+    dashboard: Option<dashboards_live::Created>,
+    snapshot_url: Option<String>,
+    event_title: Option<String>,
+    monitor: Option<monitors_live::CreatedMonitor>,
+    scheduled: Vec<downtimes_live::Scheduled>,
+    requests: Option<apm_live::Requests>,
+    script: Option<script_live::ScriptRun>,
+    /// The last e-mail a step waited for.
+    mail: Option<Mail>,
+    /// The test clock's time this scenario last set.
+    clock_at: Option<i64>,
+    /// Whether this scenario moved the lab's clock (put back when it ends).
+    pub(crate) clock_moved: bool,
 }
 
 impl Lab {
@@ -32,7 +59,23 @@ impl Lab {
             solution: crate::solution(),
             payload: None,
             downtimes: Vec::new(),
+            live: None,
+            dashboard: None,
+            snapshot_url: None,
+            event_title: None,
+            monitor: None,
+            scheduled: Vec::new(),
+            requests: None,
+            script: None,
+            mail: None,
+            clock_at: None,
+            clock_moved: false,
         }
+    }
+
+    /// The running lab, when this scenario reached it.
+    pub(crate) fn reached(&self) -> Option<&Arc<Live>> {
+        self.live.as_ref()
     }
 
     /// The solution, or a step failure that says why it could not be read.
@@ -61,6 +104,27 @@ fn fill(payload: &Payload) -> Value {
     payload
         .substituted(&variables())
         .unwrap_or_else(|err| panic!("{err}"))
+}
+
+/// A payload with its placeholders filled in with the running lab's values.
+fn fill_live(lab: &Lab, payload: &Payload) -> Value {
+    payload
+        .substituted(&live_variables(lab.live()))
+        .unwrap_or_else(|err| panic!("{err}"))
+}
+
+/// Placeholder values for the running lab: its host and the candidate's address.
+pub(crate) fn live_variables(live: &Live) -> Variables {
+    let mut vars = variables();
+    vars.insert("HOST".to_owned(), live.host.clone());
+    vars.insert("EMAIL".to_owned(), live.email.clone());
+    vars
+}
+
+/// A number unique within the run, for names and markers.
+pub(crate) fn sequence() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// Placeholder values for checking payloads without a stack: the lab's host and e-mail, a stand-in
