@@ -39,6 +39,7 @@ fn lab(args: &StackArgs, test_mode: bool) -> anyhow::Result<Lab> {
     Ok(Lab {
         binaries: crate::target_dir(&root).join("debug"),
         state: root.join(".ddlab"),
+        venvs: root.join(".ddlab"),
         solution: solution.canonicalize()?,
         ports: Ports::from_env()?,
         project: root,

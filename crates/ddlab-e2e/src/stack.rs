@@ -38,55 +38,71 @@ impl Target {
     }
 }
 
-/// The lab of this checkout (`.ddlab`): the running one, or one started now in test mode on `solution`.
+/// The lab of this checkout: the one running in `.ddlab` (`cargo xtask up --test-mode`), or a fresh one
+/// started now in test mode on `solution`, with its own state under `target/e2e/lab` (wiped first, so
+/// no earlier run's data can make a scenario pass), sharing the checkout's virtualenvs.
 pub async fn lab(
     project: &Path,
     solution: &Solution,
     progress: &mut (dyn FnMut(&str) + Send),
 ) -> Result<Target, String> {
-    let lab = Lab {
+    let solution_dir = solution
+        .root
+        .canonicalize()
+        .unwrap_or_else(|_| solution.root.clone());
+    let ports = Ports::from_env().map_err(|err| err.to_string())?;
+    let shared = Lab {
         project: project.to_path_buf(),
         state: project.join(".ddlab"),
+        venvs: project.join(".ddlab"),
         binaries: ddlab_stack::local::target_dir(project).join("debug"),
-        solution: solution
-            .root
-            .canonicalize()
-            .unwrap_or_else(|_| solution.root.clone()),
-        ports: Ports::from_env().map_err(|err| err.to_string())?,
+        solution: solution_dir.clone(),
+        ports,
         test_mode: true,
     };
-    let running = ddlab_stack::process::running(&lab.files("backend").pid_file).is_some();
-    let started = if running {
-        if let Some(other) = lab.running_solution().filter(|s| *s != lab.solution) {
+    let (lab, started) = if ddlab_stack::process::running(&shared.files("backend").pid_file).is_some() {
+        if let Some(other) = shared.running_solution().filter(|s| *s != shared.solution) {
             return Err(format!(
                 "the running lab runs the solution in {}, not {}: stop it with `cargo xtask down` and run again",
                 other.display(),
-                lab.solution.display()
+                shared.solution.display()
             ));
         }
         progress(&format!(
             "using the lab that is already running in {} (stop it with `cargo xtask down` to let this run start its own)",
-            lab.state.display()
+            shared.state.display()
         ));
-        None
+        (shared, None)
     } else {
-        progress("starting a lab in test mode for this run (stopped at the end)");
+        let own = Lab {
+            state: ddlab_stack::local::target_dir(project).join("e2e/lab"),
+            ..shared
+        };
+        progress(&format!(
+            "starting a lab in test mode for this run in {} (stopped at the end)",
+            own.state.display()
+        ));
+        own.down(true, &mut |_| {})
+            .map_err(|err| format!("cannot clear {}: {err}", own.state.display()))?;
         build_binaries(project)?;
-        let up = lab.clone();
+        let up = own.clone();
         let mut lines = Vec::new();
-        let result = tokio::task::spawn_blocking(move || {
+        let (outcome, lines) = tokio::task::spawn_blocking(move || {
             let outcome = up.up(&mut |step| lines.push(step.to_owned()));
             (outcome, lines)
         })
         .await
         .map_err(|err| format!("the lab's start-up task failed: {err}"))?;
-        for line in &result.1 {
+        for line in &lines {
             progress(line);
         }
-        result
-            .0
-            .map_err(|err| format!("the lab did not come up: {err}"))?;
-        Some(lab.clone())
+        if let Err(err) = outcome {
+            if let Err(stop) = own.down(false, &mut |_| {}) {
+                progress(&format!("stopping the half-started lab failed: {stop}"));
+            }
+            return Err(format!("the lab did not come up: {err}"));
+        }
+        (own.clone(), Some(own))
     };
     let (api_key, app_key) = lab.keys().ok_or_else(|| {
         format!(

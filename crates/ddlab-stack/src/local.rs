@@ -37,6 +37,9 @@ pub struct Lab {
     pub project: PathBuf,
     /// The state folder, `.ddlab` in the checkout by default.
     pub state: PathBuf,
+    /// Where the virtualenvs live (`venv/`, `app-venv/`); the state folder by default. Labs with
+    /// separate state (the e2e run's) share the checkout's virtualenvs, which take minutes to build.
+    pub venvs: PathBuf,
     /// Where the built `ddlab-backend` and `ddlab-agent` binaries are.
     pub binaries: PathBuf,
     /// The solution the lab runs.
@@ -93,7 +96,7 @@ impl Lab {
     }
 
     pub fn venv_dir(&self) -> PathBuf {
-        self.state.join("venv")
+        self.venvs.join("venv")
     }
 
     pub fn mail_dir(&self) -> PathBuf {
@@ -311,7 +314,7 @@ impl Lab {
         }
         self.ports.check_free(&["app"])?;
         progress(&format!("app: installing {}", requirements.display()));
-        let app_venv = self.state.join("app-venv");
+        let app_venv = self.venvs.join("app-venv");
         // The candidate's requirements are theirs: pinned by version, not necessarily by hash.
         let built = venv::ensure_unhashed(&app_venv, "python3", &requirements)?;
         let files = self.files("app");
