@@ -8,6 +8,7 @@
 mod bench;
 mod ci;
 mod compat;
+mod grade;
 mod stack;
 #[cfg(test)]
 mod tidy;
@@ -63,6 +64,8 @@ enum Task {
     Compat,
     /// Run every benchmark beside its anchor; writes docs/benchmarks.md and docs/benchmarks.json.
     Bench,
+    /// Grade a solution: run the scenarios on it and write a report of every exercise item.
+    Grade(grade::GradeArgs),
 }
 
 fn main() -> ExitCode {
@@ -72,6 +75,7 @@ fn main() -> ExitCode {
         Task::Venv => venv::run(),
         Task::Compat => compat::run(),
         Task::Bench => bench::run(),
+        Task::Grade(args) => grade::run(&args),
         Task::Up { stack, test_mode } => stack::up(&stack, test_mode),
         Task::Down { stack, purge } => stack::down(&stack, purge),
         Task::Status { stack } => stack::status(&stack),

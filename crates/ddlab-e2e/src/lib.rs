@@ -9,6 +9,7 @@ pub mod live;
 pub mod mailbox;
 pub mod poll;
 pub mod python;
+pub mod report;
 pub mod stack;
 
 use std::fmt;
@@ -20,6 +21,8 @@ pub struct Outcome {
     pub scenario: String,
     /// The scenario's tags without `@`, e.g. `EX-16`.
     pub tags: Vec<String>,
+    /// The steps it ran, as written (`Then the host reports …`): the evidence of a pass.
+    pub steps: Vec<String>,
     /// `None` when every step passed; otherwise why it did not.
     pub failure: Option<String>,
 }
@@ -62,7 +65,7 @@ impl fmt::Display for Summary {
 }
 
 /// Sort key for `EX-11b`-style ids: by number, then by suffix.
-fn item_order(tag: &str) -> (u32, String) {
+pub(crate) fn item_order(tag: &str) -> (u32, String) {
     let rest = tag.trim_start_matches("EX-");
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
     (
@@ -80,6 +83,7 @@ mod tests {
             feature: "f".to_owned(),
             scenario: "s".to_owned(),
             tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+            steps: Vec::new(),
             failure: failure.map(str::to_owned),
         }
     }

@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use cucumber::{StatsWriter as _, World as _, WriterExt as _, cli, event, gherkin, writer};
 use ddlab_e2e::live::{Live, wall_clock};
+use ddlab_e2e::report::Report;
 use ddlab_e2e::stack::{self, Target};
 use ddlab_e2e::{Outcome, Summary};
 use ddlab_solution::Solution;
@@ -43,6 +44,9 @@ struct Options {
     /// The solution folder to check (default: the reference solution in fixtures/solution).
     #[arg(long, env = "DDLAB_SOLUTION", value_name = "DIR")]
     solution: Option<PathBuf>,
+    /// Where to write the grading report (report.json, report.md, report.html); default target/e2e.
+    #[arg(long, env = "DDLAB_E2E_REPORT", value_name = "DIR")]
+    report: Option<PathBuf>,
     /// Run the live scenarios against a real Datadog organisation (DD_API_KEY, DD_APP_KEY, DD_SITE,
     /// DDLAB_EMAIL) instead of the lab.
     #[arg(long)]
@@ -67,7 +71,12 @@ async fn main() -> ExitCode {
             .map_err(|err| format!("cannot read the solution: {err}"))
     });
 
-    let report_dir = root.join("target/e2e");
+    let started_at = std::time::Instant::now();
+    let report_dir = opts
+        .custom
+        .report
+        .clone()
+        .unwrap_or_else(|| root.join("target/e2e"));
     let junit = match std::fs::create_dir_all(&report_dir)
         .and_then(|()| std::fs::File::create(report_dir.join("junit.xml")))
     {
@@ -104,6 +113,11 @@ async fn main() -> ExitCode {
                     .chain(&feature.tags)
                     .cloned()
                     .collect(),
+                steps: scenario
+                    .steps
+                    .iter()
+                    .map(|step| format!("{}{}", step.keyword, step.value))
+                    .collect(),
                 failure: failure(finished),
             };
             if let Ok(mut summary) = recorder.lock() {
@@ -139,6 +153,20 @@ async fn main() -> ExitCode {
     }
 
     let summary = summary.lock().map(|s| s.clone()).unwrap_or_default();
+    let report = Report::new(
+        &solution_dir.display().to_string(),
+        &summary,
+        started_at.elapsed().as_secs_f64(),
+    );
+    println!();
+    print!("{}", report.to_text());
+    match report.write(&report_dir) {
+        Ok(()) => println!(
+            "e2e: grading report in {} (report.md, report.html, report.json)",
+            report_dir.display()
+        ),
+        Err(err) => eprintln!("e2e: cannot write the report in {}: {err}", report_dir.display()),
+    }
     let broken = writer.parsing_errors() + writer.hook_errors();
     let failing = summary.failing_items();
     if !failing.is_empty() {
