@@ -15,7 +15,7 @@ pub mod stack;
 use std::fmt;
 
 /// How one scenario ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
     pub feature: String,
     pub scenario: String,
@@ -23,12 +23,14 @@ pub struct Outcome {
     pub tags: Vec<String>,
     /// The steps it ran, as written (`Then the host reports …`): the evidence of a pass.
     pub steps: Vec<String>,
+    /// How long it took, from its world's creation to its end.
+    pub seconds: f64,
     /// `None` when every step passed; otherwise why it did not.
     pub failure: Option<String>,
 }
 
 /// Every scenario's outcome, in the order they finished.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Summary {
     pub outcomes: Vec<Outcome>,
 }
@@ -84,6 +86,7 @@ mod tests {
             scenario: "s".to_owned(),
             tags: tags.iter().map(|t| (*t).to_owned()).collect(),
             steps: Vec::new(),
+            seconds: 0.0,
             failure: failure.map(str::to_owned),
         }
     }

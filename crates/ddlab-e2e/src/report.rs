@@ -39,6 +39,10 @@ pub struct Report {
     pub passed: usize,
     pub failed: usize,
     pub seconds: f64,
+    /// How long bringing the lab up took, when this run started one.
+    pub lab_start_seconds: Option<f64>,
+    /// The slowest scenarios, `(name, seconds)`, slowest first.
+    pub slowest: Vec<(String, f64)>,
 }
 
 impl Report {
@@ -80,12 +84,21 @@ impl Report {
                 }
             })
             .collect();
+        let mut slowest: Vec<(String, f64)> = summary
+            .outcomes
+            .iter()
+            .map(|o| (o.scenario.clone(), o.seconds))
+            .collect();
+        slowest.sort_by(|a, b| b.1.total_cmp(&a.1));
+        slowest.truncate(5);
         Self {
             solution: solution.to_owned(),
             items,
             passed: summary.passed(),
             failed: summary.failed(),
             seconds,
+            lab_start_seconds: None,
+            slowest,
         }
     }
 
@@ -102,6 +115,8 @@ impl Report {
             "solution": self.solution,
             "scenarios": {"passed": self.passed, "failed": self.failed},
             "seconds": self.seconds,
+            "lab_start_seconds": self.lab_start_seconds,
+            "slowest": self.slowest.iter().map(|(s, secs)| json!({"scenario": s, "seconds": secs})).collect::<Vec<_>>(),
             "items": self.items.iter().map(|item| json!({
                 "id": item.id,
                 "title": item.title,
@@ -111,6 +126,24 @@ impl Report {
                 "pitfalls": item.pitfalls,
             })).collect::<Vec<_>>(),
         })
+    }
+
+    /// Where the time went: the lab's start, the whole run, the slowest scenarios.
+    pub fn timings(&self) -> String {
+        let mut out = format!("e2e: wall time {:.0} s", self.seconds);
+        if let Some(start) = self.lab_start_seconds {
+            let _ = write!(out, " (lab start {start:.0} s)");
+        }
+        if !self.slowest.is_empty() {
+            let slow: Vec<String> = self
+                .slowest
+                .iter()
+                .take(3)
+                .map(|(s, secs)| format!("{s} {secs:.0} s"))
+                .collect();
+            let _ = write!(out, "; slowest scenarios: {}", slow.join("; "));
+        }
+        out
     }
 
     /// The terminal summary: one line per item.
@@ -383,6 +416,7 @@ mod tests {
             scenario: format!("s {tags:?}"),
             tags: tags.iter().map(|t| (*t).to_owned()).collect(),
             steps: vec!["Then something".to_owned()],
+            seconds: 1.0,
             failure: failure.map(str::to_owned),
         }
     }

@@ -35,6 +35,8 @@ static DATADOG: OnceLock<bool> = OnceLock::new();
 static TARGET: OnceCell<Result<Arc<Live>, String>> = OnceCell::const_new();
 /// The lab this run started, stopped at the end.
 static STARTED: Mutex<Option<Target>> = Mutex::new(None);
+/// How long finding or starting the lab took.
+static LAB_START: Mutex<Option<f64>> = Mutex::new(None);
 
 /// Tags of scenarios that need what only the lab has.
 const LAB_ONLY: &[&str] = &["test-clock", "mailbox", "scripts"];
@@ -102,6 +104,7 @@ async fn main() -> ExitCode {
         )
         .fail_on_skipped()
         .after(move |feature, rule, scenario, finished, world| {
+            let seconds = world.as_ref().map_or(0.0, |w| w.born.elapsed().as_secs_f64());
             let reset = world.and_then(|w| w.clock_moved.then(|| w.reached().cloned()).flatten());
             let outcome = Outcome {
                 feature: feature.name.clone(),
@@ -118,6 +121,7 @@ async fn main() -> ExitCode {
                     .iter()
                     .map(|step| format!("{}{}", step.keyword, step.value))
                     .collect(),
+                seconds,
                 failure: failure(finished),
             };
             if let Ok(mut summary) = recorder.lock() {
@@ -153,11 +157,12 @@ async fn main() -> ExitCode {
     }
 
     let summary = summary.lock().map(|s| s.clone()).unwrap_or_default();
-    let report = Report::new(
+    let mut report = Report::new(
         &solution_dir.display().to_string(),
         &summary,
         started_at.elapsed().as_secs_f64(),
     );
+    report.lab_start_seconds = LAB_START.lock().ok().and_then(|s| *s);
     println!();
     print!("{}", report.to_text());
     match report.write(&report_dir) {
@@ -175,6 +180,7 @@ async fn main() -> ExitCode {
     if broken > 0 {
         println!("e2e: {broken} feature files or hooks could not run");
     }
+    println!("{}", report.timings());
     // The last line, which CI reads.
     println!("{summary}");
     if summary.failed() == 0 && broken == 0 && summary.passed() > 0 {
@@ -202,6 +208,7 @@ pub(crate) async fn live() -> Result<Arc<Live>, String> {
     TARGET
         .get_or_init(|| async {
             let solution = solution()?;
+            let began = std::time::Instant::now();
             let target = if DATADOG.get().copied().unwrap_or(false) {
                 stack::datadog(&solution)?
             } else {
@@ -215,6 +222,9 @@ pub(crate) async fn live() -> Result<Arc<Live>, String> {
             }
             if let Ok(mut started) = STARTED.lock() {
                 *started = Some(target);
+            }
+            if let Ok(mut start) = LAB_START.lock() {
+                *start = Some(began.elapsed().as_secs_f64());
             }
             Ok(live)
         })

@@ -51,6 +51,8 @@ pub struct Lab {
     clock_at: Option<i64>,
     /// Whether this scenario moved the lab's clock (put back when it ends).
     pub(crate) clock_moved: bool,
+    /// When the scenario began.
+    pub(crate) born: std::time::Instant,
 }
 
 impl Lab {
@@ -70,6 +72,7 @@ impl Lab {
             mail: None,
             clock_at: None,
             clock_moved: false,
+            born: std::time::Instant::now(),
         }
     }
 
