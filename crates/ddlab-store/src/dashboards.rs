@@ -99,7 +99,12 @@ impl Store {
     }
 
     /// Replaces a live dashboard whole; false when there is no such live dashboard.
-    pub fn replace_dashboard(&self, id: &str, write: &DashboardWrite, now_ms: i64) -> Result<bool, StoreError> {
+    pub fn replace_dashboard(
+        &self,
+        id: &str,
+        write: &DashboardWrite,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
         let writer = self.writer()?;
         Ok(writer.conn.execute(
             "UPDATE dashboards SET title = ?2, layout_type = ?3, origin = ?4, dashboard = ?5, legacy = ?6,
@@ -216,7 +221,12 @@ impl Store {
         let writer = self.writer()?;
         writer.conn.execute(
             "INSERT INTO dashboard_shares (token, dashboard_id, share, created) VALUES (?1, ?2, ?3, ?4)",
-            params![share.token, share.dashboard_id, share.share.to_string(), share.created],
+            params![
+                share.token,
+                share.dashboard_id,
+                share.share.to_string(),
+                share.created
+            ],
         )?;
         Ok(())
     }
@@ -268,7 +278,9 @@ impl Store {
                 "SELECT token, dashboard_id, share, created FROM dashboard_shares
                  WHERE dashboard_id = ?1 ORDER BY created, token",
             )?;
-            let found = stmt.query_map([dashboard_id], share_row)?.collect::<Result<_, _>>()?;
+            let found = stmt
+                .query_map([dashboard_id], share_row)?
+                .collect::<Result<_, _>>()?;
             Ok(found)
         })
     }
@@ -316,7 +328,10 @@ impl Store {
     /// Deletes a dashboard list (not its dashboards); false when there is no such list.
     pub fn delete_dashboard_list(&self, id: i64) -> Result<bool, StoreError> {
         let writer = self.writer()?;
-        Ok(writer.conn.execute("DELETE FROM dashboard_lists WHERE id = ?1", [id])? > 0)
+        Ok(writer
+            .conn
+            .execute("DELETE FROM dashboard_lists WHERE id = ?1", [id])?
+            > 0)
     }
 
     pub fn dashboard_list(&self, id: i64) -> Result<Option<DashboardListRecord>, StoreError> {
@@ -437,9 +452,9 @@ impl Store {
     }
 }
 
-const COLUMNS: &str = "legacy_id, id, title, layout_type, origin, dashboard, legacy, created, modified, deleted";
-const PREFIXED_COLUMNS: &str =
-    "d.legacy_id, d.id, d.title, d.layout_type, d.origin, d.dashboard, d.legacy, d.created, d.modified, d.deleted";
+const COLUMNS: &str =
+    "legacy_id, id, title, layout_type, origin, dashboard, legacy, created, modified, deleted";
+const PREFIXED_COLUMNS: &str = "d.legacy_id, d.id, d.title, d.layout_type, d.origin, d.dashboard, d.legacy, d.created, d.modified, d.deleted";
 const COLUMN_COUNT: usize = 10;
 const LIST_SELECT: &str = "SELECT l.id, l.name, l.created, l.modified,
     (SELECT count(*) FROM dashboard_list_items i JOIN dashboards d ON d.id = i.dashboard_id
@@ -516,45 +531,84 @@ mod tests {
     #[test]
     fn dashboards_are_replaced_deleted_and_restored_all_or_nothing() {
         let (_dir, store) = store();
-        let legacy = store.insert_dashboard("aaa-bbb-ccc", &write("one"), 1_000).unwrap().unwrap();
-        assert_eq!(store.insert_dashboard("aaa-bbb-ccc", &write("dup"), 1_000).unwrap(), None);
-        store.insert_dashboard("ddd-eee-fff", &write("two"), 2_000).unwrap().unwrap();
+        let legacy = store
+            .insert_dashboard("aaa-bbb-ccc", &write("one"), 1_000)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            store
+                .insert_dashboard("aaa-bbb-ccc", &write("dup"), 1_000)
+                .unwrap(),
+            None
+        );
+        store
+            .insert_dashboard("ddd-eee-fff", &write("two"), 2_000)
+            .unwrap()
+            .unwrap();
         assert_eq!(
             store.dashboard_json(&legacy.to_string()).unwrap(),
             Some(json!({"title": "one", "widgets": []}))
         );
-        assert!(store.replace_dashboard("aaa-bbb-ccc", &write("uno"), 3_000).unwrap());
+        assert!(
+            store
+                .replace_dashboard("aaa-bbb-ccc", &write("uno"), 3_000)
+                .unwrap()
+        );
         let record = store.dashboard("aaa-bbb-ccc").unwrap().unwrap();
-        assert_eq!((record.title.as_str(), record.created, record.modified), ("uno", 1_000, 3_000));
+        assert_eq!(
+            (record.title.as_str(), record.created, record.modified),
+            ("uno", 1_000, 3_000)
+        );
 
         let missing = store
             .delete_dashboards(&["aaa-bbb-ccc".to_owned(), "zzz-zzz-zzz".to_owned()], 4_000)
             .unwrap();
         assert_eq!(missing, vec!["zzz-zzz-zzz".to_owned()]);
         assert_eq!(store.dashboards(DashboardFilter::default()).unwrap().len(), 2);
-        assert!(store.delete_dashboards(&["aaa-bbb-ccc".to_owned()], 4_000).unwrap().is_empty());
+        assert!(
+            store
+                .delete_dashboards(&["aaa-bbb-ccc".to_owned()], 4_000)
+                .unwrap()
+                .is_empty()
+        );
         assert_eq!(store.dashboard_json("aaa-bbb-ccc").unwrap(), None);
-        assert!(!store.replace_dashboard("aaa-bbb-ccc", &write("x"), 5_000).unwrap());
+        assert!(
+            !store
+                .replace_dashboard("aaa-bbb-ccc", &write("x"), 5_000)
+                .unwrap()
+        );
         let deleted = store
             .dashboards(DashboardFilter {
                 deleted: true,
                 shared: None,
             })
             .unwrap();
-        assert_eq!(deleted.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(), ["aaa-bbb-ccc"]);
+        assert_eq!(
+            deleted.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+            ["aaa-bbb-ccc"]
+        );
         assert_eq!(
             store.restore_dashboards(&["ddd-eee-fff".to_owned()]).unwrap(),
             vec!["ddd-eee-fff".to_owned()]
         );
-        assert!(store.restore_dashboards(&["aaa-bbb-ccc".to_owned()]).unwrap().is_empty());
+        assert!(
+            store
+                .restore_dashboards(&["aaa-bbb-ccc".to_owned()])
+                .unwrap()
+                .is_empty()
+        );
         assert_eq!(store.dashboard("aaa-bbb-ccc").unwrap().unwrap().deleted, None);
     }
 
     #[test]
     fn shares_show_their_dashboard_until_revoked_or_deleted() {
         let (_dir, store) = store();
-        store.insert_dashboard("aaa-bbb-ccc", &write("one"), 1_000).unwrap();
-        store.insert_dashboard("ddd-eee-fff", &write("two"), 1_000).unwrap();
+        store
+            .insert_dashboard("aaa-bbb-ccc", &write("one"), 1_000)
+            .unwrap();
+        store
+            .insert_dashboard("ddd-eee-fff", &write("two"), 1_000)
+            .unwrap();
         let share = ShareRecord {
             token: "t1".to_owned(),
             dashboard_id: "aaa-bbb-ccc".to_owned(),
@@ -572,10 +626,16 @@ mod tests {
         assert_eq!(shared[0].id, "aaa-bbb-ccc");
         let (found, dashboard) = store.shared_dashboard("t1").unwrap().unwrap();
         assert_eq!((found, dashboard["title"].clone()), (share.clone(), json!("one")));
-        assert!(store.update_share("t1", &json!({"share_type": "invite"})).unwrap());
+        assert!(
+            store
+                .update_share("t1", &json!({"share_type": "invite"}))
+                .unwrap()
+        );
         assert_eq!(store.share("t1").unwrap().unwrap().share["share_type"], "invite");
 
-        store.delete_dashboards(&["aaa-bbb-ccc".to_owned()], 2_000).unwrap();
+        store
+            .delete_dashboards(&["aaa-bbb-ccc".to_owned()], 2_000)
+            .unwrap();
         assert_eq!(store.shared_dashboard("t1").unwrap(), None);
         store.restore_dashboards(&["aaa-bbb-ccc".to_owned()]).unwrap();
         assert!(store.shared_dashboard("t1").unwrap().is_some());
@@ -587,34 +647,53 @@ mod tests {
     #[test]
     fn lists_hold_live_dashboards_in_the_order_added() {
         let (_dir, store) = store();
-        store.insert_dashboard("aaa-bbb-ccc", &write("one"), 1_000).unwrap();
-        store.insert_dashboard("ddd-eee-fff", &write("two"), 1_000).unwrap();
+        store
+            .insert_dashboard("aaa-bbb-ccc", &write("one"), 1_000)
+            .unwrap();
+        store
+            .insert_dashboard("ddd-eee-fff", &write("two"), 1_000)
+            .unwrap();
         let list = store.insert_dashboard_list("mine", 1_000).unwrap();
         let add = |ids: &[&str], replace, now| {
             let ids: Vec<String> = ids.iter().map(|s| (*s).to_owned()).collect();
             store.add_dashboard_list_items(list, &ids, replace, now).unwrap()
         };
         assert_eq!(add(&["ddd-eee-fff"], false, 2_000), Ok(true));
-        assert_eq!(add(&["aaa-bbb-ccc", "nope"], false, 3_000), Err(vec!["nope".to_owned()]));
+        assert_eq!(
+            add(&["aaa-bbb-ccc", "nope"], false, 3_000),
+            Err(vec!["nope".to_owned()])
+        );
         assert_eq!(add(&["aaa-bbb-ccc"], false, 3_000), Ok(true));
         let items = store.dashboard_list_items(list).unwrap().unwrap();
         assert_eq!(
-            items.iter().map(|(d, added)| (d.id.as_str(), *added)).collect::<Vec<_>>(),
+            items
+                .iter()
+                .map(|(d, added)| (d.id.as_str(), *added))
+                .collect::<Vec<_>>(),
             [("ddd-eee-fff", 2_000), ("aaa-bbb-ccc", 3_000)]
         );
         assert_eq!(store.dashboard_list(list).unwrap().unwrap().dashboard_count, 2);
-        store.delete_dashboards(&["aaa-bbb-ccc".to_owned()], 4_000).unwrap();
+        store
+            .delete_dashboards(&["aaa-bbb-ccc".to_owned()], 4_000)
+            .unwrap();
         assert_eq!(store.dashboard_list(list).unwrap().unwrap().dashboard_count, 1);
         assert_eq!(add(&["ddd-eee-fff"], true, 5_000), Ok(true));
         assert_eq!(
             store
-                .remove_dashboard_list_items(list, &["ddd-eee-fff".to_owned(), "aaa-bbb-ccc".to_owned()], 6_000)
+                .remove_dashboard_list_items(
+                    list,
+                    &["ddd-eee-fff".to_owned(), "aaa-bbb-ccc".to_owned()],
+                    6_000
+                )
                 .unwrap(),
             Some(vec!["ddd-eee-fff".to_owned()])
         );
         assert!(store.rename_dashboard_list(list, "ours", 7_000).unwrap());
         let record = store.dashboard_list(list).unwrap().unwrap();
-        assert_eq!((record.name.as_str(), record.dashboard_count, record.modified), ("ours", 0, 7_000));
+        assert_eq!(
+            (record.name.as_str(), record.dashboard_count, record.modified),
+            ("ours", 0, 7_000)
+        );
         assert!(store.delete_dashboard_list(list).unwrap());
         assert_eq!(store.dashboard_list_items(list).unwrap(), None);
         assert_eq!(add(&["ddd-eee-fff"], false, 8_000), Ok(false));

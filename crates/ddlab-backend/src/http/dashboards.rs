@@ -34,10 +34,7 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route(
             "/api/v1/dashboard",
-            get(list)
-                .post(create)
-                .delete(delete_many)
-                .patch(restore_many),
+            get(list).post(create).delete(delete_many).patch(restore_many),
         )
         .route(
             "/api/v1/dashboard/{id}",
@@ -138,12 +135,7 @@ async fn list(
     let count = count_param(&params, "count", 100)?;
     let start = count_param(&params, "start", 0)?;
     let records = blocking(&state, move |store| store.dashboards(filter)).await?;
-    let dashboards: Vec<Value> = records
-        .iter()
-        .skip(start)
-        .take(count)
-        .map(summary)
-        .collect();
+    let dashboards: Vec<Value> = records.iter().skip(start).take(count).map(summary).collect();
     Ok(Json(json!({ "dashboards": dashboards })))
 }
 

@@ -31,7 +31,10 @@ pub(crate) async fn create_dash(State(state): State<AppState>, body: Bytes) -> R
 }
 
 /// `GET /api/v1/dash/{id}`.
-pub(crate) async fn get_dash(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn get_dash(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let record = legacy(&state, &id, LayoutType::Ordered).await?;
     Ok(Json(dash_wrapper(&record)))
 }
@@ -51,7 +54,10 @@ pub(crate) async fn update_dash(
 }
 
 /// `DELETE /api/v1/dash/{id}`: 204.
-pub(crate) async fn delete_dash(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub(crate) async fn delete_dash(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let record = legacy(&state, &id, LayoutType::Ordered).await?;
     super::delete_ids(&state, vec![record.id]).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -80,7 +86,10 @@ pub(crate) async fn list_dashes(State(state): State<AppState>) -> Result<Json<Va
 }
 
 /// `POST /api/v1/screen`: answers the board unwrapped.
-pub(crate) async fn create_screen(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn create_screen(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
     let body = json_body(&body)?;
     let checked = checked_body(&screenboard_as_v1(&body)?, Noun("widget"), &mut widget_id)
         .map_err(ApiError::BadRequest)?;
@@ -89,7 +98,10 @@ pub(crate) async fn create_screen(State(state): State<AppState>, body: Bytes) ->
 }
 
 /// `GET /api/v1/screen/{id}`: the board with `created_by`.
-pub(crate) async fn get_screen(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn get_screen(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let record = legacy(&state, &id, LayoutType::Free).await?;
     Ok(Json(screen_json(&record, true)))
 }
@@ -109,7 +121,10 @@ pub(crate) async fn update_screen(
 }
 
 /// `DELETE /api/v1/screen/{id}`: 204.
-pub(crate) async fn delete_screen(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub(crate) async fn delete_screen(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let record = legacy(&state, &id, LayoutType::Free).await?;
     super::delete_ids(&state, vec![record.id]).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -138,7 +153,10 @@ pub(crate) async fn list_screens(State(state): State<AppState>) -> Result<Json<V
 }
 
 /// `POST /api/v1/screen/share/{id}`: `{"board_id", "public_url"}`; a board already shared keeps its link.
-pub(crate) async fn share_screen(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn share_screen(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let record = legacy(&state, &id, LayoutType::Free).await?;
     let dashboard_id = record.id.clone();
     let existing = blocking(&state, move |store| store.shares_of(&dashboard_id)).await?;
@@ -163,7 +181,10 @@ pub(crate) async fn share_screen(State(state): State<AppState>, Path(id): Path<S
 }
 
 /// `DELETE /api/v1/screen/share/{id}`: revokes the board's links; answers `null`.
-pub(crate) async fn revoke_screen(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn revoke_screen(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let record = legacy(&state, &id, LayoutType::Free).await?;
     blocking(&state, move |store| store.delete_shares_of(&record.id)).await?;
     Ok(Json(Value::Null))
@@ -266,7 +287,11 @@ fn timeboard_as_v1(body: &Value) -> Result<Value, ApiError> {
         .ok_or_else(|| ApiError::BadRequest("The request body must be a JSON object".to_owned()))?;
     let graphs = match object.get("graphs") {
         Some(Value::Array(graphs)) => graphs,
-        Some(other) => return Err(ApiError::BadRequest(format!("'graphs' must be an array, got {other}"))),
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "'graphs' must be an array, got {other}"
+            )));
+        }
         None => return Err(ApiError::BadRequest("'graphs' is a required property".to_owned())),
     };
     let widgets: Vec<Value> = graphs.iter().map(graph_as_widget).collect();
@@ -289,7 +314,11 @@ fn screenboard_as_v1(body: &Value) -> Result<Value, ApiError> {
         .ok_or_else(|| ApiError::BadRequest("The request body must be a JSON object".to_owned()))?;
     let title = match object.get("board_title") {
         Some(title) => title.clone(),
-        None => return Err(ApiError::BadRequest("'board_title' is a required property".to_owned())),
+        None => {
+            return Err(ApiError::BadRequest(
+                "'board_title' is a required property".to_owned(),
+            ));
+        }
     };
     let widgets = match object.get("widgets") {
         None | Some(Value::Null) => Vec::new(),
@@ -302,7 +331,11 @@ fn screenboard_as_v1(body: &Value) -> Result<Value, ApiError> {
                 })
             })
             .collect::<Result<_, _>>()?,
-        Some(other) => return Err(ApiError::BadRequest(format!("'widgets' must be an array, got {other}"))),
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "'widgets' must be an array, got {other}"
+            )));
+        }
     };
     Ok(json!({
         "title": title,
@@ -431,7 +464,11 @@ fn screen_widget_as_widget(widget: &Value) -> Result<Value, String> {
 /// The reverse of [`graph_as_widget`], for boards last written through `/api/v1/dashboard`.
 fn widget_as_graph(widget: &Value) -> Value {
     let definition = widget["definition"].as_object().cloned().unwrap_or_default();
-    let kind = definition.get("type").and_then(Value::as_str).unwrap_or("timeseries").to_owned();
+    let kind = definition
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("timeseries")
+        .to_owned();
     let mut tile = Map::new();
     tile.insert("viz".to_owned(), json!(kind));
     for (key, value) in &definition {
@@ -454,7 +491,11 @@ fn widget_as_graph(widget: &Value) -> Value {
 /// The reverse of [`screen_widget_as_widget`].
 fn widget_as_screen_widget(widget: &Value) -> Value {
     let definition = widget["definition"].as_object().cloned().unwrap_or_default();
-    let kind = definition.get("type").and_then(Value::as_str).unwrap_or("timeseries").to_owned();
+    let kind = definition
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("timeseries")
+        .to_owned();
     let mut out = Map::new();
     out.insert("type".to_owned(), json!(kind));
     if let Some(layout) = widget["layout"].as_object() {
@@ -550,7 +591,10 @@ mod tests {
         assert_eq!(widget_as_screen_widget(&widget), placed);
         let note = json!({"type": "note", "x": 0, "y": 0, "width": 10, "height": 5, "text": "hi", "bgcolor": "yellow"});
         let widget = screen_widget_as_widget(&note).unwrap();
-        assert_eq!(widget["definition"], json!({"type": "note", "content": "hi", "background_color": "yellow"}));
+        assert_eq!(
+            widget["definition"],
+            json!({"type": "note", "content": "hi", "background_color": "yellow"})
+        );
         assert_eq!(widget_as_screen_widget(&widget), note);
         assert_eq!(
             screen_widget_as_widget(&json!({"type": "note", "x": 0, "text": "hi"})).unwrap_err(),

@@ -28,7 +28,10 @@ pub(crate) async fn create(State(state): State<AppState>, body: Bytes) -> Result
 }
 
 /// `GET /api/v1/dashboard/lists/manual/{id}`.
-pub(crate) async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let id = list_id(&id)?;
     Ok(Json(list_json(&load(&state, id).await?)))
 }
@@ -42,14 +45,21 @@ pub(crate) async fn update(
     let id = list_id(&id)?;
     let name = name(&json_body(&body)?)?;
     let now_ms = state.clock.now_ms();
-    if !blocking(&state, move |store| store.rename_dashboard_list(id, &name, now_ms)).await? {
+    if !blocking(&state, move |store| {
+        store.rename_dashboard_list(id, &name, now_ms)
+    })
+    .await?
+    {
         return Err(not_found(id));
     }
     Ok(Json(list_json(&load(&state, id).await?)))
 }
 
 /// `DELETE /api/v1/dashboard/lists/manual/{id}`: the list only, never its dashboards.
-pub(crate) async fn delete(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let id = list_id(&id)?;
     if blocking(&state, move |store| store.delete_dashboard_list(id)).await? {
         Ok(Json(json!({ "deleted_dashboard_list_id": id })))
@@ -59,7 +69,10 @@ pub(crate) async fn delete(State(state): State<AppState>, Path(id): Path<String>
 }
 
 /// `GET /api/v2/dashboard/lists/manual/{id}/dashboards`: `{"dashboards": [...], "total"}`.
-pub(crate) async fn items(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn items(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let id = list_id(&id)?;
     let items = blocking(&state, move |store| store.dashboard_list_items(id))
         .await?
@@ -75,7 +88,9 @@ pub(crate) async fn items(State(state): State<AppState>, Path(id): Path<String>)
         .iter()
         .map(|(record, _)| item_json(record, shared.iter().any(|s| s.id == record.id)))
         .collect();
-    Ok(Json(json!({ "total": dashboards.len(), "dashboards": dashboards })))
+    Ok(Json(
+        json!({ "total": dashboards.len(), "dashboards": dashboards }),
+    ))
 }
 
 /// `POST /api/v2/dashboard/lists/manual/{id}/dashboards` with `{"dashboards": [{"id", "type"}]}`.
@@ -108,9 +123,11 @@ pub(crate) async fn remove_items(
     let wanted = item_refs(&json_body(&body)?)?;
     let ids: Vec<String> = wanted.iter().map(|(id, _)| id.clone()).collect();
     let now_ms = state.clock.now_ms();
-    let removed = blocking(&state, move |store| store.remove_dashboard_list_items(id, &ids, now_ms))
-        .await?
-        .ok_or_else(|| not_found(id))?;
+    let removed = blocking(&state, move |store| {
+        store.remove_dashboard_list_items(id, &ids, now_ms)
+    })
+    .await?
+    .ok_or_else(|| not_found(id))?;
     let removed: Vec<Value> = wanted
         .iter()
         .filter(|(id, _)| removed.contains(id))
@@ -119,7 +136,12 @@ pub(crate) async fn remove_items(
     Ok(Json(json!({ "deleted_dashboards_from_list": removed })))
 }
 
-async fn change_items(state: &AppState, id: &str, body: &Value, replace: bool) -> Result<Vec<Value>, ApiError> {
+async fn change_items(
+    state: &AppState,
+    id: &str,
+    body: &Value,
+    replace: bool,
+) -> Result<Vec<Value>, ApiError> {
     let id = list_id(id)?;
     let wanted = item_refs(body)?;
     // Each reference must name a live dashboard of the type it says.
@@ -143,7 +165,11 @@ async fn change_items(state: &AppState, id: &str, body: &Value, replace: bool) -
     }
     let ids: Vec<String> = wanted.iter().map(|(id, _)| id.clone()).collect();
     let now_ms = state.clock.now_ms();
-    match blocking(state, move |store| store.add_dashboard_list_items(id, &ids, replace, now_ms)).await? {
+    match blocking(state, move |store| {
+        store.add_dashboard_list_items(id, &ids, replace, now_ms)
+    })
+    .await?
+    {
         Ok(true) => {}
         Ok(false) => return Err(not_found(id)),
         Err(missing) => {
@@ -161,10 +187,9 @@ async fn change_items(state: &AppState, id: &str, body: &Value, replace: bool) -
 
 /// `{"dashboards": [{"id", "type"}]}` as (id, type) pairs.
 fn item_refs(body: &Value) -> Result<Vec<(String, String)>, ApiError> {
-    let items = body
-        .get("dashboards")
-        .and_then(Value::as_array)
-        .ok_or_else(|| ApiError::BadRequest("'dashboards' is a required property and must be a list".to_owned()))?;
+    let items = body.get("dashboards").and_then(Value::as_array).ok_or_else(|| {
+        ApiError::BadRequest("'dashboards' is a required property and must be a list".to_owned())
+    })?;
     items
         .iter()
         .enumerate()
@@ -239,7 +264,9 @@ fn name(body: &Value) -> Result<String, ApiError> {
     match body.get("name") {
         Some(Value::String(name)) if !name.trim().is_empty() => Ok(name.clone()),
         Some(Value::String(_)) => Err(ApiError::BadRequest("'name' must not be empty".to_owned())),
-        Some(other) => Err(ApiError::BadRequest(format!("'name' must be a string, got {other}"))),
+        Some(other) => Err(ApiError::BadRequest(format!(
+            "'name' must be a string, got {other}"
+        ))),
         None => Err(ApiError::BadRequest("'name' is a required property".to_owned())),
     }
 }

@@ -64,7 +64,10 @@ pub(crate) async fn create(State(state): State<AppState>, body: Bytes) -> Result
 }
 
 /// `GET /api/v1/dashboard/public/{token}`.
-pub(crate) async fn get(State(state): State<AppState>, Path(token): Path<String>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let (share, title) = load(&state, &token).await?;
     Ok(Json(share_json(&state, &share, &title)))
 }
@@ -89,7 +92,10 @@ pub(crate) async fn update(
 }
 
 /// `DELETE /api/v1/dashboard/public/{token}`: revokes the link.
-pub(crate) async fn delete(State(state): State<AppState>, Path(token): Path<String>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let key = token.clone();
     if blocking(&state, move |store| store.delete_share(&key)).await? {
         Ok(Json(json!({ "deleted_public_dashboard_token": token })))
@@ -114,7 +120,9 @@ pub(crate) async fn invitations(
         .take(size)
         .map(|invitation| invitation_json(&token, invitation))
         .collect();
-    Ok(Json(json!({ "data": data, "meta": { "page": { "total_count": all.len() } } })))
+    Ok(Json(
+        json!({ "data": data, "meta": { "page": { "total_count": all.len() } } }),
+    ))
 }
 
 /// `POST /api/v1/dashboard/public/{token}/invitation`: invites e-mail addresses to an `invite` share.
@@ -136,7 +144,8 @@ pub(crate) async fn invite(
     let mut sent = Vec::new();
     for email in &emails {
         invitations.retain(|i| i["email"] != email.as_str());
-        let invitation = json!({"email": email, "created": now_ms, "expires": now_ms + INVITATION_DAYS * 86_400_000});
+        let invitation =
+            json!({"email": email, "created": now_ms, "expires": now_ms + INVITATION_DAYS * 86_400_000});
         sent.push(invitation_json(&token, &invitation));
         invitations.push(invitation);
     }
@@ -236,7 +245,11 @@ fn apply_settings(share: &mut Value, body: &Map<String, Value>, now_ms: i64) -> 
     if let Some(value) = body.get("status").filter(|v| !v.is_null()) {
         match value.as_str() {
             Some("active" | "paused") => share["status"] = value.clone(),
-            _ => return Err(bad(format!("'status' must be one of 'active', 'paused', got {value}"))),
+            _ => {
+                return Err(bad(format!(
+                    "'status' must be one of 'active', 'paused', got {value}"
+                )));
+            }
         }
     }
     if let Some(value) = body.get("global_time") {
@@ -263,7 +276,12 @@ fn apply_settings(share: &mut Value, body: &Map<String, Value>, now_ms: i64) -> 
             share[key] = value.clone();
         }
     }
-    for key in ["selectable_template_vars", "viewing_preferences", "expiration", "embeddable_domains"] {
+    for key in [
+        "selectable_template_vars",
+        "viewing_preferences",
+        "expiration",
+        "embeddable_domains",
+    ] {
         if let Some(value) = body.get(key) {
             share[key] = value.clone();
         }
@@ -281,14 +299,20 @@ fn apply_settings(share: &mut Value, body: &Map<String, Value>, now_ms: i64) -> 
                     ))),
                 })
                 .collect::<Result<Vec<_>, _>>()?,
-            other => return Err(bad(format!("'share_list' must be a list of e-mail addresses, got {other}"))),
+            other => {
+                return Err(bad(format!(
+                    "'share_list' must be a list of e-mail addresses, got {other}"
+                )));
+            }
         };
         share["share_list"] = Value::Null;
         share["invitees"] = json!([]);
         add_to_share_list(share, &emails, now_ms);
     }
     if share["share_type"] == "invite" && share["share_list"].as_array().is_none_or(Vec::is_empty) {
-        return Err(bad("'share_list' must name at least one e-mail address when share_type is 'invite'"));
+        return Err(bad(
+            "'share_list' must name at least one e-mail address when share_type is 'invite'",
+        ));
     }
     Ok(())
 }
@@ -302,7 +326,8 @@ fn add_to_share_list(share: &mut Value, emails: &[String], now_ms: i64) {
             list.push(json!(email));
         }
         if !invitees.iter().any(|i| i["email"] == email.as_str()) {
-            invitees.push(json!({"email": email, "access_expiration": null, "created_at": iso_millis(now_ms)}));
+            invitees
+                .push(json!({"email": email, "access_expiration": null, "created_at": iso_millis(now_ms)}));
         }
     }
     if !list.is_empty() {
@@ -368,11 +393,15 @@ fn invitation_body(body: &Value) -> Result<(Value, Vec<String>), ApiError> {
         .enumerate()
         .map(|(index, item)| {
             if item.get("type").and_then(Value::as_str) != Some("public_dashboard_invitation") {
-                return Err(bad(format!("data[{index}]: 'type' must be 'public_dashboard_invitation'")));
+                return Err(bad(format!(
+                    "data[{index}]: 'type' must be 'public_dashboard_invitation'"
+                )));
             }
             match item.pointer("/attributes/email").and_then(Value::as_str) {
                 Some(email) if email.contains('@') => Ok(email.to_owned()),
-                _ => Err(bad(format!("data[{index}]: 'attributes.email' must be an e-mail address"))),
+                _ => Err(bad(format!(
+                    "data[{index}]: 'attributes.email' must be an e-mail address"
+                ))),
             }
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -403,9 +432,10 @@ fn bad(message: impl Into<String>) -> ApiError {
 fn number_param(params: &HashMap<String, String>, name: &str, default: usize) -> Result<usize, ApiError> {
     match params.get(name) {
         None => Ok(default),
-        Some(text) => text
-            .trim()
-            .parse()
-            .map_err(|_| bad(format!("The '{name}' parameter must be a non-negative integer, got {text:?}"))),
+        Some(text) => text.trim().parse().map_err(|_| {
+            bad(format!(
+                "The '{name}' parameter must be a non-negative integer, got {text:?}"
+            ))
+        }),
     }
 }

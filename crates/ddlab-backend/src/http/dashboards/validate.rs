@@ -66,9 +66,7 @@ pub(crate) fn checked_body(
     noun: Noun,
     new_id: &mut dyn FnMut() -> i64,
 ) -> Result<DashboardBody, String> {
-    let object = body
-        .as_object()
-        .ok_or("The request body must be a JSON object")?;
+    let object = body.as_object().ok_or("The request body must be a JSON object")?;
     let title = match object.get("title") {
         Some(Value::String(title)) if !title.trim().is_empty() => title.clone(),
         Some(Value::String(_)) => return Err("'title' must not be empty".to_owned()),
@@ -76,9 +74,8 @@ pub(crate) fn checked_body(
         None => return Err("'title' is a required property".to_owned()),
     };
     let layout_type = match object.get("layout_type") {
-        Some(Value::String(text)) => LayoutType::parse(text).ok_or_else(|| {
-            format!("'layout_type' must be one of 'ordered', 'free', got '{text}'")
-        })?,
+        Some(Value::String(text)) => LayoutType::parse(text)
+            .ok_or_else(|| format!("'layout_type' must be one of 'ordered', 'free', got '{text}'"))?,
         Some(other) => return Err(format!("'layout_type' must be a string, got {other}")),
         None => return Err("'layout_type' is a required property".to_owned()),
     };
@@ -120,7 +117,11 @@ pub(crate) fn checked_body(
             (Some("auto" | "fixed"), LayoutType::Free) => {
                 return Err("'reflow_type' is only valid for layout_type 'ordered'".to_owned());
             }
-            _ => return Err(format!("'reflow_type' must be one of 'auto', 'fixed', got {reflow}")),
+            _ => {
+                return Err(format!(
+                    "'reflow_type' must be one of 'auto', 'fixed', got {reflow}"
+                ));
+            }
         }
         fields.insert("reflow_type".to_owned(), reflow.clone());
     }
@@ -320,9 +321,12 @@ fn checked_definition(
     }
     let mut out = definition.clone();
     if LIST_REQUESTS.contains(&kind) {
-        let requests = definition["requests"]
-            .as_array()
-            .ok_or_else(|| invalid(format!("'requests' must be an array, got {}", definition["requests"])))?;
+        let requests = definition["requests"].as_array().ok_or_else(|| {
+            invalid(format!(
+                "'requests' must be an array, got {}",
+                definition["requests"]
+            ))
+        })?;
         if requests.is_empty() {
             return Err(invalid("'requests' must contain at least 1 item"));
         }
@@ -336,9 +340,12 @@ fn checked_definition(
             })?;
         }
     } else if matches!(kind, "scatterplot" | "hostmap") {
-        let requests = definition["requests"]
-            .as_object()
-            .ok_or_else(|| invalid(format!("'requests' must be an object, got {}", definition["requests"])))?;
+        let requests = definition["requests"].as_object().ok_or_else(|| {
+            invalid(format!(
+                "'requests' must be an object, got {}",
+                definition["requests"]
+            ))
+        })?;
         for (key, request) in requests {
             check_request(kind, request).map_err(|error| match error {
                 WidgetError::Invalid(e) => WidgetError::Invalid(format!("requests.{key}: {e}")),
@@ -356,14 +363,24 @@ fn checked_definition(
             }
         };
         if nested_layout == LayoutType::Free && layout_type == LayoutType::Ordered {
-            return Err(invalid("a group in an ordered dashboard must have layout_type 'ordered'"));
+            return Err(invalid(
+                "a group in an ordered dashboard must have layout_type 'ordered'",
+            ));
         }
-        let widgets = definition["widgets"]
-            .as_array()
-            .ok_or_else(|| invalid(format!("'widgets' must be an array, got {}", definition["widgets"])))?;
+        let widgets = definition["widgets"].as_array().ok_or_else(|| {
+            invalid(format!(
+                "'widgets' must be an array, got {}",
+                definition["widgets"]
+            ))
+        })?;
         let mut checked = Vec::with_capacity(widgets.len());
         for (position, widget) in widgets.iter().enumerate() {
-            if widget.get("definition").and_then(|d| d.get("type")).and_then(Value::as_str) == Some("group") {
+            if widget
+                .get("definition")
+                .and_then(|d| d.get("type"))
+                .and_then(Value::as_str)
+                == Some("group")
+            {
                 return Err(invalid(format!(
                     "widgets[{position}] of the group: a group cannot contain another group"
                 )));
@@ -400,16 +417,20 @@ fn check_request(kind: &str, request: &Value) -> Result<(), WidgetError> {
             .as_array()
             .ok_or_else(|| invalid(format!("'queries' must be an array, got {queries}")))?;
         for (index, query) in queries.iter().enumerate() {
-            let name = query.get("name").and_then(Value::as_str).ok_or_else(|| {
-                invalid(format!("'name' is a required property of queries[{index}]"))
-            })?;
+            let name = query
+                .get("name")
+                .and_then(Value::as_str)
+                .ok_or_else(|| invalid(format!("'name' is a required property of queries[{index}]")))?;
             let data_source = query.get("data_source").and_then(Value::as_str).ok_or_else(|| {
-                invalid(format!("'data_source' is a required property of queries[{index}]"))
+                invalid(format!(
+                    "'data_source' is a required property of queries[{index}]"
+                ))
             })?;
             if matches!(data_source, "metrics" | "cloud_cost") {
-                let text = query.get("query").and_then(Value::as_str).ok_or_else(|| {
-                    invalid(format!("'query' is a required property of queries[{index}]"))
-                })?;
+                let text = query
+                    .get("query")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| invalid(format!("'query' is a required property of queries[{index}]")))?;
                 if data_source == "metrics" {
                     ddlab_query::parse(text).map_err(|err| WidgetError::Query(err.to_string()))?;
                 }
@@ -422,9 +443,10 @@ fn check_request(kind: &str, request: &Value) -> Result<(), WidgetError> {
             .as_array()
             .ok_or_else(|| invalid(format!("'formulas' must be an array, got {formulas}")))?;
         for (index, formula) in formulas.iter().enumerate() {
-            let text = formula.get("formula").and_then(Value::as_str).ok_or_else(|| {
-                invalid(format!("'formula' is a required property of formulas[{index}]"))
-            })?;
+            let text = formula
+                .get("formula")
+                .and_then(Value::as_str)
+                .ok_or_else(|| invalid(format!("'formula' is a required property of formulas[{index}]")))?;
             ddlab_query::parse_formula(text, &names).map_err(|err| WidgetError::Query(err.to_string()))?;
         }
     }
@@ -441,14 +463,18 @@ pub(crate) fn template_variables(value: Option<&Value>) -> Result<Value, String>
     };
     let mut names: Vec<&str> = Vec::new();
     for (index, variable) in variables.iter().enumerate() {
-        let invalid = |why: &str| format!("'template_variables' is invalid: template_variables[{index}]: {why}");
+        let invalid =
+            |why: &str| format!("'template_variables' is invalid: template_variables[{index}]: {why}");
         let object = variable.as_object().ok_or_else(|| invalid("not an object"))?;
         let name = match object.get("name") {
             Some(Value::String(name)) if !name.is_empty() => name.as_str(),
             Some(_) => return Err(invalid("'name' must be a non-empty string")),
             None => return Err(invalid("'name' is a required property")),
         };
-        if !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) {
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        {
             return Err(invalid(&format!(
                 "'name' may hold letters, digits, '_', '-' and '.', got '{name}'"
             )));
@@ -540,7 +566,10 @@ mod tests {
         let checked = check(body).unwrap();
         let widgets = checked.fields["widgets"].as_array().unwrap();
         assert_eq!(widgets[0]["id"], 101);
-        assert_eq!(widgets[1], json!({"id": 7, "definition": {"type": "sparkle_chart", "anything": {"goes": [1, 2]}}}));
+        assert_eq!(
+            widgets[1],
+            json!({"id": 7, "definition": {"type": "sparkle_chart", "anything": {"goes": [1, 2]}}})
+        );
         assert_eq!(widgets[2]["id"], 102);
         assert_eq!(widgets[2]["definition"]["widgets"][0]["id"], 103);
         assert_eq!(checked.fields["template_variables"], Value::Null);
@@ -553,13 +582,22 @@ mod tests {
     fn errors_name_the_field_and_the_widget_position() {
         let cases: &[(Value, &str)] = &[
             (json!([]), "The request body must be a JSON object"),
-            (json!({"layout_type": "ordered", "widgets": []}), "'title' is a required property"),
-            (json!({"title": "t", "widgets": []}), "'layout_type' is a required property"),
+            (
+                json!({"layout_type": "ordered", "widgets": []}),
+                "'title' is a required property",
+            ),
+            (
+                json!({"title": "t", "widgets": []}),
+                "'layout_type' is a required property",
+            ),
             (
                 json!({"title": "t", "layout_type": "grid", "widgets": []}),
                 "'layout_type' must be one of 'ordered', 'free', got 'grid'",
             ),
-            (json!({"title": "t", "layout_type": "ordered"}), "'widgets' is a required property"),
+            (
+                json!({"title": "t", "layout_type": "ordered"}),
+                "'widgets' is a required property",
+            ),
             (
                 json!({"title": "t", "layout_type": "free", "widgets": [timeseries("avg:m{*}")]}),
                 "Invalid widget at position 0. Error: 'layout' is a required property",
@@ -577,7 +615,7 @@ mod tests {
             (
                 json!({"title": "t", "layout_type": "ordered", "widgets": [timeseries("avg:m{*}"), timeseries("avg:m{*}"),
                     timeseries("anomalies(avg:mysql.performance.cpu_time{*}, basic, 2)")]}),
-                "Invalid query in widget at position 2. Error: unable to parse anomalies(avg:mysql.performance.cpu_time{*}, basic, 2): Rule 'scope_expr' didn't match at ', 2)' (line 1, column 52).",
+                "Invalid query in widget at position 2. Error: unable to parse anomalies(avg:mysql.performance.cpu_time{*}, basic, 2): Rule 'scope_expr' didn't match at ', 2)' (line 1, column 51).",
             ),
             (
                 json!({"title": "t", "layout_type": "ordered", "widgets": [
@@ -623,11 +661,17 @@ mod tests {
                 "formulas": [{"formula": "q1 / q2"}]}]}}]
         });
         let checked = check(body).unwrap();
-        assert_eq!(checked.fields["template_variables"][0]["defaults"], json!(["dev"]));
+        assert_eq!(
+            checked.fields["template_variables"][0]["defaults"],
+            json!(["dev"])
+        );
         let bad = json!({"title": "t", "layout_type": "ordered", "widgets": [{"definition": {"type": "timeseries",
             "requests": [{"queries": [{"data_source": "metrics", "name": "a", "query": "avg:m{*}"}],
                           "formulas": [{"formula": "a + b"}]}]}}]});
         let error = check(bad).unwrap_err();
-        assert!(error.starts_with("Invalid query in widget at position 0. Error: "), "{error}");
+        assert!(
+            error.starts_with("Invalid query in widget at position 0. Error: "),
+            "{error}"
+        );
     }
 }
