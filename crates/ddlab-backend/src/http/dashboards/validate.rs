@@ -228,7 +228,7 @@ fn checked_widget(
     out.insert("id".to_owned(), json!(id));
     out.insert(
         "definition".to_owned(),
-        Value::Object(checked_definition(definition, layout_type, new_id)?),
+        Value::Object(checked_definition(definition, new_id)?),
     );
     Ok(Value::Object(out))
 }
@@ -297,7 +297,6 @@ const LIST_REQUESTS: &[&str] = &[
 
 fn checked_definition(
     definition: &Map<String, Value>,
-    layout_type: LayoutType,
     new_id: &mut dyn FnMut() -> i64,
 ) -> Result<Map<String, Value>, WidgetError> {
     let kind = match definition.get("type") {
@@ -353,19 +352,13 @@ fn checked_definition(
             })?;
         }
     } else if kind == "group" {
-        let nested_layout = match definition["layout_type"].as_str().and_then(LayoutType::parse) {
-            Some(nested) => nested,
-            None => {
-                return Err(invalid(format!(
-                    "'layout_type' must be one of 'ordered', 'free', got {}",
-                    definition["layout_type"]
-                )));
-            }
-        };
-        if nested_layout == LayoutType::Free && layout_type == LayoutType::Ordered {
-            return Err(invalid(
-                "a group in an ordered dashboard must have layout_type 'ordered'",
-            ));
+        // Groups flow their widgets in a grid whatever the dashboard's layout (`WidgetLayoutType` has only
+        // `ordered`), so nested widgets need no `layout`.
+        if definition["layout_type"] != "ordered" {
+            return Err(invalid(format!(
+                "'layout_type' of a group must be 'ordered', got {}",
+                definition["layout_type"]
+            )));
         }
         let widgets = definition["widgets"].as_array().ok_or_else(|| {
             invalid(format!(
@@ -385,7 +378,8 @@ fn checked_definition(
                     "widgets[{position}] of the group: a group cannot contain another group"
                 )));
             }
-            checked.push(checked_widget(widget, nested_layout, new_id).map_err(|e| e.nested(position))?);
+            checked
+                .push(checked_widget(widget, LayoutType::Ordered, new_id).map_err(|e| e.nested(position))?);
         }
         out.insert("widgets".to_owned(), Value::Array(checked));
     }
@@ -622,6 +616,12 @@ mod tests {
                     {"definition": {"type": "group", "layout_type": "ordered", "widgets": [
                         {"definition": {"type": "note"}}]}}]}),
                 "Invalid widget at position 0. Error: widgets[0] of the group: 'content' is a required property",
+            ),
+            (
+                json!({"title": "t", "layout_type": "free", "widgets": [
+                    {"layout": {"x": 0, "y": 0, "width": 4, "height": 4},
+                     "definition": {"type": "group", "layout_type": "free", "widgets": []}}]}),
+                "Invalid widget at position 0. Error: 'layout_type' of a group must be 'ordered', got \"free\"",
             ),
             (
                 json!({"title": "t", "layout_type": "ordered", "is_read_only": true, "widgets": []}),
