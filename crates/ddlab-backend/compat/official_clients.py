@@ -354,6 +354,22 @@ class Dashboards(unittest.TestCase):
         self.api.Screenboard.delete(board_id)
         self.assertNotIn(board_id, [b["id"] for b in self.api.Screenboard.get_all()["screenboards"]])
 
+    def test_dog_dashboard_timeboard_and_dashboard_list(self):
+        widgets = json.dumps(solution_payload("timeboard.json")["widgets"])
+        title = unique("dog board")
+        created = json.loads(dog("dashboard", "post", title, widgets, "ordered", "--description", "d"))
+        self.assertEqual(len(created["widgets"]), 3)
+        shown = json.loads(dog("dashboard", "show", created["id"]))
+        self.assertEqual(shown["id"], created["id"])
+        listed = json.loads(dog("dashboard_list", "post", unique("dog list")))
+        item = [{"type": "custom_timeboard", "id": created["id"]}]
+        added = json.loads(dog("dashboard_list", "add_dashboards_v2", str(listed["id"]), json.dumps(item)))
+        self.assertEqual(added["added_dashboards_to_list"], item)
+        # The legacy listing shows the same board, by its numeric id and title.
+        self.assertIn(title, dog("timeboard", "show_all"))
+        dog("dashboard", "delete", created["id"])
+        self.assertNotIn(title, dog("timeboard", "show_all"))
+
     def test_api_client_dashboards(self):
         from datadog_api_client.exceptions import ApiException, NotFoundException
         from datadog_api_client.v1.api.dashboards_api import DashboardsApi
