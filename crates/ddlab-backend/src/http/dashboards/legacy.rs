@@ -6,7 +6,8 @@
 //! A legacy body is converted into v1 widget definitions and checked like a v1 body, so the stored JSON
 //! renders the same whichever API wrote it; the body as sent is kept beside it and echoed back exactly.
 //! A board last written through `/api/v1/dashboard` is answered in the legacy shape by the reverse
-//! conversion.
+//! conversion. The legacy `read_only` flag is accepted whatever its value and answered `false`, as every
+//! board of the lab can be edited.
 
 use axum::Json;
 use axum::body::Bytes;
