@@ -434,6 +434,23 @@ class Dashboards(unittest.TestCase):
             self.assertIn("Invalid widget at position 0. Error: 'layout' is a required property",
                           str(raised.exception.body))
 
+    def test_api_client_reads_unknown_widgets_and_legacy_boards(self):
+        from datadog_api_client.v1.api.dashboards_api import DashboardsApi
+
+        odd = {"type": "sparkle_chart", "colours": ["#632ca6"], "requests": {"anything": True}}
+        board = self.api.Dashboard.create(title=unique("odd"), layout_type="ordered", widgets=[{"definition": odd}])
+        self.assertEqual(board["widgets"][0]["definition"], odd)
+        timeboard = self.api.Timeboard.create(title=unique("legacy"), description="d", graphs=[
+            {"title": "g", "definition": {"viz": "timeseries", "events": [],
+                                          "requests": [{"q": "avg:my_metric{*}", "type": "bars"}]}}])
+        with api_client() as client:
+            api = DashboardsApi(client)
+            # The client keeps a shape it does not know as an unparsed definition instead of failing.
+            self.assertEqual(api.get_dashboard(dashboard_id=board["id"]).id, board["id"])
+            legacy = api.get_dashboard(dashboard_id=timeboard["dash"]["new_id"])
+            self.assertEqual(legacy.widgets[0].definition.requests[0].q, "avg:my_metric{*}")
+            self.assertEqual(str(legacy.widgets[0].definition.requests[0].display_type), "bars")
+
     def test_api_client_shared_dashboards_and_invitations(self):
         from datadog_api_client.exceptions import NotFoundException
         from datadog_api_client.v1.api.dashboards_api import DashboardsApi
