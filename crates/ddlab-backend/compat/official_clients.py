@@ -263,5 +263,270 @@ class ApiClient(unittest.TestCase):
             self.assertEqual(json.loads(body) if isinstance(body, (str, bytes)) else body, {"errors": ["Forbidden"]})
 
 
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
+
+
+def solution_payload(name, host="compat-host"):
+    """A payload of the reference solution, with $HOST filled as the solution's apply.py fills it."""
+    with open(os.path.join(ROOT, "fixtures", "solution", "api", name)) as handle:
+        return json.loads(handle.read().replace("$HOST", host))
+
+
+class Dashboards(unittest.TestCase):
+    """Dashboards, legacy timeboards and screenboards, share links and lists: datadogpy 0.56.0 and
+    datadog-api-client 2.62.0."""
+
+    def setUp(self):
+        self.api = datadogpy()
+
+    def test_datadogpy_dashboard_crud_with_the_reference_payloads(self):
+        for name in ("timeboard.json", "apm-infra-dashboard.json"):
+            sent = solution_payload(name)
+            created = self.api.Dashboard.create(**sent)
+            board_id = created["id"]
+            self.assertRegex(board_id, r"^[a-z0-9]{3}-[a-z0-9]{3}-[a-z0-9]{3}$")
+            self.assertTrue(created["url"].startswith("/dashboard/%s/" % board_id))
+            self.assertEqual(created["is_read_only"], False)
+            self.assertEqual([w["definition"] for w in created["widgets"]], [w["definition"] for w in sent["widgets"]])
+            self.assertTrue(all(isinstance(w["id"], int) for w in created["widgets"]))
+            self.assertEqual(self.api.Dashboard.get(board_id), created)
+            self.assertIn(board_id, [d["id"] for d in self.api.Dashboard.get_all()["dashboards"]])
+        sent["title"] = unique("renamed")
+        sent["widgets"] = sent["widgets"][:2]
+        updated = self.api.Dashboard.update(board_id, **sent)
+        self.assertEqual((updated["title"], len(updated["widgets"])), (sent["title"], 2))
+        self.assertEqual(updated["created_at"], created["created_at"])
+        self.assertEqual(self.api.Dashboard.delete(board_id), {"deleted_dashboard_id": board_id})
+        # datadogpy raises nothing on a 404 with an errors body: it returns it.
+        self.assertEqual(self.api.Dashboard.get(board_id), {"errors": ["Dashboard with ID %s not found" % board_id]})
+
+    def test_datadogpy_refuses_a_bad_widget_query_with_datadogs_message(self):
+        sent = solution_payload("timeboard.json")
+        sent["widgets"][1]["definition"]["requests"][0]["q"] = "anomalies(avg:mysql.net.connections{*}, basic, 2)"
+        answer = self.api.Dashboard.create(**sent)
+        self.assertEqual(len(answer["errors"]), 1)
+        self.assertTrue(
+            answer["errors"][0].startswith("Invalid query in widget at position 1. Error: unable to parse"),
+            answer,
+        )
+
+    def test_datadogpy_timeboard(self):
+        graphs = [{"title": "my_metric", "definition": {"viz": "timeseries", "requests": [
+            {"q": "avg:my_metric{host:compat-host}", "type": "line"}], "events": []}}]
+        created = self.api.Timeboard.create(title=unique("timeboard"), description="d", graphs=graphs,
+                                            template_variables=[], read_only=False)
+        dash = created["dash"]
+        self.assertIsInstance(dash["id"], int)
+        self.assertEqual(dash["graphs"], graphs)
+        self.assertEqual(created["resource"], "/api/v1/dash/%d" % dash["id"])
+        self.assertEqual(self.api.Timeboard.get(dash["id"])["dash"]["new_id"], dash["new_id"])
+        self.assertIn(str(dash["id"]), [d["id"] for d in self.api.Timeboard.get_all()["dashes"]])
+        v1 = self.api.Dashboard.get(dash["new_id"])
+        self.assertEqual(v1["widgets"][0]["definition"]["requests"][0]["display_type"], "line")
+        updated = self.api.Timeboard.update(dash["id"], title="renamed", graphs=graphs + graphs)
+        self.assertEqual(len(updated["dash"]["graphs"]), 2)
+        self.api.Timeboard.delete(dash["id"])
+        self.assertEqual(self.api.Dashboard.get(dash["id"]), {"errors": ["Dashboard with ID %d not found" % dash["id"]]})
+
+    def test_datadogpy_screenboard_share_and_revoke(self):
+        widgets = [{"type": "timeseries", "x": 1, "y": 1, "width": 40, "height": 15,
+                    "tile_def": {"viz": "timeseries", "requests": [{"q": "avg:my_metric{*}"}]}}]
+        created = self.api.Screenboard.create(board_title=unique("screen"), width=1024, height=768, widgets=widgets)
+        board_id = created["id"]
+        self.assertEqual(created["widgets"], widgets)
+        self.assertEqual(self.api.Screenboard.get(board_id)["new_id"], created["new_id"])
+        self.assertIn(board_id, [b["id"] for b in self.api.Screenboard.get_all()["screenboards"]])
+        shared = self.api.Screenboard.share(board_id)
+        self.assertEqual(shared["board_id"], board_id)
+        self.assertRegex(shared["public_url"], r"^%s/sb/[a-z0-9]{16}-[0-9a-f]{32}$" % URL)
+        token = shared["public_url"].rsplit("/", 1)[1]
+        with api_client() as client:
+            from datadog_api_client.v1.api.dashboards_api import DashboardsApi
+
+            self.assertEqual(DashboardsApi(client).get_public_dashboard(token=token).dashboard_id, created["new_id"])
+            self.api.Screenboard.revoke(board_id)
+            from datadog_api_client.exceptions import NotFoundException
+
+            with self.assertRaises(NotFoundException):
+                DashboardsApi(client).get_public_dashboard(token=token)
+        self.api.Screenboard.update(board_id, board_title="renamed", widgets=widgets)
+        self.assertEqual(self.api.Screenboard.get(board_id)["board_title"], "renamed")
+        self.api.Screenboard.delete(board_id)
+        self.assertNotIn(board_id, [b["id"] for b in self.api.Screenboard.get_all()["screenboards"]])
+
+    def test_dog_dashboard_timeboard_and_dashboard_list(self):
+        widgets = json.dumps(solution_payload("timeboard.json")["widgets"])
+        title = unique("dog board")
+        created = json.loads(dog("dashboard", "post", title, widgets, "ordered", "--description", "d"))
+        self.assertEqual(len(created["widgets"]), 3)
+        shown = json.loads(dog("dashboard", "show", created["id"]))
+        self.assertEqual(shown["id"], created["id"])
+        listed = json.loads(dog("dashboard_list", "post", unique("dog list")))
+        item = [{"type": "custom_timeboard", "id": created["id"]}]
+        added = json.loads(dog("dashboard_list", "add_dashboards_v2", str(listed["id"]), json.dumps(item)))
+        self.assertEqual(added["added_dashboards_to_list"], item)
+        # The legacy listing shows the same board, by its numeric id and title.
+        self.assertIn(title, dog("timeboard", "show_all"))
+        dog("dashboard", "delete", created["id"])
+        self.assertNotIn(title, dog("timeboard", "show_all"))
+
+    def test_api_client_dashboards(self):
+        from datadog_api_client.exceptions import ApiException, NotFoundException
+        from datadog_api_client.v1.api.dashboards_api import DashboardsApi
+        from datadog_api_client.v1.model.dashboard import Dashboard
+        from datadog_api_client.v1.model.dashboard_bulk_action_data import DashboardBulkActionData
+        from datadog_api_client.v1.model.dashboard_bulk_action_data_list import DashboardBulkActionDataList
+        from datadog_api_client.v1.model.dashboard_bulk_delete_request import DashboardBulkDeleteRequest
+        from datadog_api_client.v1.model.dashboard_layout_type import DashboardLayoutType
+        from datadog_api_client.v1.model.dashboard_resource_type import DashboardResourceType
+        from datadog_api_client.v1.model.dashboard_restore_request import DashboardRestoreRequest
+        from datadog_api_client.v1.model.dashboard_template_variable import DashboardTemplateVariable
+        from datadog_api_client.v1.model.note_widget_definition import NoteWidgetDefinition
+        from datadog_api_client.v1.model.note_widget_definition_type import NoteWidgetDefinitionType
+        from datadog_api_client.v1.model.timeseries_widget_definition import TimeseriesWidgetDefinition
+        from datadog_api_client.v1.model.timeseries_widget_definition_type import TimeseriesWidgetDefinitionType
+        from datadog_api_client.v1.model.timeseries_widget_request import TimeseriesWidgetRequest
+        from datadog_api_client.v1.model.widget import Widget
+        from datadog_api_client.v1.model.widget_display_type import WidgetDisplayType
+
+        def board(title):
+            return Dashboard(
+                title=title, layout_type=DashboardLayoutType.ORDERED, description="from datadog-api-client",
+                template_variables=[DashboardTemplateVariable(name="env", prefix="env", defaults=["dev"])],
+                widgets=[
+                    Widget(definition=TimeseriesWidgetDefinition(
+                        type=TimeseriesWidgetDefinitionType.TIMESERIES, title="p95", requests=[TimeseriesWidgetRequest(
+                            q="avg:trace.flask.request.duration{service:flask,$env}",
+                            display_type=WidgetDisplayType.LINE)])),
+                    Widget(definition=NoteWidgetDefinition(type=NoteWidgetDefinitionType.NOTE, content="hello")),
+                ],
+            )
+
+        with api_client() as client:
+            api = DashboardsApi(client)
+            created = api.create_dashboard(body=board(unique("client board")))
+            self.assertEqual(created.layout_type, DashboardLayoutType.ORDERED)
+            self.assertEqual(created.template_variables[0].defaults, ["dev"])
+            self.assertEqual(created.widgets[0].definition.requests[0].q,
+                             "avg:trace.flask.request.duration{service:flask,$env}")
+            self.assertIsInstance(created.widgets[1].id, int)
+            got = api.get_dashboard(dashboard_id=created.id)
+            self.assertEqual(got.widgets[1].definition.content, "hello")
+            updated = api.update_dashboard(dashboard_id=created.id, body=board("renamed by client"))
+            self.assertEqual(updated.url, "/dashboard/%s/renamed-by-client" % created.id)
+            listed = api.list_dashboards(filter_shared=False)
+            self.assertIn(created.id, [d.id for d in listed.dashboards])
+
+            other = api.create_dashboard(body=board(unique("second")))
+            bulk = [DashboardBulkActionData(id=i, type=DashboardResourceType.DASHBOARD) for i in (created.id, other.id)]
+            api.delete_dashboards(body=DashboardBulkDeleteRequest(data=DashboardBulkActionDataList(bulk)))
+            with self.assertRaises(NotFoundException):
+                api.get_dashboard(dashboard_id=other.id)
+            deleted = api.list_dashboards(filter_deleted=True)
+            self.assertIn(other.id, [d.id for d in deleted.dashboards])
+            api.restore_dashboards(body=DashboardRestoreRequest(data=DashboardBulkActionDataList(bulk)))
+            self.assertEqual(api.get_dashboard(dashboard_id=other.id).id, other.id)
+            self.assertEqual(api.delete_dashboard(dashboard_id=other.id).deleted_dashboard_id, other.id)
+            with self.assertRaises(ApiException) as raised:
+                api.create_dashboard(body=Dashboard(title="free", layout_type=DashboardLayoutType.FREE, widgets=[
+                    Widget(definition=NoteWidgetDefinition(type=NoteWidgetDefinitionType.NOTE, content="no layout"))]))
+            self.assertEqual(raised.exception.status, 400)
+            self.assertIn("Invalid widget at position 0. Error: 'layout' is a required property",
+                          str(raised.exception.body))
+
+    def test_api_client_reads_unknown_widgets_and_legacy_boards(self):
+        from datadog_api_client.v1.api.dashboards_api import DashboardsApi
+
+        odd = {"type": "sparkle_chart", "colours": ["#632ca6"], "requests": {"anything": True}}
+        board = self.api.Dashboard.create(title=unique("odd"), layout_type="ordered", widgets=[{"definition": odd}])
+        self.assertEqual(board["widgets"][0]["definition"], odd)
+        timeboard = self.api.Timeboard.create(title=unique("legacy"), description="d", graphs=[
+            {"title": "g", "definition": {"viz": "timeseries", "events": [],
+                                          "requests": [{"q": "avg:my_metric{*}", "type": "bars"}]}}])
+        with api_client() as client:
+            api = DashboardsApi(client)
+            # The client keeps a shape it does not know as an unparsed definition instead of failing.
+            self.assertEqual(api.get_dashboard(dashboard_id=board["id"]).id, board["id"])
+            legacy = api.get_dashboard(dashboard_id=timeboard["dash"]["new_id"])
+            self.assertEqual(legacy.widgets[0].definition.requests[0].q, "avg:my_metric{*}")
+            self.assertEqual(str(legacy.widgets[0].definition.requests[0].display_type), "bars")
+
+    def test_api_client_shared_dashboards_and_invitations(self):
+        from datadog_api_client.exceptions import NotFoundException
+        from datadog_api_client.v1.api.dashboards_api import DashboardsApi
+        from datadog_api_client.v1.model.dashboard_global_time import DashboardGlobalTime
+        from datadog_api_client.v1.model.dashboard_global_time_live_span import DashboardGlobalTimeLiveSpan
+        from datadog_api_client.v1.model.dashboard_invite_type import DashboardInviteType
+        from datadog_api_client.v1.model.dashboard_share_type import DashboardShareType
+        from datadog_api_client.v1.model.dashboard_type import DashboardType
+        from datadog_api_client.v1.model.shared_dashboard import SharedDashboard
+        from datadog_api_client.v1.model.shared_dashboard_invites import SharedDashboardInvites
+        from datadog_api_client.v1.model.shared_dashboard_invites_data_object import SharedDashboardInvitesDataObject
+        from datadog_api_client.v1.model.shared_dashboard_invites_data_object_attributes import (
+            SharedDashboardInvitesDataObjectAttributes,
+        )
+        from datadog_api_client.v1.model.shared_dashboard_update_request import SharedDashboardUpdateRequest
+        from datadog_api_client.v1.model.shared_dashboard_update_request_global_time import (
+            SharedDashboardUpdateRequestGlobalTime,
+        )
+
+        board = self.api.Dashboard.create(**solution_payload("timeboard.json"))
+        with api_client() as client:
+            api = DashboardsApi(client)
+            share = api.create_public_dashboard(body=SharedDashboard(
+                dashboard_id=board["id"], dashboard_type=DashboardType.CUSTOM_TIMEBOARD,
+                share_type=DashboardShareType.OPEN,
+                global_time=DashboardGlobalTime(live_span=DashboardGlobalTimeLiveSpan.PAST_ONE_HOUR)))
+            self.assertRegex(share.token, r"^[a-z0-9]{16}-[0-9a-f]{32}$")
+            self.assertEqual(share.public_url, "%s/sb/%s" % (URL, share.token))
+            self.assertEqual(share.title, board["title"])
+            self.assertEqual(api.get_public_dashboard(token=share.token).dashboard_id, board["id"])
+            updated = api.update_public_dashboard(token=share.token, body=SharedDashboardUpdateRequest(
+                global_time=SharedDashboardUpdateRequestGlobalTime(live_span=DashboardGlobalTimeLiveSpan.PAST_FOUR_HOURS),
+                share_type=DashboardShareType.INVITE, share_list=["first@example.com"]))
+            self.assertEqual(updated.global_time.live_span, DashboardGlobalTimeLiveSpan.PAST_FOUR_HOURS)
+            self.assertEqual(updated.invitees[0].email, "first@example.com")
+            invites = SharedDashboardInvites(data=SharedDashboardInvitesDataObject(
+                type=DashboardInviteType.PUBLIC_DASHBOARD_INVITATION,
+                attributes=SharedDashboardInvitesDataObjectAttributes(email="second@example.com")))
+            sent = api.send_public_dashboard_invitation(token=share.token, body=invites)
+            self.assertEqual(sent.data.attributes.email, "second@example.com")
+            listed = api.get_public_dashboard_invitations(token=share.token)
+            self.assertEqual(listed.meta.page.total_count, 1)
+            self.assertEqual(api.delete_public_dashboard(token=share.token).deleted_public_dashboard_token, share.token)
+            with self.assertRaises(NotFoundException):
+                api.get_public_dashboard(token=share.token)
+
+    def test_api_client_dashboard_lists(self):
+        from datadog_api_client.v1.api.dashboard_lists_api import DashboardListsApi
+        from datadog_api_client.v1.model.dashboard_list import DashboardList
+        from datadog_api_client.v2.api.dashboard_lists_api import DashboardListsApi as ListItemsApi
+        from datadog_api_client.v2.model.dashboard_list_add_items_request import DashboardListAddItemsRequest
+        from datadog_api_client.v2.model.dashboard_list_delete_items_request import DashboardListDeleteItemsRequest
+        from datadog_api_client.v2.model.dashboard_list_item_request import DashboardListItemRequest
+        from datadog_api_client.v2.model.dashboard_type import DashboardType
+
+        board = self.api.Dashboard.create(**solution_payload("timeboard.json"))
+        with api_client() as client:
+            lists = DashboardListsApi(client)
+            created = lists.create_dashboard_list(body=DashboardList(name=unique("list")))
+            self.assertEqual(created.dashboard_count, 0)
+            items = ListItemsApi(client)
+            item = DashboardListItemRequest(id=board["id"], type=DashboardType.CUSTOM_TIMEBOARD)
+            added = items.create_dashboard_list_items(
+                dashboard_list_id=created.id, body=DashboardListAddItemsRequest(dashboards=[item]))
+            self.assertEqual([d.id for d in added.added_dashboards_to_list], [board["id"]])
+            got = items.get_dashboard_list_items(dashboard_list_id=created.id)
+            self.assertEqual((got.total, got.dashboards[0].title), (1, board["title"]))
+            self.assertEqual(lists.get_dashboard_list(list_id=created.id).dashboard_count, 1)
+            renamed = lists.update_dashboard_list(list_id=created.id, body=DashboardList(name="renamed"))
+            self.assertEqual(renamed.name, "renamed")
+            self.assertIn(created.id, [entry.id for entry in lists.list_dashboard_lists().dashboard_lists])
+            removed = items.delete_dashboard_list_items(
+                dashboard_list_id=created.id, body=DashboardListDeleteItemsRequest(dashboards=[item]))
+            self.assertEqual([d.id for d in removed.deleted_dashboards_from_list], [board["id"]])
+            self.assertEqual(lists.delete_dashboard_list(list_id=created.id).deleted_dashboard_list_id, created.id)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

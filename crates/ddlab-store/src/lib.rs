@@ -7,6 +7,7 @@
 //! All calls block: the async backend runs them on its blocking pool.
 
 mod apm;
+mod dashboards;
 mod downtimes;
 mod events;
 mod hosts;
@@ -25,6 +26,7 @@ pub use apm::{
     DeriveSeries, MergeSummaries, NewSpan, SpanCursor, SpanField, SpanFilter, SpanMatch, SpanOrder, SpanPage,
     SpanQuery, StoredSpan, TraceStatsFilter, TraceStatsReport, TraceStatsRow,
 };
+pub use dashboards::{DashboardFilter, DashboardListRecord, DashboardRecord, DashboardWrite, ShareRecord};
 pub use downtimes::{ActivePeriod, DowntimeRecord};
 pub use events::{
     EventFilter, NewCheckRun, NewEvent, NewNotification, Notification, StoredCheckRun, StoredEvent,

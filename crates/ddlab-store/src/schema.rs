@@ -194,6 +194,38 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (bucket, host, env, version, service, name, resource, http_status_code, type)
     ) WITHOUT ROWID;
     CREATE INDEX trace_stats_by_service ON trace_stats (service, bucket);",
+    // 6: dashboards (one table behind /dashboard, /dash and /screen), their share links and dashboard lists.
+    "CREATE TABLE dashboards (
+        legacy_id   INTEGER PRIMARY KEY,        -- the numeric id of /api/v1/dash and /api/v1/screen
+        id          TEXT NOT NULL UNIQUE,       -- 'abc-def-ghi'
+        title       TEXT NOT NULL,
+        layout_type TEXT NOT NULL,              -- 'ordered' or 'free'
+        origin      TEXT NOT NULL,              -- the API that wrote it last: 'dashboard', 'dash' or 'screen'
+        dashboard   TEXT NOT NULL,              -- JSON: the dashboard as GET /api/v1/dashboard/{id} answers
+        legacy      TEXT,                       -- JSON: the legacy body as sent, when origin is 'dash' or 'screen'
+        created     INTEGER NOT NULL,           -- epoch ms
+        modified    INTEGER NOT NULL,           -- epoch ms
+        deleted     INTEGER                     -- epoch ms; deleted dashboards can be restored
+    );
+    CREATE TABLE dashboard_shares (
+        token        TEXT PRIMARY KEY,
+        dashboard_id TEXT NOT NULL REFERENCES dashboards (id) ON DELETE CASCADE,
+        share        TEXT NOT NULL,             -- JSON: the share's settings and invitees
+        created      INTEGER NOT NULL           -- epoch ms
+    );
+    CREATE INDEX dashboard_shares_by_dashboard ON dashboard_shares (dashboard_id);
+    CREATE TABLE dashboard_lists (
+        id       INTEGER PRIMARY KEY,
+        name     TEXT NOT NULL,
+        created  INTEGER NOT NULL,              -- epoch ms
+        modified INTEGER NOT NULL
+    );
+    CREATE TABLE dashboard_list_items (
+        list_id      INTEGER NOT NULL REFERENCES dashboard_lists (id) ON DELETE CASCADE,
+        dashboard_id TEXT NOT NULL REFERENCES dashboards (id) ON DELETE CASCADE,
+        added        INTEGER NOT NULL,          -- epoch ms
+        PRIMARY KEY (list_id, dashboard_id)
+    ) WITHOUT ROWID;",
 ];
 
 pub(crate) fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {

@@ -4,6 +4,8 @@ mod admin;
 mod alerting;
 mod apm;
 mod auth;
+// Dashboards, legacy timeboards and screenboards, share links, dashboard lists (issue 4, API half).
+mod dashboards;
 mod ddlab;
 mod downtimes;
 mod error;
@@ -66,6 +68,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v2/spans/events", get(apm::list_spans))
         .route("/ddlab/intake", get(ddlab::intake_log))
         .merge(alerting_routes())
+        // Dashboards: one block, kept apart from the UI routes.
+        .merge(dashboards::routes())
         .route("/ddlab/apm/services", get(apm::services))
         .route("/ddlab/apm/services/{service}/resources", get(apm::resources))
         .route("/ddlab/apm/traces/{trace_id}", get(apm::trace))
