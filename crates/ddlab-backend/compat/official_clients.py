@@ -528,5 +528,131 @@ class Dashboards(unittest.TestCase):
             self.assertEqual(lists.delete_dashboard_list(list_id=created.id).deleted_dashboard_list_id, created.id)
 
 
+class MonitorsAndDowntimes(unittest.TestCase):
+    """Monitors and downtimes, as the exercise makes them: datadogpy 0.56.0 (`api.Monitor`,
+    `api.Downtime`, `dog monitor`, `dog downtime`) and datadog-api-client 2.62.0 (`MonitorsApi`,
+    `DowntimesApi`)."""
+
+    QUERY = "avg(last_5m):avg:my_metric{host:compat-host} > 800"
+    MESSAGE = "{{#is_alert}}{{value}} on {{host.ip}}{{/is_alert}}{{#is_warning}}warn{{/is_warning}} @me@example.com"
+
+    def setUp(self):
+        self.api = datadogpy()
+
+    def create_monitor(self):
+        return self.api.Monitor.create(
+            type="metric alert", query=self.QUERY, name=unique("compat monitor"), message=self.MESSAGE,
+            tags=["exercise:compat"],
+            options={"thresholds": {"critical": 800, "warning": 500}, "notify_no_data": True, "no_data_timeframe": 10},
+        )
+
+    def test_datadogpy_monitor_lifecycle(self):
+        created = self.create_monitor()
+        monitor_id = created["id"]
+        self.assertIsInstance(monitor_id, int)
+        got = self.api.Monitor.get(monitor_id)
+        # Datadog answers "query alert" for the metric monitors it was asked to create as "metric alert".
+        self.assertIn(got["type"], ("metric alert", "query alert"))
+        self.assertEqual(got["query"], self.QUERY)
+        self.assertEqual(got["options"]["thresholds"], {"critical": 800.0, "warning": 500.0})
+        self.assertEqual((got["options"]["notify_no_data"], got["options"]["no_data_timeframe"]), (True, 10))
+        updated = self.api.Monitor.update(monitor_id, query=self.QUERY, options={"thresholds": {"critical": 800}})
+        # `options` is replaced whole on update.
+        self.assertEqual(updated["options"]["thresholds"], {"critical": 800.0})
+        self.assertIn(monitor_id, [m["id"] for m in self.api.Monitor.get_all(monitor_tags="exercise:compat")])
+        self.assertEqual(self.api.Monitor.delete(monitor_id), {"deleted_monitor_id": monitor_id})
+
+    def test_datadogpy_refuses_a_warning_above_critical(self):
+        answer = self.api.Monitor.create(
+            type="metric alert", query=self.QUERY, name=unique("bad"), message="m",
+            options={"thresholds": {"critical": 800, "warning": 900}},
+        )
+        self.assertIn("errors", answer)
+        self.assertTrue(any("warning" in e.lower() for e in answer["errors"]), answer)
+
+    def test_datadogpy_downtime_weekly_for_the_monitor(self):
+        monitor_id = self.create_monitor()["id"]
+        start = int(time.time()) + 86400
+        created = self.api.Downtime.create(
+            scope="host:compat-host", monitor_id=monitor_id, start=start, end=start + 14 * 3600,
+            timezone="America/New_York", message="quiet @me@example.com",
+            recurrence={"type": "weeks", "period": 1, "week_days": ["Mon", "Tue", "Wed", "Thu", "Fri"]},
+        )
+        downtime_id = created["id"]
+        self.assertEqual((created["monitor_id"], created["scope"]), (monitor_id, ["host:compat-host"]))
+        self.assertEqual(created["recurrence"]["week_days"], ["Mon", "Tue", "Wed", "Thu", "Fri"])
+        self.assertEqual(self.api.Downtime.get(downtime_id)["id"], downtime_id)
+        self.assertIn(downtime_id, [d["id"] for d in self.api.Downtime.get_all()])
+        self.api.Downtime.delete(downtime_id)
+        self.assertIsNotNone(self.api.Downtime.get(downtime_id).get("canceled"))
+        self.api.Monitor.delete(monitor_id)
+
+    def test_dog_monitor_and_downtime(self):
+        name = unique("dog monitor")
+        out = dog("monitor", "post", "metric alert", self.QUERY, "--name", name, "--message", self.MESSAGE)
+        monitor_id = json.loads(out)["id"]
+        self.assertEqual(json.loads(dog("monitor", "show", str(monitor_id)))["name"], name)
+        start = str(int(time.time()) + 3600)
+        posted = json.loads(dog("downtime", "post", "host:compat-host", start, "--end", str(int(start) + 600)))
+        self.assertEqual(json.loads(dog("downtime", "show", str(posted["id"])))["id"], posted["id"])
+        dog("downtime", "delete", str(posted["id"]))
+        dog("monitor", "delete", str(monitor_id))
+
+    def test_api_client_monitors_and_v2_downtimes(self):
+        from datadog_api_client.v1.api.monitors_api import MonitorsApi
+        from datadog_api_client.v1.model.monitor import Monitor
+        from datadog_api_client.v1.model.monitor_options import MonitorOptions
+        from datadog_api_client.v1.model.monitor_thresholds import MonitorThresholds
+        from datadog_api_client.v1.model.monitor_type import MonitorType
+        from datadog_api_client.v2.api.downtimes_api import DowntimesApi
+        from datadog_api_client.v2.model.downtime_create_request import DowntimeCreateRequest
+        from datadog_api_client.v2.model.downtime_create_request_attributes import DowntimeCreateRequestAttributes
+        from datadog_api_client.v2.model.downtime_create_request_data import DowntimeCreateRequestData
+        from datadog_api_client.v2.model.downtime_monitor_identifier_id import DowntimeMonitorIdentifierId
+        from datadog_api_client.v2.model.downtime_resource_type import DowntimeResourceType
+        from datadog_api_client.v2.model.downtime_schedule_recurrence_create_update_request import (
+            DowntimeScheduleRecurrenceCreateUpdateRequest,
+        )
+        from datadog_api_client.v2.model.downtime_schedule_recurrences_create_request import (
+            DowntimeScheduleRecurrencesCreateRequest,
+        )
+
+        with api_client() as client:
+            monitors = MonitorsApi(client)
+            body = Monitor(
+                type=MonitorType.METRIC_ALERT, query=self.QUERY, name=unique("client monitor"), message=self.MESSAGE,
+                options=MonitorOptions(thresholds=MonitorThresholds(critical=800.0, warning=500.0),
+                                       notify_no_data=True, no_data_timeframe=10),
+            )
+            monitors.validate_monitor(body=body)
+            created = monitors.create_monitor(body=body)
+            self.assertEqual(monitors.get_monitor(monitor_id=created.id).query, self.QUERY)
+            found = monitors.search_monitors(query="id:%d" % created.id)
+            self.assertEqual([m.id for m in found.monitors], [created.id])
+
+            downtimes = DowntimesApi(client)
+            monday = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 7 * 86400))
+            request = DowntimeCreateRequest(data=DowntimeCreateRequestData(
+                type=DowntimeResourceType.DOWNTIME,
+                attributes=DowntimeCreateRequestAttributes(
+                    scope="host:compat-host",
+                    monitor_identifier=DowntimeMonitorIdentifierId(monitor_id=created.id),
+                    message="weekday nights @me@example.com",
+                    schedule=DowntimeScheduleRecurrencesCreateRequest(
+                        timezone="America/New_York",
+                        recurrences=[DowntimeScheduleRecurrenceCreateUpdateRequest(
+                            rrule="FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR", duration="14h", start=monday + "T19:00")],
+                    ),
+                ),
+            ))
+            downtime = downtimes.create_downtime(body=request)
+            attributes = downtimes.get_downtime(downtime_id=downtime.data.id).data.attributes
+            self.assertEqual(attributes.scope, "host:compat-host")
+            self.assertEqual(attributes.schedule.recurrences[0].rrule, "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR")
+            self.assertIn(downtime.data.id, [d.id for d in downtimes.list_downtimes().data])
+            downtimes.cancel_downtime(downtime_id=downtime.data.id)
+            monitors.delete_monitor(monitor_id=created.id)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
