@@ -1,6 +1,7 @@
 //! `cargo xtask grade DIR`: runs the e2e scenarios on a solution and writes its grading report;
 //! `cargo xtask grade --samples`: checks that the grader diagnoses each flawed sample solution in
-//! `fixtures/solutions/` exactly as its `expected-failures` file says.
+//! `fixtures/solutions/` exactly as its `expected-failures` file says. A sample holds only the files it
+//! changes; it is laid over a copy of the reference solution (`fixtures/solution`) before grading.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -115,14 +116,19 @@ fn samples(root: &Path) -> anyhow::Result<()> {
             .filter(|l| !l.is_empty())
             .map(str::to_owned)
             .collect();
-        let out = root.join("target/grade/samples").join(&name);
+        let work = root.join("target/grade/samples").join(&name);
         // A report left by an earlier run must not stand in for this one's.
-        if out.exists() {
-            std::fs::remove_dir_all(&out).with_context(|| format!("cannot clear {}", out.display()))?;
+        if work.exists() {
+            std::fs::remove_dir_all(&work).with_context(|| format!("cannot clear {}", work.display()))?;
         }
+        let solution = work.join("solution");
+        overlay(&root.join("fixtures/solution"), &solution)?;
+        overlay(sample, &solution)?;
+        std::fs::remove_file(solution.join("expected-failures"))?;
+        let out = work.join("report");
         harness(
             root,
-            sample,
+            &solution,
             &out,
             &["--tags".to_owned(), "not @live".to_owned()],
             true,
@@ -156,6 +162,23 @@ fn samples(root: &Path) -> anyhow::Result<()> {
         bail!("the grader misjudges {}", wrong.join(", "));
     }
     println!("{} samples, each diagnosed as expected", entries.len());
+    Ok(())
+}
+
+/// Copies the files under `from` into `to`, replacing those already there (permissions kept, so the
+/// app's launcher stays executable).
+fn overlay(from: &Path, to: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
+    for entry in std::fs::read_dir(from).with_context(|| format!("cannot read {}", from.display()))? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            overlay(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)
+                .with_context(|| format!("cannot copy {} to {}", entry.path().display(), target.display()))?;
+        }
+    }
     Ok(())
 }
 
