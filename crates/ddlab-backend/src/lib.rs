@@ -9,6 +9,7 @@ mod clock;
 mod http;
 mod keys;
 mod source;
+mod ui;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
