@@ -128,6 +128,29 @@ impl Store {
         })
     }
 
+    /// The distinct host and tag combinations of the series that received points since `since` (the values
+    /// a dashboard's template variables offer).
+    pub fn series_tags(&self, since: i64) -> Result<Vec<(Option<String>, Vec<String>)>, StoreError> {
+        self.read(|conn| {
+            let mut stmt =
+                conn.prepare_cached("SELECT DISTINCT host, tags FROM series WHERE last_seen >= ?1")?;
+            let rows = stmt
+                .query_map([since], |row| {
+                    let host: String = row.get(0)?;
+                    let tags: String = row.get(1)?;
+                    Ok((host, tags))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows
+                .into_iter()
+                .map(|(host, tags)| {
+                    let tags: Vec<String> = serde_json::from_str(&tags).unwrap_or_default();
+                    ((!host.is_empty()).then_some(host), tags)
+                })
+                .collect())
+        })
+    }
+
     /// Deletes points older than `before` and series left without any. Returns the points deleted.
     pub fn prune_points(&self, before: i64) -> Result<usize, StoreError> {
         let mut writer = self.writer()?;

@@ -650,7 +650,7 @@ fn draw_line(svg: &mut Svg, series: &Series, x: &impl Fn(f64) -> f64, y: &impl F
 fn draw_area(svg: &mut Svg, series: &Series, x: &impl Fn(f64) -> f64, y: &impl Fn(f64) -> f64, zero: f64) {
     let mut path = String::new();
     let mut run: Vec<(f64, f64)> = Vec::new();
-    let mut flush = |run: &mut Vec<(f64, f64)>, path: &mut String| {
+    let flush = |run: &mut Vec<(f64, f64)>, path: &mut String| {
         if let (Some(first), Some(last)) = (run.first(), run.last()) {
             let _ = write!(path, "M{:.1},{zero:.1}", first.0);
             for (px, py) in run.iter() {
