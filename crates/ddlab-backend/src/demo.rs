@@ -30,6 +30,8 @@ pub const DEMO_HOST: &str = "ddlab-vm";
 pub const DEMO_EMAIL: &str = "you@example.com";
 /// Hours of history written.
 const HISTORY_HOURS: i64 = 24;
+/// How long ago the host that stopped reporting sent its last point.
+const STOPPED_AGO: i64 = 40 * 60;
 
 /// What was seeded, for the pages that show it.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,7 +78,14 @@ pub async fn seed(state: &AppState) -> anyhow::Result<DemoReport> {
             .iter()
             .map(|s| s["points"].as_array().map_or(0, Vec::len))
             .sum::<usize>();
-        lab.send("POST", "/api/v1/series", &json!({ "series": series }), false).await?;
+        // Hosts that stopped reporting send their last hour with the clock at the time they stopped, so
+        // they are last seen then.
+        let (live, stopped): (Vec<Value>, Vec<Value>) = series.into_iter().partition(|s| {
+            HOSTS.iter().any(|(name, _, _, reporting)| *reporting && s["host"] == *name)
+        });
+        lab.send("POST", "/api/v1/series", &json!({ "series": live }), false).await?;
+        state.clock.set(end.min(now - STOPPED_AGO));
+        lab.send("POST", "/api/v1/series", &json!({ "series": stopped }), false).await?;
     }
     lab.send(
         "POST",
@@ -199,7 +208,7 @@ fn hour_of_series(from: i64, to: i64, now: i64) -> Vec<Value> {
     let mut series = Vec::new();
     for (index, (host, _, tags, reporting)) in HOSTS.iter().enumerate() {
         // worker-1 stopped 40 minutes ago.
-        let last = if *reporting { to } else { to.min(now - 40 * 60) };
+        let last = if *reporting { to } else { to.min(now - STOPPED_AGO) };
         let minutes: Vec<i64> = (from..=last).filter(|t| t % 60 == 0).collect();
         let seed = index as u64 + 1;
         let metric = |name: &str, kind: &str, times: &[i64], value: &dyn Fn(i64) -> f64| {

@@ -389,15 +389,16 @@ fn waterfall(spans: &[StoredSpan]) -> Markup {
         }
         div.card.waterfall {
             div.tags style="margin-bottom:10px" {
+                span.muted.small { "Click a span for its tags and metrics." }
                 @for service in &services {
                     span.tag { span.dot style={"background:" (color(service))} {} " " (service) }
                 }
             }
             div.time-axis { span { "Span" } div { span { "0" } span { (nanos((total / 2.0) as i64)) } span { (nanos(end - start)) } } span { "Duration" } }
-            @for (depth, s) in tree(spans) {
+            @for (i, (depth, s)) in tree(spans).into_iter().enumerate() {
                 @let left = (s.span.start - start) as f64 / total * 100.0;
                 @let width = (s.span.duration as f64 / total * 100.0).max(0.3);
-                details.span-row {
+                details.span-row open[i == 0] {
                     summary {
                         span.span-name style={"padding-left:" (depth * 16) "px"} title=(s.span.resource) {
                             b { (s.span.service) } " " span.mono { (s.span.name) } " " span.muted { (s.span.resource) }

@@ -114,10 +114,8 @@ pub(crate) async fn page(
                 }
                 @if let Some(answer) = &answer {
                     div.card {
-                        div.card-head {
-                            h3 { "The API's answer" }
-                            span.muted.small.mono { "GET " (api_url) }
-                        }
+                        h3 { "The API's answer" }
+                        p.muted.small.mono.url { "GET " (api_url) }
                         @match answer {
                             Ok(value) => pre { (serde_json::to_string_pretty(value).unwrap_or_default()) },
                             Err(message) => pre { (json!({ "errors": [message] }).to_string()) },

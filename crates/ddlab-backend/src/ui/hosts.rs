@@ -185,7 +185,7 @@ fn check_status(status: u8) -> &'static str {
 
 /// The hexagon map as SVG: one linked hexagon per host, coloured by CPU.
 fn hexagons(hosts: &[&HostView], now: i64) -> String {
-    let radius = 30.0_f64;
+    let radius = 40.0_f64;
     let w = radius * 3f64.sqrt();
     let columns = hosts.len().clamp(1, 14);
     let rows = hosts.len().div_ceil(columns);
@@ -211,11 +211,11 @@ fn hexagons(hosts: &[&HostView], now: i64) -> String {
             (Some(cpu), true) => heat(cpu / 100.0),
             (None, true) => "#c9ccd6".to_owned(),
         };
-        let name: String = view.host.name.chars().take(9).collect();
+        let name: String = view.host.name.chars().take(11).collect();
         let cpu = view.cpu.map_or_else(|| "no CPU data".to_owned(), |c| format!("CPU {c:.1}%"));
         let _ = write!(
             svg,
-            r##"<a href="#host-{id}"><polygon points="{pts}" fill="{fill}" stroke="#fff" stroke-width="2"><title>{title} · {cpu}</title></polygon><text x="{cx:.1}" y="{ty:.1}" font-size="9.5" text-anchor="middle" fill="#23242b">{name}</text></a>"##,
+            r##"<a href="#host-{id}"><polygon points="{pts}" fill="{fill}" stroke="#fff" stroke-width="2"><title>{title} · {cpu}</title></polygon><text x="{cx:.1}" y="{ty:.1}" font-size="11" text-anchor="middle" fill="#23242b">{name}</text></a>"##,
             id = esc(&view.host.name),
             pts = points.join(" "),
             title = esc(&view.host.name),

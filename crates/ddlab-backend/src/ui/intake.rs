@@ -46,18 +46,16 @@ pub(crate) async fn page(
                 "each payload it sends is listed here, decoded, newest first."
             }))
         } @else {
-            @for r in &records {
-                div.card {
-                    div.card-head {
-                        div {
-                            h3.mono { (r.route) }
-                            div.muted.small { (when(r.received_at)) " · " (summary(&r.summary)) }
+            div.card {
+                @for (i, r) in records.iter().enumerate() {
+                    details.intake-row open[i == 0] {
+                        summary {
+                            span.small.muted.nowrap { (when(r.received_at)) }
+                            span.mono.small { (r.route) }
+                            (badge(&r.status.to_string()))
+                            span.small.muted.summary-text { (summary(&r.summary)) }
                         }
-                        (badge(&r.status.to_string()))
-                    }
-                    details {
-                        summary.small { "Payload as decoded" }
-                        pre style="margin-top:8px" { (serde_json::to_string_pretty(&r.summary).unwrap_or_default()) }
+                        pre style="margin:6px 0 10px" { (serde_json::to_string_pretty(&r.summary).unwrap_or_default()) }
                     }
                 }
             }

@@ -88,23 +88,25 @@ fn find_url(text: &str) -> Option<usize> {
     }
 }
 
-/// Escapes `text` and wraps `@handles` so they stand out.
+/// Escapes `text` and wraps `@handles` (an `@` starting a word, up to whitespace) so they stand out.
 fn handles(text: &str) -> String {
     let mut out = String::new();
-    for (i, word) in text.split(' ').enumerate() {
-        if i > 0 {
-            out.push(' ');
-        }
+    let mut rest = text;
+    while !rest.is_empty() {
+        let word_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let (word, after) = rest.split_at(word_end);
         let handle_len = word
             .strip_prefix('@')
-            .map(|h| h.trim_end_matches(['.', ',', ';', ':', '!', '?', ')']).len())
-            .unwrap_or(0);
+            .map_or(0, |h| h.trim_end_matches(['.', ',', ';', ':', '!', '?', ')']).len());
         if handle_len > 0 {
             let (handle, tail) = word.split_at(handle_len + 1);
             out.push_str(&format!(r#"<span class="handle">{}</span>{}"#, esc(handle), esc(tail)));
         } else {
             out.push_str(&esc(word));
         }
+        let space_end = after.find(|c: char| !c.is_whitespace()).unwrap_or(after.len());
+        out.push_str(&esc(&after[..space_end]));
+        rest = &after[space_end..];
     }
     out
 }
@@ -159,6 +161,10 @@ mod tests {
              http://127.0.0.1:8480/snapshot/view/a.png</a>. <span class=\"handle\">@ops@example.com</span> &lt;b&gt;"
         );
         assert_eq!(linkify("\"><script>"), "&quot;&gt;&lt;script&gt;");
+        assert_eq!(
+            linkify("ping @ops,\n\nDowntime 2"),
+            "ping <span class=\"handle\">@ops</span>,\n\nDowntime 2"
+        );
         assert_eq!(
             urls("a https://x.y/1, b http://z/2."),
             ["https://x.y/1", "http://z/2"]

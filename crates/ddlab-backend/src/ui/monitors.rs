@@ -132,9 +132,9 @@ pub(crate) async fn one(
         div.card {
             div.card-head {
                 div {
-                    h2 { (badge(&record.overall_state)) " " (text(d, "name")) }
-                    div.muted.small { (text(d, "type")) " · id " (record.id)
-                        @if let Some(at) = record.last_evaluated { " · evaluated " (ago(at, now)) } }
+                    div { (badge(&record.overall_state)) " "
+                    span.muted.small { (text(d, "type")) " · id " (record.id)
+                        @if let Some(at) = record.last_evaluated { " · evaluated " (ago(at, now)) } } }
                 }
                 div.tags { @for tag in tags(d) { span.tag { (tag) } } }
             }
@@ -357,17 +357,22 @@ fn downtime_row(d: &DowntimeDef, now: i64) -> Markup {
     html! {
         tr {
             td { (badge(&d.status(now))) div.muted.small { "id " (d.id) } }
-            td { (d.target_text()) }
-            td.mono.small { (scope) }
+            td {
+                @match &d.target {
+                    ddlab_monitor::downtime::MonitorTarget::Id(id) => a href={"/monitors/" (id)} { (d.target_text()) },
+                    _ => (d.target_text()),
+                }
+            }
+            td.mono.small.nowrap { (scope) }
             td.small {
                 @if recurrences.is_empty() { "once" }
                 @for r in recurrences {
                     div.mono { (r.rrule) }
-                    div.muted { "from " (r.start.to_string()) " for " (format!("{:#}", r.duration)) }
+                    div.muted { "from " (r.start.strftime("%a %b %-d %Y %H:%M").to_string()) " for " (format!("{:#}", r.duration)) }
                 }
                 div.muted { (zone_name) }
             }
-            td.small {
+            td.small.nowrap {
                 @if occurrences.is_empty() { span.muted { "none ahead" } }
                 @for o in &occurrences {
                     div { (local(o.start)) " → " @match o.end { Some(end) => (local(end)), None => "no end" } }

@@ -24,7 +24,7 @@ pub(crate) async fn page(State(state): State<AppState>) -> Result<Html<String>, 
         } @else {
             p.muted.small { "The newest " (notifications.len()) ", newest first. E-mails go to the SMTP server given with "
                 code { "--smtp" } ", or into the state folder's " code { "outbox/" } " as .eml files." }
-            @for n in &notifications {
+            @for (i, n) in notifications.iter().enumerate() {
                 div.card {
                     div.card-head {
                         div {
@@ -44,7 +44,7 @@ pub(crate) async fn page(State(state): State<AppState>) -> Result<Html<String>, 
                     }
                     @if let Some(detail) = &n.detail { p.small.muted { (detail) } }
                     @if let Some(next) = n.next_attempt { p.small.muted { "next attempt " (when(next)) } }
-                    details {
+                    details open[i == 0] {
                         summary.small { "Message" }
                         pre style="white-space:pre-wrap; margin-top:8px" { (n.notification.body) }
                     }

@@ -138,7 +138,7 @@ mod tests {
         let frame = Timeframe::from_params(&params(&[]), now, "1h").unwrap();
         assert_eq!((frame.from, frame.live.as_deref()), (now - 3600, Some("1h")));
         let frame = Timeframe::from_params(&params(&[("from_ts", "1000000"), ("to_ts", "2000000")]), now, "1h").unwrap();
-        assert_eq!((frame.from, frame.to, frame.live), (1000, 2000, None));
+        assert_eq!((frame.from, frame.to, frame.live.clone()), (1000, 2000, None));
         assert_eq!(
             frame.params(),
             [("from_ts".to_owned(), "1000000".to_owned()), ("to_ts".to_owned(), "2000000".to_owned())]

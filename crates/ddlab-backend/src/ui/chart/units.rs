@@ -157,6 +157,9 @@ impl Scale {
 
     /// `value` printed with as many decimals as `step` (the distance between neighbouring labels) needs.
     pub(crate) fn label(&self, value: f64, step: f64) -> String {
+        if value == 0.0 {
+            return format!("0{}", self.suffix.trim_start());
+        }
         let value = value / self.factor;
         let step = (step / self.factor).abs();
         let (value, step, si) = if self.si { si_scale(value, step) } else { (value, step, "") };
@@ -221,7 +224,8 @@ mod tests {
         check(None, 1500.0, &[(1250.0, 250.0)], &["1.25K"]);
         check(None, 1.0, &[(0.2, 0.2), (0.4, 0.2)], &["0.2", "0.4"]);
         check(None, 2e6, &[(1.5e6, 5e5)], &["1.5M"]);
-        check(Some(("percent", None)), 80.0, &[(20.0, 20.0)], &["20%"]);
+        check(Some(("percent", None)), 80.0, &[(0.0, 20.0), (20.0, 20.0)], &["0%", "20%"]);
+        check(None, 40_000.0, &[(0.0, 10_000.0), (10_000.0, 10_000.0)], &["0", "10K"]);
         check(Some(("second", None)), 0.4, &[(0.1, 0.1), (0.25, 0.05)], &["100ms", "250ms"]);
         check(Some(("second", None)), 120.0, &[(60.0, 30.0)], &["1min"]);
         check(Some(("byte", None)), 3.0 * 1_048_576.0, &[(1_048_576.0, 524_288.0)], &["1MiB"]);
