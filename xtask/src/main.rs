@@ -8,6 +8,7 @@
 mod bench;
 mod ci;
 mod compat;
+mod screenshots;
 mod stack;
 #[cfg(test)]
 mod tidy;
@@ -63,6 +64,8 @@ enum Task {
     Compat,
     /// Run every benchmark beside its anchor; writes docs/benchmarks.md and docs/benchmarks.json.
     Bench,
+    /// Capture every page of the web UI, on a backend seeded with demo data, into docs/img/ (headless Chromium).
+    Screenshots,
 }
 
 fn main() -> ExitCode {
@@ -72,6 +75,7 @@ fn main() -> ExitCode {
         Task::Venv => venv::run(),
         Task::Compat => compat::run(),
         Task::Bench => bench::run(),
+        Task::Screenshots => screenshots::run(),
         Task::Up { stack, test_mode } => stack::up(&stack, test_mode),
         Task::Down { stack, purge } => stack::down(&stack, purge),
         Task::Status { stack } => stack::status(&stack),

@@ -81,11 +81,15 @@ pub async fn seed(state: &AppState) -> anyhow::Result<DemoReport> {
         // Hosts that stopped reporting send their last hour with the clock at the time they stopped, so
         // they are last seen then.
         let (live, stopped): (Vec<Value>, Vec<Value>) = series.into_iter().partition(|s| {
-            HOSTS.iter().any(|(name, _, _, reporting)| *reporting && s["host"] == *name)
+            HOSTS
+                .iter()
+                .any(|(name, _, _, reporting)| *reporting && s["host"] == *name)
         });
-        lab.send("POST", "/api/v1/series", &json!({ "series": live }), false).await?;
+        lab.send("POST", "/api/v1/series", &json!({ "series": live }), false)
+            .await?;
         state.clock.set(end.min(now - STOPPED_AGO));
-        lab.send("POST", "/api/v1/series", &json!({ "series": stopped }), false).await?;
+        lab.send("POST", "/api/v1/series", &json!({ "series": stopped }), false)
+            .await?;
     }
     lab.send(
         "POST",
@@ -98,15 +102,19 @@ pub async fn seed(state: &AppState) -> anyhow::Result<DemoReport> {
         .iter()
         .filter(|h| h.3)
         .flat_map(|(host, ..)| {
-            let mut runs = vec![json!({"check": "datadog.agent.up", "host_name": host, "status": 0, "timestamp": now})];
+            let mut runs =
+                vec![json!({"check": "datadog.agent.up", "host_name": host, "status": 0, "timestamp": now})];
             if *host == DEMO_HOST {
-                runs.push(json!({"check": "mysql.can_connect", "host_name": host, "status": 0, "timestamp": now,
-                    "tags": ["port:3306", "server:127.0.0.1"]}));
+                runs.push(
+                    json!({"check": "mysql.can_connect", "host_name": host, "status": 0, "timestamp": now,
+                    "tags": ["port:3306", "server:127.0.0.1"]}),
+                );
             }
             runs
         })
         .collect();
-    lab.send("POST", "/api/v1/check_run", &Value::Array(checks), false).await?;
+    lab.send("POST", "/api/v1/check_run", &Value::Array(checks), false)
+        .await?;
     lab.send(
         "PUT",
         "/api/v1/metrics/my_metric",
@@ -119,7 +127,10 @@ pub async fn seed(state: &AppState) -> anyhow::Result<DemoReport> {
 
     // The reference monitor and a multi-alert CPU monitor, evaluated every 5 minutes of the last 2 hours.
     state.clock.set(now - 125 * 60);
-    let monitor = fill(include_str!("../../../fixtures/solution/api/monitor.json"), &HashMap::new());
+    let monitor = fill(
+        include_str!("../../../fixtures/solution/api/monitor.json"),
+        &HashMap::new(),
+    );
     let created = lab.send("POST", "/api/v1/monitor", &monitor, true).await?;
     let monitor_id = created["id"].as_i64().context("the monitor API answered no id")?;
     lab.send(
@@ -149,7 +160,8 @@ pub async fn seed(state: &AppState) -> anyhow::Result<DemoReport> {
         include_str!("../../../fixtures/solution/api/downtime-weekdays.json"),
         include_str!("../../../fixtures/solution/api/downtime-weekend.json"),
     ] {
-        lab.send("POST", "/api/v2/downtime", &fill(file, &values), true).await?;
+        lab.send("POST", "/api/v2/downtime", &fill(file, &values), true)
+            .await?;
     }
 
     // Events: a deploy, and the snapshot of the timeboard's first graph sent to the candidate (EX-14).
@@ -172,7 +184,10 @@ pub async fn seed(state: &AppState) -> anyhow::Result<DemoReport> {
             encode("my_metric over the past hour")
         ))
         .await?;
-    let snapshot_url = snapshot["snapshot_url"].as_str().context("no snapshot_url")?.to_owned();
+    let snapshot_url = snapshot["snapshot_url"]
+        .as_str()
+        .context("no snapshot_url")?
+        .to_owned();
     lab.send(
         "POST",
         "/api/v1/events",
@@ -254,7 +269,8 @@ fn hour_of_series(from: i64, to: i64, now: i64) -> Vec<Value> {
 
 /// A fixed, smooth-looking value in -1..1 for each (seed, minute): no randomness, the same every run.
 fn noise(seed: u64, t: i64) -> f64 {
-    let mut x = (t as u64 / 15).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ seed.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    let mut x =
+        (t as u64 / 15).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ seed.wrapping_mul(0xbf58_476d_1ce4_e5b9);
     x ^= x >> 31;
     x = x.wrapping_mul(0x94d0_49bb_1331_11eb);
     x ^= x >> 29;
@@ -264,7 +280,10 @@ fn noise(seed: u64, t: i64) -> f64 {
 fn host_metadata(name: &str, ip: &str, tags: &[&str]) -> HostMetadata {
     HostMetadata {
         hostname: name.to_owned(),
-        host_tags: BTreeMap::from([("system".to_owned(), tags.iter().map(|t| (*t).to_owned()).collect())]),
+        host_tags: BTreeMap::from([(
+            "system".to_owned(),
+            tags.iter().map(|t| (*t).to_owned()).collect(),
+        )]),
         ip: Some(ip.to_owned()),
         agent_version: Some("7.70.0".to_owned()),
         agent_flavor: Some("agent".to_owned()),
@@ -291,7 +310,9 @@ fn fill(text: &str, values: &HashMap<String, String>) -> Value {
         if value.parse::<f64>().is_ok() {
             filled = filled.replace(&format!("\"${name}\""), value);
         }
-        filled = filled.replace(&format!("${{{name}}}"), value).replace(&format!("${name}"), value);
+        filled = filled
+            .replace(&format!("${{{name}}}"), value)
+            .replace(&format!("${name}"), value);
     }
     serde_json::from_str(&filled).unwrap_or(Value::Null)
 }
@@ -360,7 +381,8 @@ impl Lab<'_> {
     }
 
     async fn get(&self, path: &str) -> anyhow::Result<Value> {
-        self.call(self.request("GET", path, true).body(Body::empty())?).await
+        self.call(self.request("GET", path, true).body(Body::empty())?)
+            .await
     }
 
     async fn intake(&self, host: &HostMetadata) -> anyhow::Result<Value> {
@@ -377,7 +399,10 @@ impl Lab<'_> {
             .request("POST", path, false)
             .header("Content-Type", content_type)
             .header("Content-Encoding", "gzip")
-            .body(Body::from(ddlab_wire::compression::compress(Encoding::Gzip, body)?))?;
+            .body(Body::from(ddlab_wire::compression::compress(
+                Encoding::Gzip,
+                body,
+            )?))?;
         self.call(request).await
     }
 
@@ -444,7 +469,13 @@ impl Lab<'_> {
             let start = (now - 300 + i as i64 * 40) * 1_000_000_000;
             let total = (*ms * 1e6) as i64;
             let error = i32::from(*status >= 500);
-            let span = |span_id: u64, parent_id: u64, service: &str, name: &str, resource: &str, offset: i64, duration: i64| pb::Span {
+            let span = |span_id: u64,
+                        parent_id: u64,
+                        service: &str,
+                        name: &str,
+                        resource: &str,
+                        offset: i64,
+                        duration: i64| pb::Span {
                 service: service.into(),
                 name: name.into(),
                 resource: resource.into(),
@@ -461,18 +492,49 @@ impl Lab<'_> {
                     ("http.status_code".into(), status.to_string()),
                     ("component".into(), "flask".into()),
                 ]),
-                metrics: HashMap::from([("_top_level".into(), if parent_id == 0 || service == "mysql" { 1.0 } else { 0.0 })]),
+                metrics: HashMap::from([(
+                    "_top_level".into(),
+                    if parent_id == 0 || service == "mysql" {
+                        1.0
+                    } else {
+                        0.0
+                    },
+                )]),
                 ..pb::Span::default()
             };
             let root = 1000 * (i as u64 + 1);
             let mut spans = vec![
                 span(root, 0, "flask", "flask.request", resource, 0, total),
-                span(root + 1, root, "flask", "flask.dispatch_request", resource, total / 10, total * 7 / 10),
+                span(
+                    root + 1,
+                    root,
+                    "flask",
+                    "flask.dispatch_request",
+                    resource,
+                    total / 10,
+                    total * 7 / 10,
+                ),
             ];
             if resource.contains("apm") || resource.contains("trace") {
-                spans.push(span(root + 2, root + 1, "mysql", "mysql.query", "SELECT * FROM checks WHERE name = ?", total / 5, total * 2 / 5));
+                spans.push(span(
+                    root + 2,
+                    root + 1,
+                    "mysql",
+                    "mysql.query",
+                    "SELECT * FROM checks WHERE name = ?",
+                    total / 5,
+                    total * 2 / 5,
+                ));
             }
-            spans.push(span(root + 3, root, "flask", "flask.render", "response", total * 8 / 10, total / 10));
+            spans.push(span(
+                root + 3,
+                root,
+                "flask",
+                "flask.render",
+                "response",
+                total * 8 / 10,
+                total / 10,
+            ));
             chunks.push(pb::TraceChunk {
                 priority: 1,
                 spans,

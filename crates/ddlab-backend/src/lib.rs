@@ -132,7 +132,11 @@ async fn serve_inner(
     let state = AppState::open(&config)?;
     if demo {
         let report = demo::seed(&state).await.context("seeding the demo data failed")?;
-        tracing::info!(points = report.points, monitor = report.monitor_id, "Demo data seeded.");
+        tracing::info!(
+            points = report.points,
+            monitor = report.monitor_id,
+            "Demo data seeded."
+        );
     }
     tracing::info!(address = %listener.local_addr()?, test_mode = config.test_mode, "Backend listening.");
     let (stop, stopped) = tokio::sync::watch::channel(false);

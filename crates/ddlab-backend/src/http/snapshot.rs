@@ -36,9 +36,15 @@ pub(crate) async fn create(
     }
     let width = size_param(&params, "width", DEFAULT_WIDTH)?;
     let height = size_param(&params, "height", DEFAULT_HEIGHT)?;
-    let metric_query = params.get("metric_query").filter(|q| !q.trim().is_empty()).cloned();
+    let metric_query = params
+        .get("metric_query")
+        .filter(|q| !q.trim().is_empty())
+        .cloned();
     let graph_def_text = params.get("graph_def").filter(|g| !g.trim().is_empty()).cloned();
-    let event_query = params.get("event_query").filter(|q| !q.trim().is_empty()).cloned();
+    let event_query = params
+        .get("event_query")
+        .filter(|q| !q.trim().is_empty())
+        .cloned();
     let title = params.get("title").filter(|t| !t.trim().is_empty()).cloned();
     let (definition, graph_def_echo) = match (&graph_def_text, &metric_query) {
         (Some(text), _) => (graph_def(text)?, text.clone()),
@@ -109,7 +115,10 @@ pub(crate) async fn create(
 }
 
 /// `GET /api/v1/graph/snapshot_status/{path}`: `{"status_code": 200}` once the PNG exists (always, here).
-pub(crate) async fn status(State(state): State<AppState>, Path(path): Path<String>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn status(
+    State(state): State<AppState>,
+    Path(path): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let file = snapshot::resolve(&state.ui.snapshot_dir, &path)
         .ok_or_else(|| ApiError::NotFound(format!("Snapshot {path:?} not found")))?;
     let exists = tokio::task::spawn_blocking(move || file.is_file())
@@ -165,7 +174,8 @@ fn graph_def(text: &str) -> Result<Value, ApiError> {
     for (i, request) in requests.iter().enumerate() {
         match (request.get("q"), request.get("queries")) {
             (Some(Value::String(q)), _) => {
-                ddlab_query::parse(q).map_err(|err| invalid(format!("requests[{i}].q: Error parsing query: {err}")))?;
+                ddlab_query::parse(q)
+                    .map_err(|err| invalid(format!("requests[{i}].q: Error parsing query: {err}")))?;
             }
             (Some(_), _) => return Err(invalid(format!("requests[{i}].q must be a query string"))),
             (None, Some(Value::Array(_))) => {}
@@ -212,15 +222,30 @@ mod tests {
             Err(ApiError::BadRequest(message)) => message,
             other => panic!("expected a 400 for {text}, got {other:?}"),
         };
-        assert_eq!(error("{"), "Invalid graph_def: not JSON: EOF while parsing an object at line 1 column 1");
-        assert_eq!(error("[]"), "Invalid graph_def: it must be a JSON object with \"requests\"");
-        assert_eq!(error(r#"{"viz": "timeseries"}"#), "Invalid graph_def: requests is required");
-        assert_eq!(error(r#"{"requests": []}"#), "Invalid graph_def: requests must not be empty");
+        assert_eq!(
+            error("{"),
+            "Invalid graph_def: not JSON: EOF while parsing an object at line 1 column 1"
+        );
+        assert_eq!(
+            error("[]"),
+            "Invalid graph_def: it must be a JSON object with \"requests\""
+        );
+        assert_eq!(
+            error(r#"{"viz": "timeseries"}"#),
+            "Invalid graph_def: requests is required"
+        );
+        assert_eq!(
+            error(r#"{"requests": []}"#),
+            "Invalid graph_def: requests must not be empty"
+        );
         assert_eq!(
             error(r#"{"requests": [{"q": "avg:m{*}"}, {"q": 3}]}"#),
             "Invalid graph_def: requests[1].q must be a query string"
         );
-        assert!(error(r#"{"requests": [{"q": "avg:m{*"}]}"#).starts_with("Invalid graph_def: requests[0].q: Error parsing query:"));
+        assert!(
+            error(r#"{"requests": [{"q": "avg:m{*"}]}"#)
+                .starts_with("Invalid graph_def: requests[0].q: Error parsing query:")
+        );
         assert_eq!(
             error(r#"{"requests": [{"type": "line"}]}"#),
             "Invalid graph_def: requests[0] has no query: give it \"q\", or \"queries\" with \"formulas\""

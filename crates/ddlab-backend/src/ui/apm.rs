@@ -111,11 +111,15 @@ fn path_segment(text: &str) -> String {
 }
 
 fn count(value: &Value) -> String {
-    value.as_f64().map_or_else(|| "–".to_owned(), |v| Scale::plain().value(v, 1))
+    value
+        .as_f64()
+        .map_or_else(|| "–".to_owned(), |v| Scale::plain().value(v, 1))
 }
 
 fn percent(value: &Value) -> String {
-    value.as_f64().map_or_else(|| "–".to_owned(), |v| format!("{:.1}%", v * 100.0))
+    value
+        .as_f64()
+        .map_or_else(|| "–".to_owned(), |v| format!("{:.1}%", v * 100.0))
 }
 
 /// Seconds as `12.3 ms`.
@@ -158,7 +162,9 @@ pub(crate) async fn service(
         let charts: Vec<(String, widget::Widget)> = graphs(&operation, &scope)
             .into_iter()
             .enumerate()
-            .map(|(i, (title, definition))| (title, widget::evaluate(&definition, &format!("apm{i}"), &frame)))
+            .map(|(i, (title, definition))| {
+                (title, widget::evaluate(&definition, &format!("apm{i}"), &frame))
+            })
             .collect();
         let mut filters = vec![
             SpanFilter::Field(SpanField::Service, SpanMatch::Equals(name.clone())),
@@ -180,9 +186,12 @@ pub(crate) async fn service(
     .await?;
     let tz = viewer_tz();
     let body = match &loaded {
-        None => layout::empty("No traces for this service in this time frame", html! {
-            "Send some requests to it, or widen the time frame. " a href="/apm/services" { "All services" }
-        }),
+        None => layout::empty(
+            "No traces for this service in this time frame",
+            html! {
+                "Send some requests to it, or widen the time frame. " a href="/apm/services" { "All services" }
+            },
+        ),
         Some((operation, resources, charts, traces)) => html! {
             p.muted { "Operation " code { (operation) } @if let Some(env) = &env { " · env " code { (env) } } }
             div.grid {
@@ -305,14 +314,19 @@ fn nanos(ns: i64) -> String {
 }
 
 /// `GET /apm/trace/{trace_id}`.
-pub(crate) async fn trace(State(state): State<AppState>, Path(trace_id): Path<String>) -> Result<Html<String>, PageError> {
+pub(crate) async fn trace(
+    State(state): State<AppState>,
+    Path(trace_id): Path<String>,
+) -> Result<Html<String>, PageError> {
     let id: u64 = trace_id
         .trim()
         .parse()
         .map_err(|_| PageError::NotFound(format!("There is no trace {trace_id:?}.")))?;
     let spans = blocking(&state, move |store| store.trace_spans(id)).await?;
     if spans.is_empty() {
-        return Err(PageError::NotFound(format!("There is no trace {id}: its spans may have aged out.")));
+        return Err(PageError::NotFound(format!(
+            "There is no trace {id}: its spans may have aged out."
+        )));
     }
     let body = waterfall(&spans);
     let shell = Shell {
@@ -326,7 +340,11 @@ pub(crate) async fn trace(State(state): State<AppState>, Path(trace_id): Path<St
 
 /// Spans in tree order (each after its parent, siblings by start) with their depth.
 fn tree(spans: &[StoredSpan]) -> Vec<(usize, &StoredSpan)> {
-    let ids: HashMap<u64, usize> = spans.iter().enumerate().map(|(i, s)| (s.span.span_id, i)).collect();
+    let ids: HashMap<u64, usize> = spans
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.span.span_id, i))
+        .collect();
     let mut children: BTreeMap<Option<usize>, Vec<usize>> = BTreeMap::new();
     for (i, s) in spans.iter().enumerate() {
         let parent = ids.get(&s.span.parent_id).copied().filter(|p| *p != i);
@@ -374,7 +392,8 @@ fn waterfall(spans: &[StoredSpan]) -> Markup {
     let mut services: Vec<&str> = spans.iter().map(|s| s.span.service.as_str()).collect();
     services.sort_unstable();
     services.dedup();
-    let color = |service: &str| palette::color(None, services.iter().position(|s| *s == service).unwrap_or(0));
+    let color =
+        |service: &str| palette::color(None, services.iter().position(|s| *s == service).unwrap_or(0));
     let root = spans.iter().min_by_key(|s| (s.span.parent_id != 0, s.span.start));
     let errors = spans.iter().filter(|s| s.span.error).count();
     html! {

@@ -65,10 +65,18 @@ pub(crate) async fn login(State(state): State<AppState>, Form(login): Form<Login
     }
     if !state.keys.app_key.matches(login.app_key.trim()) {
         tracing::warn!("A UI login was refused: wrong application key.");
-        return form(next, Some("That is not this lab's application key."), StatusCode::UNAUTHORIZED);
+        return form(
+            next,
+            Some("That is not this lab's application key."),
+            StatusCode::UNAUTHORIZED,
+        );
     }
     let Some(id) = state.ui.open_session() else {
-        return form(next, Some("The backend could not draw a session id; try again."), StatusCode::INTERNAL_SERVER_ERROR);
+        return form(
+            next,
+            Some("The backend could not draw a session id; try again."),
+            StatusCode::INTERNAL_SERVER_ERROR,
+        );
     };
     let cookie = format!(
         "{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
@@ -136,7 +144,10 @@ impl Ui {
         let Some(id) = session_id(headers) else {
             return false;
         };
-        let sessions = self.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let sessions = self
+            .sessions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         sessions.get(&id).is_some_and(|expires| *expires > Instant::now())
     }
 
@@ -146,14 +157,20 @@ impl Ui {
         getrandom::fill(&mut bytes).ok()?;
         let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         let now = Instant::now();
-        let mut sessions = self.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut sessions = self
+            .sessions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         sessions.retain(|_, expires| *expires > now);
         sessions.insert(id.clone(), now + LIFETIME);
         Some(id)
     }
 
     fn close_session(&self, id: &str) {
-        let mut sessions = self.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut sessions = self
+            .sessions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         sessions.remove(id);
     }
 }

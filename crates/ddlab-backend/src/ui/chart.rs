@@ -166,7 +166,11 @@ pub(crate) fn timeseries(chart: &Timeseries, size: Size, tz: &TimeZone) -> Strin
     let stacks = stack_bars(&chart.series);
     let domain = y_domain(chart, &stacks);
     let title_height = if chart.title.is_some() { 26.0 } else { 0.0 };
-    let legend_items = if chart.legend { legend_items(chart) } else { Vec::new() };
+    let legend_items = if chart.legend {
+        legend_items(chart)
+    } else {
+        Vec::new()
+    };
     let legend = LegendLayout::new(&legend_items, size.width - 16.0);
     let top = 10.0 + title_height;
     let bottom = 22.0 + legend.height;
@@ -201,7 +205,16 @@ pub(crate) fn timeseries(chart: &Timeseries, size: Size, tz: &TimeZone) -> Strin
 
     let mut svg = Svg::open(size, "chart timeseries");
     if let Some(title) = &chart.title {
-        svg.text(10.0, 19.0, TITLE_FONT, "start", "#23242b", "chart-title", title, true);
+        svg.text(
+            10.0,
+            19.0,
+            TITLE_FONT,
+            "start",
+            "#23242b",
+            "chart-title",
+            title,
+            true,
+        );
     }
     let _ = write!(
         svg.0,
@@ -221,7 +234,16 @@ pub(crate) fn timeseries(chart: &Timeseries, size: Size, tz: &TimeZone) -> Strin
             plot.x + plot.width,
             palette::GRID
         );
-        svg.text(plot.x - 6.0, ty + 4.0, FONT, "end", palette::TEXT, "y-label", label, false);
+        svg.text(
+            plot.x - 6.0,
+            ty + 4.0,
+            FONT,
+            "end",
+            palette::TEXT,
+            "y-label",
+            label,
+            false,
+        );
     }
     // Time labels.
     let max_ticks = (plot.width / 80.0).max(2.0) as usize;
@@ -300,14 +322,27 @@ pub(crate) fn timeseries(chart: &Timeseries, size: Size, tz: &TimeZone) -> Strin
     for marker in &chart.markers {
         let my = y(marker.value);
         let color = tone_color(marker.tone);
-        let dash = if marker.dashed { r#" stroke-dasharray="6 4""# } else { "" };
+        let dash = if marker.dashed {
+            r#" stroke-dasharray="6 4""#
+        } else {
+            ""
+        };
         let _ = write!(
             svg.0,
             r#"<line class="marker" x1="{:.1}" y1="{my:.1}" x2="{:.1}" y2="{my:.1}" stroke="{color}" stroke-width="1.5"{dash}/>"#,
             plot.x,
             plot.x + plot.width
         );
-        svg.text(plot.x + plot.width - 4.0, my - 4.0, 10.0, "end", color, "marker-label", &marker.label, true);
+        svg.text(
+            plot.x + plot.width - 4.0,
+            my - 4.0,
+            10.0,
+            "end",
+            color,
+            "marker-label",
+            &marker.label,
+            true,
+        );
     }
     for event in &chart.events {
         if event.at < from || event.at > to {
@@ -333,7 +368,16 @@ pub(crate) fn toplist(list: &Toplist, size: Size) -> String {
     let mut svg = Svg::open(size, "chart toplist");
     let mut top = 6.0;
     if let Some(title) = &list.title {
-        svg.text(10.0, 19.0, TITLE_FONT, "start", "#23242b", "chart-title", title, true);
+        svg.text(
+            10.0,
+            19.0,
+            TITLE_FONT,
+            "start",
+            "#23242b",
+            "chart-title",
+            title,
+            true,
+        );
         top += 24.0;
     }
     if list.rows.is_empty() {
@@ -367,9 +411,22 @@ pub(crate) fn toplist(list: &Toplist, size: Size) -> String {
         if ry + row > size.height + 0.5 {
             break;
         }
-        let width = if max > 0.0 { r.value.abs() / max * bar_space } else { 0.0 };
+        let width = if max > 0.0 {
+            r.value.abs() / max * bar_space
+        } else {
+            0.0
+        };
         let label = truncate(&r.label, 40);
-        svg.text(label_width - 6.0, ry + row * 0.5 + 4.0, FONT, "end", "#23242b", "row-label", &label, false);
+        svg.text(
+            label_width - 6.0,
+            ry + row * 0.5 + 4.0,
+            FONT,
+            "end",
+            "#23242b",
+            "row-label",
+            &label,
+            false,
+        );
         let _ = write!(
             svg.0,
             r#"<rect class="toplist-bar" x="{label_width:.1}" y="{:.1}" width="{:.1}" height="{:.1}" rx="2" fill="{}"><title>{}: {}</title></rect>"#,
@@ -406,7 +463,16 @@ pub(crate) fn big_number(number: &BigNumber, size: Size) -> String {
     }
     let mut top = 0.0;
     if let Some(title) = &number.title {
-        svg.text(10.0, 19.0, TITLE_FONT, "start", "#23242b", "chart-title", title, true);
+        svg.text(
+            10.0,
+            19.0,
+            TITLE_FONT,
+            "start",
+            "#23242b",
+            "chart-title",
+            title,
+            true,
+        );
         top = 24.0;
     }
     let text = match number.value {
@@ -425,12 +491,25 @@ pub(crate) fn big_number(number: &BigNumber, size: Size) -> String {
     } else {
         number.caption.clone()
     };
-    svg.text(size.width / 2.0, size.height - 8.0, FONT, "middle", palette::TEXT, "caption", &caption, false);
+    svg.text(
+        size.width / 2.0,
+        size.height - 8.0,
+        FONT,
+        "middle",
+        palette::TEXT,
+        "caption",
+        &caption,
+        false,
+    );
     svg.close()
 }
 
 fn format_big(number: &BigNumber, value: f64) -> String {
-    let unit = if number.custom_unit.is_some() { None } else { number.unit.as_ref() };
+    let unit = if number.custom_unit.is_some() {
+        None
+    } else {
+        number.unit.as_ref()
+    };
     let text = if number.autoscale {
         Unit::scale(unit, value.abs()).value(value, number.precision)
     } else {
@@ -488,7 +567,17 @@ impl Svg {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn text(&mut self, x: f64, y: f64, size: f64, anchor: &str, fill: &str, class: &str, text: &str, bold: bool) {
+    fn text(
+        &mut self,
+        x: f64,
+        y: f64,
+        size: f64,
+        anchor: &str,
+        fill: &str,
+        class: &str,
+        text: &str,
+        bold: bool,
+    ) {
         let weight = if bold { r#" font-weight="bold""# } else { "" };
         let _ = write!(
             self.0,
@@ -520,7 +609,13 @@ fn truncate(text: &str, max: usize) -> String {
 
 fn sanitize_id(id: &str) -> String {
     id.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -753,9 +848,23 @@ fn draw_band(svg: &mut Svg, band: &Band, x: &impl Fn(f64) -> f64, y: &impl Fn(f6
 }
 
 /// The points outside the band, and the line segments touching them, in red.
-fn draw_out_of_band(svg: &mut Svg, series: &Series, band: &Band, x: &impl Fn(f64) -> f64, y: &impl Fn(f64) -> f64) {
-    let lower: HashMap<i64, f64> = band.lower.iter().filter_map(|(t, v)| v.map(|v| (*t, v))).collect();
-    let upper: HashMap<i64, f64> = band.upper.iter().filter_map(|(t, v)| v.map(|v| (*t, v))).collect();
+fn draw_out_of_band(
+    svg: &mut Svg,
+    series: &Series,
+    band: &Band,
+    x: &impl Fn(f64) -> f64,
+    y: &impl Fn(f64) -> f64,
+) {
+    let lower: HashMap<i64, f64> = band
+        .lower
+        .iter()
+        .filter_map(|(t, v)| v.map(|v| (*t, v)))
+        .collect();
+    let upper: HashMap<i64, f64> = band
+        .upper
+        .iter()
+        .filter_map(|(t, v)| v.map(|v| (*t, v)))
+        .collect();
     let points: Vec<(i64, Option<f64>, bool)> = series
         .points
         .iter()
@@ -885,14 +994,32 @@ impl LegendLayout {
                 iy + 2.0,
                 item.color
             );
-            svg.text(ix + 14.0, iy + 11.0, FONT, "start", "#3a3d48", "legend-label", &item.label, false);
+            svg.text(
+                ix + 14.0,
+                iy + 11.0,
+                FONT,
+                "start",
+                "#3a3d48",
+                "legend-label",
+                &item.label,
+                false,
+            );
             svg.0.push_str("</g>");
         }
         if self.hidden > 0 {
             let rows = self.places.iter().map(|(r, _)| r + 1).max().unwrap_or(0);
             let more = format!("+{} more", self.hidden);
             let iy = top + rows as f64 * LEGEND_ROW;
-            svg.text(left, iy + 11.0, FONT, "start", palette::TEXT, "legend-more", &more, false);
+            svg.text(
+                left,
+                iy + 11.0,
+                FONT,
+                "start",
+                palette::TEXT,
+                "legend-more",
+                &more,
+                false,
+            );
         }
         svg.0.push_str("</g>");
     }

@@ -156,7 +156,10 @@ pub(crate) async fn preview(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Html<String>, PageError> {
-    let text = params.get("json").map(|j| j.trim().to_owned()).unwrap_or_default();
+    let text = params
+        .get("json")
+        .map(|j| j.trim().to_owned())
+        .unwrap_or_default();
     let parsed = if text.is_empty() {
         None
     } else {
@@ -229,10 +232,18 @@ fn template_variables(
     let mut seen: Option<Vec<String>> = None;
     let mut variables = Vec::new();
     for entry in list {
-        let Some(name) = entry.get("name").and_then(Value::as_str).filter(|n| !n.is_empty()) else {
+        let Some(name) = entry
+            .get("name")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+        else {
             continue;
         };
-        let prefix = entry.get("prefix").and_then(Value::as_str).unwrap_or("").to_owned();
+        let prefix = entry
+            .get("prefix")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
         let default = entry
             .get("defaults")
             .and_then(Value::as_array)
@@ -347,7 +358,10 @@ fn free_layout(widgets: &[Widget], tz: &jiff::tz::TimeZone) -> Markup {
             });
             next_free_y = next_free_y.max(layout.y + layout.height);
             let (x, y) = (layout.x * unit, layout.y * unit);
-            let (width, height) = ((layout.width * unit - 8.0).max(80.0), (layout.height * unit - 8.0).max(60.0));
+            let (width, height) = (
+                (layout.width * unit - 8.0).max(80.0),
+                (layout.height * unit - 8.0).max(60.0),
+            );
             bottom = bottom.max(y + height);
             (x, y, width, height, w)
         })
@@ -396,7 +410,9 @@ fn widget_html(w: &Widget, width: f64, height: Option<f64>, style: &str, tz: &ji
         Body::Failed(message) => ("failed", html! { div.error-box { (message) } }),
     };
     let extra = match &w.body {
-        Body::Note { background, align, .. } => format!(" bg-{background} align-{align}"),
+        Body::Note {
+            background, align, ..
+        } => format!(" bg-{background} align-{align}"),
         _ => String::new(),
     };
     let title = w.title.clone().or_else(|| match &w.body {

@@ -165,7 +165,10 @@ pub(crate) fn event_html(stored: &StoredEvent, app_url: &str, link_title: bool) 
     let snapshot_prefix = format!("{app_url}/snapshot/view/");
     let snapshots: Vec<String> = urls(&e.text)
         .into_iter()
-        .filter_map(|u| u.strip_prefix(&snapshot_prefix).map(|rest| format!("/snapshot/view/{rest}")))
+        .filter_map(|u| {
+            u.strip_prefix(&snapshot_prefix)
+                .map(|rest| format!("/snapshot/view/{rest}"))
+        })
         .filter(|path| path.ends_with(".png"))
         .collect();
     html! {

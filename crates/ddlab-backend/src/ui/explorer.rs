@@ -43,7 +43,10 @@ pub(crate) async fn page(
         Some("area") => "area",
         _ => "line",
     };
-    let filter = params.get("filter").map(|f| f.trim().to_owned()).unwrap_or_default();
+    let filter = params
+        .get("filter")
+        .map(|f| f.trim().to_owned())
+        .unwrap_or_default();
     let (from, to) = (frame.from, frame.to);
     let query = q.clone();
     let (names, graph, answer) = blocking(&state, move |store| {
@@ -55,11 +58,19 @@ pub(crate) async fn page(
             "type": "timeseries",
             "requests": [{ "q": query, "display_type": display }],
         });
-        let widget = widget::evaluate(&definition, "explorer", &Frame::new(store, from, to, now, HashMap::new()));
+        let widget = widget::evaluate(
+            &definition,
+            "explorer",
+            &Frame::new(store, from, to, now, HashMap::new()),
+        );
         let answer = ddlab_query::parse(&query)
             .map_err(|err| format!("Error parsing query: \n {err}"))
             .and_then(|parsed| {
-                let window = Window { from, to, interval: None };
+                let window = Window {
+                    from,
+                    to,
+                    interval: None,
+                };
                 ddlab_query::evaluate(&parsed, &StoreSource::new(store), window)
                     .map_err(|err| format!("Error evaluating query: {err}"))
             })

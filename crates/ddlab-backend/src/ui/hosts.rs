@@ -38,7 +38,10 @@ pub(crate) async fn page(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Html<String>, PageError> {
     let now = state.clock.now();
-    let filter = params.get("filter").map(|f| f.trim().to_owned()).unwrap_or_default();
+    let filter = params
+        .get("filter")
+        .map(|f| f.trim().to_owned())
+        .unwrap_or_default();
     let views = blocking(&state, move |store| {
         let hosts = store.hosts(now - WINDOW)?;
         let runs = store.check_runs(None, now - WINDOW)?;
@@ -53,7 +56,9 @@ pub(crate) async fn page(
             }
             let mut checks = BTreeMap::new();
             for run in runs.iter().filter(|r| r.run.host == host.name) {
-                let entry = checks.entry(run.run.check.clone()).or_insert((run.run.status, run.run.timestamp));
+                let entry = checks
+                    .entry(run.run.check.clone())
+                    .or_insert((run.run.status, run.run.timestamp));
                 if run.run.timestamp >= entry.1 {
                     *entry = (run.run.status, run.run.timestamp);
                 }
@@ -202,7 +207,11 @@ fn hexagons(hosts: &[&HostView], now: i64) -> String {
         let points: Vec<String> = (0..6)
             .map(|k| {
                 let angle = std::f64::consts::PI / 180.0 * (60.0 * k as f64 - 30.0);
-                format!("{:.1},{:.1}", cx + (radius - 1.5) * angle.cos(), cy + (radius - 1.5) * angle.sin())
+                format!(
+                    "{:.1},{:.1}",
+                    cx + (radius - 1.5) * angle.cos(),
+                    cy + (radius - 1.5) * angle.sin()
+                )
             })
             .collect();
         let up = now - view.host.last_seen <= UP_WINDOW;
@@ -212,7 +221,9 @@ fn hexagons(hosts: &[&HostView], now: i64) -> String {
             (None, true) => "#c9ccd6".to_owned(),
         };
         let name: String = view.host.name.chars().take(11).collect();
-        let cpu = view.cpu.map_or_else(|| "no CPU data".to_owned(), |c| format!("CPU {c:.1}%"));
+        let cpu = view
+            .cpu
+            .map_or_else(|| "no CPU data".to_owned(), |c| format!("CPU {c:.1}%"));
         let _ = write!(
             svg,
             r##"<a href="#host-{id}"><polygon points="{pts}" fill="{fill}" stroke="#fff" stroke-width="2"><title>{title} · {cpu}</title></polygon><text x="{cx:.1}" y="{ty:.1}" font-size="11" text-anchor="middle" fill="#23242b">{name}</text></a>"##,

@@ -25,15 +25,55 @@ pub(crate) enum Section {
 
 /// (section, label, path, icon path data on a 16×16 grid).
 const NAV: &[(Section, &str, &str, &str)] = &[
-    (Section::Hosts, "Host map", "/infrastructure/map", "M8 1.5l5.6 3.2v6.6L8 14.5l-5.6-3.2V4.7z"),
-    (Section::Metrics, "Metrics", "/metric/explorer", "M1.5 12.5l4-5 3 3 5.5-7"),
-    (Section::Dashboards, "Dashboards", "/dashboard/preview", "M2 2h5v5H2zM9 2h5v3H9zM9 7h5v7H9zM2 9h5v5H2z"),
-    (Section::Events, "Events", "/event/stream", "M2 3h12M2 8h12M2 13h8"),
-    (Section::Monitors, "Monitors", "/monitors/manage", "M8 2a4 4 0 0 1 4 4v3l1.5 2.5h-11L4 9V6a4 4 0 0 1 4-4zM6.5 13.5a1.5 1.5 0 0 0 3 0"),
-    (Section::Downtimes, "Downtimes", "/monitors/downtimes", "M10.5 2.5a5.5 5.5 0 1 0 3 8.8A5 5 0 0 1 10.5 2.5z"),
+    (
+        Section::Hosts,
+        "Host map",
+        "/infrastructure/map",
+        "M8 1.5l5.6 3.2v6.6L8 14.5l-5.6-3.2V4.7z",
+    ),
+    (
+        Section::Metrics,
+        "Metrics",
+        "/metric/explorer",
+        "M1.5 12.5l4-5 3 3 5.5-7",
+    ),
+    (
+        Section::Dashboards,
+        "Dashboards",
+        "/dashboard/preview",
+        "M2 2h5v5H2zM9 2h5v3H9zM9 7h5v7H9zM2 9h5v5H2z",
+    ),
+    (
+        Section::Events,
+        "Events",
+        "/event/stream",
+        "M2 3h12M2 8h12M2 13h8",
+    ),
+    (
+        Section::Monitors,
+        "Monitors",
+        "/monitors/manage",
+        "M8 2a4 4 0 0 1 4 4v3l1.5 2.5h-11L4 9V6a4 4 0 0 1 4-4zM6.5 13.5a1.5 1.5 0 0 0 3 0",
+    ),
+    (
+        Section::Downtimes,
+        "Downtimes",
+        "/monitors/downtimes",
+        "M10.5 2.5a5.5 5.5 0 1 0 3 8.8A5 5 0 0 1 10.5 2.5z",
+    ),
     (Section::Apm, "APM", "/apm/services", "M1.5 4h9M4 8h10M2.5 12h6"),
-    (Section::Notifications, "Notifications", "/lab/notifications", "M2 3.5h12v9H2zM2 3.5l6 5 6-5"),
-    (Section::Intake, "Intake log", "/lab/intake", "M2 9.5h3.5l1 2h3l1-2H14M2 9.5L4 3h8l2 6.5v3.5H2z"),
+    (
+        Section::Notifications,
+        "Notifications",
+        "/lab/notifications",
+        "M2 3.5h12v9H2zM2 3.5l6 5 6-5",
+    ),
+    (
+        Section::Intake,
+        "Intake log",
+        "/lab/intake",
+        "M2 9.5h3.5l1 2h3l1-2H14M2 9.5L4 3h8l2 6.5v3.5H2z",
+    ),
 ];
 
 /// What the shell shows around a page.
@@ -99,7 +139,11 @@ pub(crate) fn page(shell: &Shell, body: Markup) -> Html<String> {
             }
         }
     };
-    document(&shell.title, content, shell.picker.as_ref().is_some_and(|p| p.frame.live.is_some()))
+    document(
+        &shell.title,
+        content,
+        shell.picker.as_ref().is_some_and(|p| p.frame.live.is_some()),
+    )
 }
 
 /// A page without navigation: the login form, errors, public dashboards.

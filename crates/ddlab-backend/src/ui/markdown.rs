@@ -95,12 +95,16 @@ fn handles(text: &str) -> String {
     while !rest.is_empty() {
         let word_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
         let (word, after) = rest.split_at(word_end);
-        let handle_len = word
-            .strip_prefix('@')
-            .map_or(0, |h| h.trim_end_matches(['.', ',', ';', ':', '!', '?', ')']).len());
+        let handle_len = word.strip_prefix('@').map_or(0, |h| {
+            h.trim_end_matches(['.', ',', ';', ':', '!', '?', ')']).len()
+        });
         if handle_len > 0 {
             let (handle, tail) = word.split_at(handle_len + 1);
-            out.push_str(&format!(r#"<span class="handle">{}</span>{}"#, esc(handle), esc(tail)));
+            out.push_str(&format!(
+                r#"<span class="handle">{}</span>{}"#,
+                esc(handle),
+                esc(tail)
+            ));
         } else {
             out.push_str(&esc(word));
         }
@@ -132,7 +136,10 @@ mod tests {
 
     #[test]
     fn markdown_is_rendered_and_html_escaped() {
-        assert_eq!(markdown("**What** `q`"), "<p><strong>What</strong> <code>q</code></p>\n");
+        assert_eq!(
+            markdown("**What** `q`"),
+            "<p><strong>What</strong> <code>q</code></p>\n"
+        );
         assert_eq!(
             markdown("<script>alert(1)</script>\n\nok <b>x</b>"),
             "&lt;script&gt;alert(1)&lt;/script&gt;\n<p>ok &lt;b&gt;x&lt;/b&gt;</p>\n"

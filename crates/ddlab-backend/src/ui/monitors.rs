@@ -23,7 +23,10 @@ use crate::http::blocking;
 /// `GET /monitors/manage`.
 pub(crate) async fn list(State(state): State<AppState>) -> Result<Html<String>, PageError> {
     let now = state.clock.now();
-    let (monitors, groups) = blocking(&state, |store| Ok((store.monitors()?, store.all_monitor_groups()?))).await?;
+    let (monitors, groups) = blocking(&state, |store| {
+        Ok((store.monitors()?, store.all_monitor_groups()?))
+    })
+    .await?;
     let mut by_monitor: HashMap<i64, Vec<&GroupRow>> = HashMap::new();
     for (id, group) in &groups {
         by_monitor.entry(*id).or_default().push(group);
@@ -232,7 +235,11 @@ fn graph(
         "type": "timeseries",
         "requests": [{ "q": parsed.expression_text, "display_type": "line" }],
     });
-    let widget = widget::evaluate(&definition, &format!("monitor-{}", record.id), &Frame::new(store, from, to, now, HashMap::new()));
+    let widget = widget::evaluate(
+        &definition,
+        &format!("monitor-{}", record.id),
+        &Frame::new(store, from, to, now, HashMap::new()),
+    );
     let mut chart = match widget.body {
         Body::Timeseries(chart) => chart,
         Body::Failed(message) => return Some(Err(message)),
@@ -267,11 +274,25 @@ fn number(value: f64) -> String {
 
 fn thresholds_text(options: &Value) -> String {
     let t = &options["thresholds"];
-    let parts: Vec<String> = ["critical", "warning", "critical_recovery", "warning_recovery", "ok"]
-        .iter()
-        .filter_map(|key| t[*key].as_f64().map(|v| format!("{} {}", key.replace('_', " "), number(v))))
-        .collect();
-    if parts.is_empty() { "none".to_owned() } else { parts.join(" · ") }
+    let parts: Vec<String> = [
+        "critical",
+        "warning",
+        "critical_recovery",
+        "warning_recovery",
+        "ok",
+    ]
+    .iter()
+    .filter_map(|key| {
+        t[*key]
+            .as_f64()
+            .map(|v| format!("{} {}", key.replace('_', " "), number(v)))
+    })
+    .collect();
+    if parts.is_empty() {
+        "none".to_owned()
+    } else {
+        parts.join(" · ")
+    }
 }
 
 fn group_row(g: &GroupRow) -> Markup {
@@ -349,11 +370,19 @@ fn downtime_row(d: &DowntimeDef, now: i64) -> Markup {
     let tz = jiff::tz::TimeZone::get(&zone_name).unwrap_or(jiff::tz::TimeZone::UTC);
     let local = |at: i64| chart::format_time(at, &tz, "%a %b %-d %H:%M");
     let scope = match d.definition.get("scope_v1") {
-        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(", "),
         _ => d.definition["scope"].as_str().unwrap_or("*").to_owned(),
     };
     let recurrences = d.schedule.recurrences();
-    let occurrences = if d.canceled.is_some() { Vec::new() } else { d.schedule.occurrences(now, 3) };
+    let occurrences = if d.canceled.is_some() {
+        Vec::new()
+    } else {
+        d.schedule.occurrences(now, 3)
+    };
     html! {
         tr {
             td { (badge(&d.status(now))) div.muted.small { "id " (d.id) } }

@@ -43,7 +43,9 @@ fn fonts() -> Arc<usvg::fontdb::Database> {
         db.load_system_fonts();
         db.set_sans_serif_family(SANS);
         if db.is_empty() {
-            tracing::warn!("No system fonts were found: snapshots will have no text. Install fonts-dejavu-core.");
+            tracing::warn!(
+                "No system fonts were found: snapshots will have no text. Install fonts-dejavu-core."
+            );
         }
         Arc::new(db)
     }))
@@ -64,7 +66,9 @@ pub(crate) fn rasterize(svg: &str) -> Result<Vec<u8>, SnapshotError> {
     })?;
     pixmap.fill(tiny_skia::Color::WHITE);
     resvg::render(&tree, tiny_skia::Transform::default(), &mut pixmap.as_mut());
-    pixmap.encode_png().map_err(|err| SnapshotError::Png(err.to_string()))
+    pixmap
+        .encode_png()
+        .map_err(|err| SnapshotError::Png(err.to_string()))
 }
 
 /// Writes a PNG under `dir` for `date` (`YYYY-MM-DD`) and returns its URL path after `/snapshot/view/`.
@@ -89,10 +93,13 @@ pub(crate) fn resolve(dir: &Path, url_path: &str) -> Option<PathBuf> {
     let (date, file) = rest.split_once('/')?;
     let token = file.strip_suffix(".png").unwrap_or(file);
     let date_ok = date.len() == 10
-        && date
-            .bytes()
-            .enumerate()
-            .all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+        && date.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
     let token_ok = token.len() == 32 && token.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
     (date_ok && token_ok).then(|| dir.join(date).join(format!("{token}.png")))
 }

@@ -49,7 +49,9 @@ async fn send(lab: &Lab, request: Request<Body>) -> (StatusCode, HeaderMap, Vec<
     let response = crate::router(lab.state.clone()).oneshot(request).await.unwrap();
     let status = response.status();
     let headers = response.headers().clone();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
     (status, headers, bytes.to_vec())
 }
 
@@ -122,7 +124,14 @@ async fn every_page_shows_the_seeded_lab() {
     let (lab, report) = seeded().await;
 
     let map = html(&lab, "/infrastructure/map").await;
-    in_order(&map, &["<title>Host map · ddlab</title>", r#"class="hexes""#, r#"id="host-ddlab-vm""#]);
+    in_order(
+        &map,
+        &[
+            "<title>Host map · ddlab</title>",
+            r#"class="hexes""#,
+            r#"id="host-ddlab-vm""#,
+        ],
+    );
     for needle in [
         "web-2",
         "10.0.2.15",
@@ -141,8 +150,14 @@ async fn every_page_shows_the_seeded_lab() {
     let query = "anomalies(avg:mysql.performance.cpu_time{*}, 'basic', 2)";
     let explorer = html(&lab, &format!("/metric/explorer?q={}", encode(query))).await;
     assert!(explorer.contains(r#"<path class="band""#), "no band");
-    assert!(explorer.contains(r#"<circle class="anomaly""#), "no out-of-band point");
-    assert!(explorer.contains("&quot;res_type&quot;: &quot;time_series&quot;"), "no API JSON");
+    assert!(
+        explorer.contains(r#"<circle class="anomaly""#),
+        "no out-of-band point"
+    );
+    assert!(
+        explorer.contains("&quot;res_type&quot;: &quot;time_series&quot;"),
+        "no API JSON"
+    );
     assert!(explorer.contains(">Past 1 Hour<") && explorer.contains(r#"title="Past 5 Minutes""#));
     assert!(explorer.contains(r#"title="my_metric""#), "no metric list");
     let bad = html(&lab, &format!("/metric/explorer?q={}", encode("avg:my_metric{"))).await;
@@ -151,7 +166,10 @@ async fn every_page_shows_the_seeded_lab() {
     let stream = html(&lab, "/event/stream").await;
     in_order(&stream, &["my_metric went above 800", "Deployed flask app 1.4.2"]);
     let snapshot_path = report.snapshot_url.strip_prefix("http://lab.test").unwrap();
-    assert!(stream.contains(&format!(r#"<img src="{snapshot_path}""#)), "no snapshot picture");
+    assert!(
+        stream.contains(&format!(r#"<img src="{snapshot_path}""#)),
+        "no snapshot picture"
+    );
     assert!(stream.contains(&format!(r#"<span class="handle">@{DEMO_EMAIL}</span>"#)));
     let low = html(&lab, "/event/stream?priority=low").await;
     assert!(low.contains("No events in this time frame"));
@@ -159,10 +177,21 @@ async fn every_page_shows_the_seeded_lab() {
     assert!(from_apps.contains("Deployed flask app") && !from_apps.contains("went above 800"));
 
     let monitors = html(&lab, "/monitors/manage").await;
-    in_order(&monitors, &["Alert", &format!("my_metric is high on {DEMO_HOST}")]);
+    in_order(
+        &monitors,
+        &["Alert", &format!("my_metric is high on {DEMO_HOST}")],
+    );
     assert!(monitors.contains("CPU is high on {{host.name}}"));
     let monitor = html(&lab, &format!("/monitors/{}", report.monitor_id)).await;
-    in_order(&monitor, &[r#"class="marker-label""#, "critical 800", r#"class="marker-label""#, "warning 500"]);
+    in_order(
+        &monitor,
+        &[
+            r#"class="marker-label""#,
+            "critical 800",
+            r#"class="marker-label""#,
+            "warning 500",
+        ],
+    );
     assert!(monitor.contains(r#"class="series line""#), "no query graph");
     // The history goes OK → Warn → Alert, newest first, and both transitions notified.
     in_order(&monitor, &["State history", "Warn", "Alert", "OK", "Warn"]);
@@ -170,13 +199,22 @@ async fn every_page_shows_the_seeded_lab() {
     assert_eq!(get(&lab, "/monitors/999").await.status, StatusCode::NOT_FOUND);
 
     let downtimes = html(&lab, "/monitors/downtimes").await;
-    for needle in ["FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR", "FREQ=WEEKLY;BYDAY=SA", "America/New_York", "scheduled"] {
+    for needle in [
+        "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR",
+        "FREQ=WEEKLY;BYDAY=SA",
+        "America/New_York",
+        "scheduled",
+    ] {
         assert!(downtimes.contains(needle), "downtimes lack {needle}");
     }
     assert!(downtimes.contains(&format!(r#"href="/monitors/{}""#, report.monitor_id)));
 
     let outbox = html(&lab, "/lab/notifications").await;
-    for needle in [format!("my_metric is high on {DEMO_HOST}"), format!("@{DEMO_EMAIL}"), "Downtime scheduled".to_owned()] {
+    for needle in [
+        format!("my_metric is high on {DEMO_HOST}"),
+        format!("@{DEMO_EMAIL}"),
+        "Downtime scheduled".to_owned(),
+    ] {
         assert!(outbox.contains(&needle), "outbox lacks {needle}");
     }
     assert!(outbox.contains(r#"class="badge ok">sent<"#));
@@ -189,19 +227,37 @@ async fn every_page_shows_the_seeded_lab() {
     let services = html(&lab, "/apm/services").await;
     in_order(&services, &["flask", "flask.request", "web"]);
     let service = html(&lab, "/apm/services/flask").await;
-    for needle in ["Requests by resource", "Latency", "GET /api/trace", "GET /api/apm", "Recent traces"] {
+    for needle in [
+        "Requests by resource",
+        "Latency",
+        "GET /api/trace",
+        "GET /api/apm",
+        "Recent traces",
+    ] {
         assert!(service.contains(needle), "service page lacks {needle}");
     }
     assert!(count(&service, r#"<rect class="bar""#) > 60, "no request bars");
     let trace = html(&lab, &format!("/apm/trace/{}", report.trace_id)).await;
-    in_order(&trace, &["flask.request", "flask.dispatch_request", "mysql.query", "flask.render"]);
+    in_order(
+        &trace,
+        &[
+            "flask.request",
+            "flask.dispatch_request",
+            "mysql.query",
+            "flask.render",
+        ],
+    );
     assert_eq!(count(&trace, r#"<details class="span-row"#), 4);
     assert!(trace.contains("http.status_code"), "no span meta");
     assert_eq!(get(&lab, "/apm/trace/12").await.status, StatusCode::NOT_FOUND);
 
     // The reference timeboard: three graphs, the anomaly band, the hourly rollup as bars.
     let timeboard = report.dashboards[0].to_string();
-    let board = html(&lab, &format!("/dashboard/preview?json={}&live_span=4h", encode(&timeboard))).await;
+    let board = html(
+        &lab,
+        &format!("/dashboard/preview?json={}&live_span=4h", encode(&timeboard)),
+    )
+    .await;
     in_order(
         &board,
         &[
@@ -214,9 +270,16 @@ async fn every_page_shows_the_seeded_lab() {
     );
     // Four hour buckets reach into a four-hour frame (the first starts before it), one bar each.
     let rollup = widget(&board, "my_metric summed into one-hour buckets");
-    assert!((4..=5).contains(&count(rollup, r#"<rect class="bar""#)), "{rollup}");
+    assert!(
+        (4..=5).contains(&count(rollup, r#"<rect class="bar""#)),
+        "{rollup}"
+    );
     assert!(board.contains(r#"href="/dashboard/preview?json="#) && board.contains("live_span=5m"));
-    let five = html(&lab, &format!("/dashboard/preview?json={}&live_span=5m", encode(&timeboard))).await;
+    let five = html(
+        &lab,
+        &format!("/dashboard/preview?json={}&live_span=5m", encode(&timeboard)),
+    )
+    .await;
     assert!(five.contains(r#"class="on" title="Past 5 Minutes""#));
 }
 
@@ -237,7 +300,10 @@ async fn a_fresh_lab_says_what_to_do() {
     ] {
         let page = html(&lab, uri).await;
         assert!(page.contains(advice), "{uri} lacks {advice:?}");
-        assert!(page.contains(r#"<nav class="sidebar">"#), "{uri} has no navigation");
+        assert!(
+            page.contains(r#"<nav class="sidebar">"#),
+            "{uri} has no navigation"
+        );
     }
     assert!(html(&lab, "/infrastructure/map").await.contains("cargo xtask up"));
     let root = get(&lab, "/").await;
@@ -248,7 +314,10 @@ async fn a_fresh_lab_says_what_to_do() {
     assert!(css.body.contains(".sidebar"));
     let bad = get(&lab, "/event/stream?live_span=forever").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
-    assert!(bad.body.contains("live_span &quot;forever&quot; is not a time span"));
+    assert!(
+        bad.body
+            .contains("live_span &quot;forever&quot; is not a time span")
+    );
 }
 
 /// A small lab: `my_metric` on two hosts over the last 10 minutes.
@@ -309,24 +378,45 @@ async fn widgets_fail_alone_and_unknown_types_are_kept() {
             ]}},
         ]
     });
-    let page = dashboard::render(&lab.state, &board, &view(&[], false)).await.unwrap().0;
+    let page = dashboard::render(&lab.state, &board, &view(&[], false))
+        .await
+        .unwrap()
+        .0;
     // The template variable defaults to host:a: one series in the first graph.
     let first = widget(&page, "per host");
     assert_eq!(count(first, r#"<text class="legend-label""#), 1, "{first}");
     assert!(first.contains(">host:a<") && first.contains(r#"class="series area""#));
     // The broken widget shows its error; the others still draw.
-    in_order(&page, &["broken", r#"<div class="error-box">requests[0].q: Error parsing query"#]);
-    in_order(&page, &["heat", "The lab keeps this <code>heatmap</code> widget but does not draw it."]);
+    in_order(
+        &page,
+        &[
+            "broken",
+            r#"<div class="error-box">requests[0].q: Error parsing query"#,
+        ],
+    );
+    in_order(
+        &page,
+        &[
+            "heat",
+            "The lab keeps this <code>heatmap</code> widget but does not draw it.",
+        ],
+    );
     assert!(page.contains("sunburst widget"));
     assert!(page.contains("<strong>hi</strong> &lt;script&gt;alert(1)&lt;/script&gt; <a href=\"#\">x</a>"));
     assert!(!page.contains("<script>alert"));
     in_order(&page, &["max", r#"<text class="value""#, ">509<"]);
-    assert!(page.contains(r##"fill="#e5332a"/>"##), "the conditional format's background is missing");
+    assert!(
+        page.contains(r##"fill="#e5332a"/>"##),
+        "the conditional format's background is missing"
+    );
     in_order(&page, &["top hosts", ">host:b<", ">host:a<"]);
     in_order(&page, &["inside", "nested", r#"class="series line""#]);
     assert!(page.contains("Mixed &lt;board&gt;"));
     // Choosing another host redraws for it.
-    let b = dashboard::render(&lab.state, &board, &view(&[("tpl_var_host", "b")], false)).await.unwrap().0;
+    let b = dashboard::render(&lab.state, &board, &view(&[("tpl_var_host", "b")], false))
+        .await
+        .unwrap()
+        .0;
     let first = widget(&b, "per host");
     assert!(first.contains(">host:b<") && !first.contains(">host:a<"));
     assert!(b.contains(r#"<option value="b" selected>b</option>"#));
@@ -345,17 +435,30 @@ async fn public_dashboards_have_no_way_into_the_private_ui() {
              "layout": {"x": 47, "y": 0, "width": 47, "height": 15}},
         ]
     });
-    let page = dashboard::render(&lab.state, &board, &view(&[("live_span", "15m")], true)).await.unwrap().0;
+    let page = dashboard::render(&lab.state, &board, &view(&[("live_span", "15m")], true))
+        .await
+        .unwrap()
+        .0;
     assert!(!page.contains("sidebar"), "a public page has no navigation");
     assert!(page.contains("Shared dashboard · read-only"));
-    for link in page.split("href=\"").skip(1).map(|rest| &rest[..rest.find('"').unwrap()]) {
+    for link in page
+        .split("href=\"")
+        .skip(1)
+        .map(|rest| &rest[..rest.find('"').unwrap()])
+    {
         assert!(
-            link.starts_with("/sb/token?") || link == "#" || link.starts_with("https://") || link == "/static/ddlab.css",
+            link.starts_with("/sb/token?")
+                || link == "#"
+                || link.starts_with("https://")
+                || link == "/static/ddlab.css",
             "link into the private UI: {link}"
         );
     }
     // Free layout: positioned by `layout`, the second widget to the right of the first.
-    assert!(page.contains(r#"style="left: 0px; top: 0px; width: 562px; height: 174px""#), "{page}");
+    assert!(
+        page.contains(r#"style="left: 0px; top: 0px; width: 562px; height: 174px""#),
+        "{page}"
+    );
     assert!(page.contains("left: 570px"));
 }
 
@@ -364,25 +467,40 @@ async fn off_loopback_every_page_needs_the_application_key() {
     let lab = lab("0.0.0.0:0");
     let page = get(&lab, "/monitors/manage?x=1").await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
-    assert_eq!(page.headers[header::LOCATION], "/login?next=%2Fmonitors%2Fmanage%3Fx%3D1");
+    assert_eq!(
+        page.headers[header::LOCATION],
+        "/login?next=%2Fmonitors%2Fmanage%3Fx%3D1"
+    );
     let form = html(&lab, "/login?next=/monitors/manage").await;
     assert!(form.contains(r#"name="app_key""#) && !form.contains("sidebar"));
 
     let login = |key: &str, next: &str| {
         Request::post("/login")
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from(format!("app_key={}&next={}", encode(key), encode(next))))
+            .body(Body::from(format!(
+                "app_key={}&next={}",
+                encode(key),
+                encode(next)
+            )))
             .unwrap()
     };
     let (status, _, body) = send(&lab, login("wrong", "/monitors/manage")).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert!(String::from_utf8(body).unwrap().contains("That is not this lab's application key"));
+    assert!(
+        String::from_utf8(body)
+            .unwrap()
+            .contains("That is not this lab's application key")
+    );
     // The API key is not the application key.
     assert_eq!(send(&lab, login(API, "/")).await.0, StatusCode::UNAUTHORIZED);
 
     let (status, headers, _) = send(&lab, login(APP, "//evil.example/")).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    assert_eq!(headers[header::LOCATION], "/", "only this site's paths are followed");
+    assert_eq!(
+        headers[header::LOCATION],
+        "/",
+        "only this site's paths are followed"
+    );
     let cookie = headers[header::SET_COOKIE].to_str().unwrap().to_owned();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && cookie.contains("Path=/"));
     let session = cookie.split(';').next().unwrap().to_owned();
@@ -395,12 +513,25 @@ async fn off_loopback_every_page_needs_the_application_key() {
     assert_eq!(forged.status, StatusCode::SEE_OTHER);
     // The stylesheet and the API never ask for the UI's login.
     assert_eq!(get(&lab, "/static/ddlab.css").await.status, StatusCode::OK);
-    let api = get_with(&lab, "/api/v1/monitor", &[("DD-API-KEY", API), ("DD-APPLICATION-KEY", APP)]).await;
+    let api = get_with(
+        &lab,
+        "/api/v1/monitor",
+        &[("DD-API-KEY", API), ("DD-APPLICATION-KEY", APP)],
+    )
+    .await;
     assert_eq!(api.status, StatusCode::OK);
 
-    let logout = Request::post("/logout").header("cookie", &session).body(Body::empty()).unwrap();
+    let logout = Request::post("/logout")
+        .header("cookie", &session)
+        .body(Body::empty())
+        .unwrap();
     assert_eq!(send(&lab, logout).await.0, StatusCode::SEE_OTHER);
-    assert_eq!(get_with(&lab, "/monitors/manage", &[("cookie", &session)]).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        get_with(&lab, "/monitors/manage", &[("cookie", &session)])
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
 }
 
 #[tokio::test]
@@ -408,7 +539,10 @@ async fn on_loopback_the_ui_needs_no_login() {
     let lab = lab("127.0.0.1:0");
     assert_eq!(get(&lab, "/monitors/manage").await.status, StatusCode::OK);
     let login = get(&lab, "/login?next=/event/stream").await;
-    assert_eq!((login.status, &login.headers[header::LOCATION]), (StatusCode::SEE_OTHER, &"/event/stream".parse().unwrap()));
+    assert_eq!(
+        (login.status, &login.headers[header::LOCATION]),
+        (StatusCode::SEE_OTHER, &"/event/stream".parse().unwrap())
+    );
     assert!(!html(&lab, "/event/stream").await.contains("Log out"));
 }
 
@@ -424,15 +558,24 @@ async fn snapshots_are_pngs_of_real_data_served_without_keys() {
         now
     );
     assert_eq!(get(&lab, &query).await.status, StatusCode::FORBIDDEN);
-    assert_eq!(get_with(&lab, &query, &keys[..1]).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        get_with(&lab, &query, &keys[..1]).await.status,
+        StatusCode::FORBIDDEN
+    );
     let created = get_with(&lab, &query, &keys).await;
     assert_eq!(created.status, StatusCode::OK, "{}", created.body);
     let answer: Value = serde_json::from_str(&created.body).unwrap();
     assert_eq!(answer["metric_query"], "avg:my_metric{*} by {host}");
-    assert_eq!(answer["graph_def"], r#"{"requests":[{"q":"avg:my_metric{*} by {host}"}]}"#);
+    assert_eq!(
+        answer["graph_def"],
+        r#"{"requests":[{"q":"avg:my_metric{*} by {host}"}]}"#
+    );
     let url = answer["snapshot_url"].as_str().unwrap();
     let path = url.strip_prefix("http://lab.test").unwrap();
-    assert!(path.starts_with("/snapshot/view/dd-snapshots-lab/org_1/"), "{url}");
+    assert!(
+        path.starts_with("/snapshot/view/dd-snapshots-lab/org_1/"),
+        "{url}"
+    );
 
     // The PNG needs neither keys nor a login, even off loopback.
     let (status, headers, png) = send(&lab, Request::get(path).body(Body::empty()).unwrap()).await;
@@ -442,7 +585,11 @@ async fn snapshots_are_pngs_of_real_data_served_without_keys() {
     let image = tiny_skia::Pixmap::decode_png(&png).unwrap();
     assert_eq!((image.width(), image.height()), (640, 320));
     // Not a blank picture: the series' colour is in it.
-    let purple = image.pixels().iter().filter(|p| (p.red(), p.green(), p.blue()) == (0x6f, 0x4f, 0xc9)).count();
+    let purple = image
+        .pixels()
+        .iter()
+        .filter(|p| (p.red(), p.green(), p.blue()) == (0x6f, 0x4f, 0xc9))
+        .count();
     assert!(purple > 50, "{purple} pixels of the first series");
     let guessed = path.replace(|c: char| c.is_ascii_hexdigit() && c != '0', "0");
     assert_eq!(get(&lab, &guessed).await.status, StatusCode::NOT_FOUND);
@@ -450,37 +597,70 @@ async fn snapshots_are_pngs_of_real_data_served_without_keys() {
     // datadogpy's Graph.status: the path after /snapshot/view/ without .png, with both keys.
     let status_path = format!(
         "/api/v1/graph/snapshot_status/{}",
-        path.trim_start_matches("/snapshot/view/").trim_end_matches(".png")
+        path.trim_start_matches("/snapshot/view/")
+            .trim_end_matches(".png")
     );
     assert_eq!(get(&lab, &status_path).await.status, StatusCode::FORBIDDEN);
     let ready = get_with(&lab, &status_path, &keys).await;
-    assert_eq!((ready.status, ready.body.as_str()), (StatusCode::OK, r#"{"status_code":200}"#));
+    assert_eq!(
+        (ready.status, ready.body.as_str()),
+        (StatusCode::OK, r#"{"status_code":200}"#)
+    );
 
     // A graph_def comes back as sent, alone with the URL.
-    let graph_def = r#"{"viz": "toplist", "requests": [{"q": "top(avg:my_metric{*} by {host}, 5, 'mean', 'desc')"}]}"#;
-    let uri = format!("/api/v1/graph/snapshot?graph_def={}&start={}&end={now}", encode(graph_def), now - 900);
+    let graph_def =
+        r#"{"viz": "toplist", "requests": [{"q": "top(avg:my_metric{*} by {host}, 5, 'mean', 'desc')"}]}"#;
+    let uri = format!(
+        "/api/v1/graph/snapshot?graph_def={}&start={}&end={now}",
+        encode(graph_def),
+        now - 900
+    );
     let answer: Value = serde_json::from_str(&get_with(&lab, &uri, &keys).await.body).unwrap();
     assert_eq!(answer.as_object().unwrap().len(), 2, "{answer}");
     assert_eq!(answer["graph_def"], graph_def);
 
     for (params, error) in [
-        (format!("graph_def={}", encode(r#"{"requests": [{"q": 1}]}"#)), "Invalid graph_def: requests[0].q must be a query string"),
-        (format!("graph_def={}", encode(r#"{"viz": "heatmap", "requests": [{"q": "avg:m{*}"}]}"#)), "graph_def.viz \"heatmap\" cannot be drawn"),
-        (format!("metric_query={}", encode("avg:m{")), "Error parsing query"),
-        ("title=x".to_owned(), "One of 'metric_query' or 'graph_def' is required"),
-        (format!("metric_query=m{{*}}&width=5"), "The 'width' parameter must be a number of pixels from 100 to 4000"),
+        (
+            format!("graph_def={}", encode(r#"{"requests": [{"q": 1}]}"#)),
+            "Invalid graph_def: requests[0].q must be a query string",
+        ),
+        (
+            format!(
+                "graph_def={}",
+                encode(r#"{"viz": "heatmap", "requests": [{"q": "avg:m{*}"}]}"#)
+            ),
+            "graph_def.viz \"heatmap\" cannot be drawn",
+        ),
+        (
+            format!("metric_query={}", encode("avg:m{")),
+            "Error parsing query",
+        ),
+        (
+            "title=x".to_owned(),
+            "One of 'metric_query' or 'graph_def' is required",
+        ),
+        (
+            "metric_query=m{*}&width=5".to_owned(),
+            "The 'width' parameter must be a number of pixels from 100 to 4000",
+        ),
     ] {
         let uri = format!("/api/v1/graph/snapshot?{params}&start={}&end={now}", now - 60);
         let page = get_with(&lab, &uri, &keys).await;
         assert_eq!(page.status, StatusCode::BAD_REQUEST, "{params}");
-        assert!(page.body.contains(&error.replace('"', "\\\"")), "{params}: {}", page.body);
+        assert!(
+            page.body.contains(&error.replace('"', "\\\"")),
+            "{params}: {}",
+            page.body
+        );
     }
 
     // Posting an event that carries the snapshot and an @handle notifies the handle (EX-14).
     let event = Request::post("/api/v1/events")
         .header("DD-API-KEY", API)
         .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(json!({"title": "snapshot", "text": format!("{url} @{DEMO_EMAIL}")}).to_string()))
+        .body(Body::from(
+            json!({"title": "snapshot", "text": format!("{url} @{DEMO_EMAIL}")}).to_string(),
+        ))
         .unwrap();
     assert_eq!(send(&lab, event).await.0, StatusCode::ACCEPTED);
     let notifications = lab.state.store.notifications(10).unwrap();

@@ -14,13 +14,41 @@ pub(crate) struct Preset {
 
 /// The time picker's presets, shortest first.
 pub(crate) const PRESETS: &[Preset] = &[
-    Preset { key: "5m", label: "Past 5 Minutes", seconds: 300 },
-    Preset { key: "15m", label: "Past 15 Minutes", seconds: 900 },
-    Preset { key: "1h", label: "Past 1 Hour", seconds: 3600 },
-    Preset { key: "4h", label: "Past 4 Hours", seconds: 4 * 3600 },
-    Preset { key: "1d", label: "Past 1 Day", seconds: 86_400 },
-    Preset { key: "2d", label: "Past 2 Days", seconds: 2 * 86_400 },
-    Preset { key: "1w", label: "Past 1 Week", seconds: 7 * 86_400 },
+    Preset {
+        key: "5m",
+        label: "Past 5 Minutes",
+        seconds: 300,
+    },
+    Preset {
+        key: "15m",
+        label: "Past 15 Minutes",
+        seconds: 900,
+    },
+    Preset {
+        key: "1h",
+        label: "Past 1 Hour",
+        seconds: 3600,
+    },
+    Preset {
+        key: "4h",
+        label: "Past 4 Hours",
+        seconds: 4 * 3600,
+    },
+    Preset {
+        key: "1d",
+        label: "Past 1 Day",
+        seconds: 86_400,
+    },
+    Preset {
+        key: "2d",
+        label: "Past 2 Days",
+        seconds: 2 * 86_400,
+    },
+    Preset {
+        key: "1w",
+        label: "Past 1 Week",
+        seconds: 7 * 86_400,
+    },
 ];
 
 /// A page's time frame.
@@ -38,7 +66,11 @@ const MAX_SPAN: i64 = 90 * 86_400;
 
 impl Timeframe {
     /// The frame the query parameters ask for, or `default` (a live span key) ending at `now`.
-    pub(crate) fn from_params(params: &HashMap<String, String>, now: i64, default: &str) -> Result<Timeframe, String> {
+    pub(crate) fn from_params(
+        params: &HashMap<String, String>,
+        now: i64,
+        default: &str,
+    ) -> Result<Timeframe, String> {
         if let (Some(from), Some(to)) = (params.get("from_ts"), params.get("to_ts")) {
             let ms = |name: &str, text: &str| {
                 text.trim()
@@ -126,7 +158,10 @@ mod tests {
     use super::*;
 
     fn params(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     #[test]
@@ -137,11 +172,19 @@ mod tests {
         assert_eq!(frame.label(&jiff::tz::TimeZone::UTC), "Past 5 Minutes");
         let frame = Timeframe::from_params(&params(&[]), now, "1h").unwrap();
         assert_eq!((frame.from, frame.live.as_deref()), (now - 3600, Some("1h")));
-        let frame = Timeframe::from_params(&params(&[("from_ts", "1000000"), ("to_ts", "2000000")]), now, "1h").unwrap();
+        let frame = Timeframe::from_params(
+            &params(&[("from_ts", "1000000"), ("to_ts", "2000000")]),
+            now,
+            "1h",
+        )
+        .unwrap();
         assert_eq!((frame.from, frame.to, frame.live.clone()), (1000, 2000, None));
         assert_eq!(
             frame.params(),
-            [("from_ts".to_owned(), "1000000".to_owned()), ("to_ts".to_owned(), "2000000".to_owned())]
+            [
+                ("from_ts".to_owned(), "1000000".to_owned()),
+                ("to_ts".to_owned(), "2000000".to_owned())
+            ]
         );
         assert_eq!(
             Timeframe::from_params(&params(&[("live_span", "5 minutes")]), now, "1h").unwrap_err(),

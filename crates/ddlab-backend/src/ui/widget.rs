@@ -102,7 +102,11 @@ impl<'s> Frame<'s> {
             .metric_metadata(metric)
             .ok()
             .flatten()
-            .and_then(|m| m.unit.as_deref().and_then(|u| Unit::new(u, m.per_unit.as_deref())))
+            .and_then(|m| {
+                m.unit
+                    .as_deref()
+                    .and_then(|u| Unit::new(u, m.per_unit.as_deref()))
+            })
             .or_else(|| Unit::builtin(metric));
         self.units.borrow_mut().insert(metric.to_owned(), unit.clone());
         unit
@@ -170,7 +174,12 @@ fn text(value: &Value, key: &str) -> Option<String> {
 }
 
 fn layout(value: &Value) -> Option<Layout> {
-    let number = |key: &str| value.get(key).and_then(Value::as_f64).filter(|v| v.is_finite() && *v >= 0.0);
+    let number = |key: &str| {
+        value
+            .get(key)
+            .and_then(Value::as_f64)
+            .filter(|v| v.is_finite() && *v >= 0.0)
+    };
     Some(Layout {
         x: number("x")?,
         y: number("y")?,
@@ -210,7 +219,12 @@ fn window(definition: &Value, frame: &Frame<'_>) -> Window {
 }
 
 /// The results of one request, and the first metric it reads (for its unit).
-fn run_request(request: &Value, index: usize, window: Window, frame: &Frame<'_>) -> Result<(Vec<SeriesResult>, Option<String>), String> {
+fn run_request(
+    request: &Value,
+    index: usize,
+    window: Window,
+    frame: &Frame<'_>,
+) -> Result<(Vec<SeriesResult>, Option<String>), String> {
     if let Some(q) = request.get("q") {
         let q = q
             .as_str()
@@ -258,15 +272,18 @@ fn label(result: &SeriesResult, request: &Value, multi_query: bool) -> String {
         .and_then(|f| f.get(result.query_index))
         .and_then(|f| f.get("alias"))
         .or_else(|| {
-            request.get("metadata").and_then(Value::as_array).and_then(|list| {
-                list.iter()
-                    .find(|m| {
-                        m.get("expression").and_then(Value::as_str).is_some_and(|e| {
-                            e == result.expression || request.get("q").and_then(Value::as_str) == Some(e)
+            request
+                .get("metadata")
+                .and_then(Value::as_array)
+                .and_then(|list| {
+                    list.iter()
+                        .find(|m| {
+                            m.get("expression").and_then(Value::as_str).is_some_and(|e| {
+                                e == result.expression || request.get("q").and_then(Value::as_str) == Some(e)
+                            })
                         })
-                    })
-                    .and_then(|m| m.get("alias_name"))
-            })
+                        .and_then(|m| m.get("alias_name"))
+                })
         })
         .and_then(Value::as_str)
         .filter(|a| !a.is_empty());
@@ -356,7 +373,10 @@ fn timeseries(definition: &Value, id: &str, frame: &Frame<'_>) -> Result<Timeser
         events: Vec::new(),
         unit,
         yaxis: yaxis(definition),
-        legend: definition.get("show_legend").and_then(Value::as_bool).unwrap_or(true),
+        legend: definition
+            .get("show_legend")
+            .and_then(Value::as_bool)
+            .unwrap_or(true),
     })
 }
 
@@ -467,7 +487,10 @@ fn query_value(definition: &Value, frame: &Frame<'_>) -> Result<BigNumber, Strin
             .map_or(2, |p| p.min(6) as usize),
         unit: metric.as_deref().and_then(|m| frame.unit(m)),
         custom_unit: text(definition, "custom_unit"),
-        autoscale: definition.get("autoscale").and_then(Value::as_bool).unwrap_or(true),
+        autoscale: definition
+            .get("autoscale")
+            .and_then(Value::as_bool)
+            .unwrap_or(true),
         caption: aggregator,
         color,
         background,
@@ -567,7 +590,11 @@ pub(crate) fn event_marks(store: &Store, query: &str, from: i64, to: i64) -> Vec
         .events(&filter)
         .unwrap_or_default()
         .into_iter()
-        .filter(|e| words.iter().all(|w| e.event.title.to_ascii_lowercase().contains(w)))
+        .filter(|e| {
+            words
+                .iter()
+                .all(|w| e.event.title.to_ascii_lowercase().contains(w))
+        })
         .map(|e| EventMark {
             at: e.event.date_happened,
             title: e.event.title,
@@ -604,4 +631,3 @@ impl ChartModel {
         }
     }
 }
-

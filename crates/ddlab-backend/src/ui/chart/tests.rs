@@ -33,7 +33,14 @@ fn chart(series: Vec<Series>) -> Timeseries {
 }
 
 fn render(chart: &Timeseries) -> String {
-    timeseries(chart, Size { width: 600.0, height: 240.0 }, &TimeZone::UTC)
+    timeseries(
+        chart,
+        Size {
+            width: 600.0,
+            height: 240.0,
+        },
+        &TimeZone::UTC,
+    )
 }
 
 /// The texts of the elements with `class`, in order.
@@ -64,7 +71,10 @@ fn axes_are_labelled_with_times_and_units() {
     let svg = render(&c);
     assert_eq!(texts(&svg, "y-label"), ["0%", "20%", "40%", "60%", "80%", "100%"]);
     let times = texts(&svg, "x-label");
-    assert_eq!(times, ["22:00", "22:10", "22:20", "22:30", "22:40", "22:50", "23:00"]);
+    assert_eq!(
+        times,
+        ["22:00", "22:10", "22:20", "22:30", "22:40", "22:50", "23:00"]
+    );
     assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
     assert_eq!(count(&svg, r#"class="series line""#), 1);
 }
@@ -77,7 +87,10 @@ fn the_legend_lists_every_series_in_its_colour() {
     b.color = palette::color(None, 1);
     let svg = render(&chart(vec![a, b]));
     assert_eq!(texts(&svg, "legend-label"), ["host:a", "host:b"]);
-    assert!(svg.contains(&format!(r#"fill="{}"/><text class="legend-label""#, palette::color(None, 1))));
+    assert!(svg.contains(&format!(
+        r#"fill="{}"/><text class="legend-label""#,
+        palette::color(None, 1)
+    )));
     let mut hidden = chart(vec![series("x", Display::Line, &[(T, 1.0)])]);
     hidden.legend = false;
     assert!(texts(&render(&hidden), "legend-label").is_empty());
@@ -86,7 +99,13 @@ fn the_legend_lists_every_series_in_its_colour() {
 #[test]
 fn a_crowded_legend_says_how_many_entries_it_left_out() {
     let many: Vec<Series> = (0..40)
-        .map(|i| series(&format!("resource_name:get_/api/endpoint/{i}"), Display::Line, &[(T, f64::from(i))]))
+        .map(|i| {
+            series(
+                &format!("resource_name:get_/api/endpoint/{i}"),
+                Display::Line,
+                &[(T, f64::from(i))],
+            )
+        })
         .collect();
     let svg = render(&chart(many));
     let shown = texts(&svg, "legend-label").len();
@@ -102,8 +121,18 @@ fn anomaly_bands_are_grey_and_out_of_band_points_red() {
         &[(T, 10.0), (T + 60, 11.0), (T + 120, 30.0), (T + 180, 10.5)],
     );
     s.band = Some(Band {
-        lower: vec![(T, None), (T + 60, Some(8.0)), (T + 120, Some(8.5)), (T + 180, Some(9.0))],
-        upper: vec![(T, None), (T + 60, Some(13.0)), (T + 120, Some(13.5)), (T + 180, Some(12.0))],
+        lower: vec![
+            (T, None),
+            (T + 60, Some(8.0)),
+            (T + 120, Some(8.5)),
+            (T + 180, Some(9.0)),
+        ],
+        upper: vec![
+            (T, None),
+            (T + 60, Some(13.0)),
+            (T + 120, Some(13.5)),
+            (T + 180, Some(12.0)),
+        ],
     });
     let svg = render(&chart(vec![s]));
     // One band polygon over the three points that have bounds: upper left to right, lower back.
@@ -116,7 +145,10 @@ fn anomaly_bands_are_grey_and_out_of_band_points_red() {
     assert_eq!(count(&svg, r#"<circle class="anomaly""#), 1);
     let red = svg.split(r#"<path class="anomaly-line" d=""#).nth(1).unwrap();
     assert_eq!(red[..red.find('"').unwrap()].matches('M').count(), 2);
-    assert_eq!(texts(&svg, "legend-label"), ["avg:mysql.performance.cpu_time{*}", "expected range", "anomaly"]);
+    assert_eq!(
+        texts(&svg, "legend-label"),
+        ["avg:mysql.performance.cpu_time{*}", "expected range", "anomaly"]
+    );
     // The band is drawn before (under) the series.
     assert!(svg.find(r#"class="band""#) < svg.find(r#"class="series line""#));
 }
@@ -125,7 +157,9 @@ fn anomaly_bands_are_grey_and_out_of_band_points_red() {
 fn one_bar_per_bucket() {
     let mut s = series("sum per hour", Display::Bars, &[]);
     s.interval = 600;
-    s.points = (0..6).map(|i| (T + i * 600, Some(f64::from(i as u8) + 1.0))).collect();
+    s.points = (0..6)
+        .map(|i| (T + i * 600, Some(f64::from(i as u8) + 1.0)))
+        .collect();
     s.points.push((T + 3600, None));
     let svg = render(&chart(vec![s]));
     assert_eq!(count(&svg, r#"<rect class="bar""#), 6);
@@ -147,7 +181,11 @@ fn bars_of_several_series_stack() {
 
 #[test]
 fn data_text_is_escaped() {
-    let mut c = chart(vec![series("<script>alert('x')</script>", Display::Line, &[(T, 1.0)])]);
+    let mut c = chart(vec![series(
+        "<script>alert('x')</script>",
+        Display::Line,
+        &[(T, 1.0)],
+    )]);
     c.title = Some("A & B <b>".to_owned());
     c.events.push(EventMark {
         at: T + 60,
@@ -207,7 +245,13 @@ fn toplists_and_big_numbers() {
         ],
         unit: None,
     };
-    let svg = toplist(&list, Size { width: 400.0, height: 120.0 });
+    let svg = toplist(
+        &list,
+        Size {
+            width: 400.0,
+            height: 120.0,
+        },
+    );
     assert_eq!(count(&svg, r#"<rect class="toplist-bar""#), 2);
     assert_eq!(texts(&svg, "row-label"), ["host:a", "host:&lt;b&gt;"]);
     assert_eq!(texts(&svg, "row-value"), ["1.5K", "750"]);
@@ -223,7 +267,10 @@ fn toplists_and_big_numbers() {
         color: None,
         background: None,
     };
-    let size = Size { width: 300.0, height: 150.0 };
+    let size = Size {
+        width: 300.0,
+        height: 150.0,
+    };
     assert_eq!(texts(&big_number(&number, size), "value"), ["456.7ms"]);
     number.custom_unit = Some("req".to_owned());
     number.value = Some(12_345.0);

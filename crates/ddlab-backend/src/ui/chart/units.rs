@@ -162,7 +162,11 @@ impl Scale {
         }
         let value = value / self.factor;
         let step = (step / self.factor).abs();
-        let (value, step, si) = if self.si { si_scale(value, step) } else { (value, step, "") };
+        let (value, step, si) = if self.si {
+            si_scale(value, step)
+        } else {
+            (value, step, "")
+        };
         // The fewest decimals that write the step exactly (0.25 needs two).
         let decimals = if step > 0.0 && step.is_finite() {
             (0..6)
@@ -182,7 +186,11 @@ impl Scale {
     /// A single value, with `precision` decimals at most (big numbers, legends, tables).
     pub(crate) fn value(&self, value: f64, precision: usize) -> String {
         let value = value / self.factor;
-        let (value, _, si) = if self.si { si_scale(value, 0.0) } else { (value, 0.0, "") };
+        let (value, _, si) = if self.si {
+            si_scale(value, 0.0)
+        } else {
+            (value, 0.0, "")
+        };
         let text = trim_zeros(&format!("{value:.precision$}"));
         format!("{text}{si}{}", self.suffix)
     }
@@ -220,17 +228,47 @@ mod tests {
 
     #[test]
     fn labels() {
-        check(None, 1000.0, &[(0.0, 250.0), (250.0, 250.0), (1000.0, 250.0)], &["0", "250", "1K"]);
+        check(
+            None,
+            1000.0,
+            &[(0.0, 250.0), (250.0, 250.0), (1000.0, 250.0)],
+            &["0", "250", "1K"],
+        );
         check(None, 1500.0, &[(1250.0, 250.0)], &["1.25K"]);
         check(None, 1.0, &[(0.2, 0.2), (0.4, 0.2)], &["0.2", "0.4"]);
         check(None, 2e6, &[(1.5e6, 5e5)], &["1.5M"]);
-        check(Some(("percent", None)), 80.0, &[(0.0, 20.0), (20.0, 20.0)], &["0%", "20%"]);
-        check(None, 40_000.0, &[(0.0, 10_000.0), (10_000.0, 10_000.0)], &["0", "10K"]);
-        check(Some(("second", None)), 0.4, &[(0.1, 0.1), (0.25, 0.05)], &["100ms", "250ms"]);
+        check(
+            Some(("percent", None)),
+            80.0,
+            &[(0.0, 20.0), (20.0, 20.0)],
+            &["0%", "20%"],
+        );
+        check(
+            None,
+            40_000.0,
+            &[(0.0, 10_000.0), (10_000.0, 10_000.0)],
+            &["0", "10K"],
+        );
+        check(
+            Some(("second", None)),
+            0.4,
+            &[(0.1, 0.1), (0.25, 0.05)],
+            &["100ms", "250ms"],
+        );
         check(Some(("second", None)), 120.0, &[(60.0, 30.0)], &["1min"]);
-        check(Some(("byte", None)), 3.0 * 1_048_576.0, &[(1_048_576.0, 524_288.0)], &["1MiB"]);
+        check(
+            Some(("byte", None)),
+            3.0 * 1_048_576.0,
+            &[(1_048_576.0, 524_288.0)],
+            &["1MiB"],
+        );
         check(Some(("mebibyte", None)), 4096.0, &[(2048.0, 1024.0)], &["2GiB"]);
-        check(Some(("request", Some("second"))), 12.0, &[(10.0, 5.0)], &["10 req/s"]);
+        check(
+            Some(("request", Some("second"))),
+            12.0,
+            &[(10.0, 5.0)],
+            &["10 req/s"],
+        );
         check(Some(("furlong", None)), 3.0, &[(3.0, 1.0)], &["3 furlong"]);
     }
 
