@@ -91,6 +91,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<DemoReport> {
         lab.send("POST", "/api/v1/series", &json!({ "series": stopped }), false)
             .await?;
     }
+    state.clock.set(now);
     lab.send(
         "POST",
         "/api/v1/tags/hosts/ddlab-vm",

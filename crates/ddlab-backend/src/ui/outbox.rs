@@ -15,6 +15,11 @@ const LIMIT: usize = 200;
 /// `GET /lab/notifications`.
 pub(crate) async fn page(State(state): State<AppState>) -> Result<Html<String>, PageError> {
     let notifications = blocking(&state, |store| store.notifications(LIMIT)).await?;
+    // The newest monitor notification is shown open: its rendered message is what people come to read.
+    let featured = notifications
+        .iter()
+        .position(|n| n.notification.origin == "monitor")
+        .unwrap_or(0);
     let body = html! {
         @if notifications.is_empty() {
             (layout::empty("No notifications yet", html! {
@@ -44,7 +49,7 @@ pub(crate) async fn page(State(state): State<AppState>) -> Result<Html<String>, 
                     }
                     @if let Some(detail) = &n.detail { p.small.muted { (detail) } }
                     @if let Some(next) = n.next_attempt { p.small.muted { "next attempt " (when(next)) } }
-                    details open[i == 0] {
+                    details open[i == featured] {
                         summary.small { "Message" }
                         pre style="white-space:pre-wrap; margin-top:8px" { (n.notification.body) }
                     }
