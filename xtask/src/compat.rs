@@ -73,7 +73,7 @@ pub(crate) fn run() -> anyhow::Result<()> {
 }
 
 /// The backend process, killed when dropped so a failing run leaves nothing behind.
-struct Backend(Child);
+pub(crate) struct Backend(pub(crate) Child);
 
 impl Drop for Backend {
     fn drop(&mut self) {
@@ -82,12 +82,12 @@ impl Drop for Backend {
     }
 }
 
-fn free_loopback_address() -> anyhow::Result<SocketAddr> {
+pub(crate) fn free_loopback_address() -> anyhow::Result<SocketAddr> {
     let listener = TcpListener::bind("127.0.0.1:0").context("cannot find a free loopback port")?;
     Ok(listener.local_addr()?)
 }
 
-fn wait_for_port(address: SocketAddr, limit: Duration) -> anyhow::Result<()> {
+pub(crate) fn wait_for_port(address: SocketAddr, limit: Duration) -> anyhow::Result<()> {
     let listening = ddlab_stack::process::wait_until(limit, || {
         TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok()
     });

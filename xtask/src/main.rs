@@ -9,6 +9,7 @@ mod bench;
 mod ci;
 mod compat;
 mod grade;
+mod screenshots;
 mod stack;
 #[cfg(test)]
 mod tidy;
@@ -66,6 +67,8 @@ enum Task {
     Bench,
     /// Grade a solution: run the scenarios on it and write a report of every exercise item.
     Grade(grade::GradeArgs),
+    /// Capture every page of the web UI, on a backend seeded with demo data, into docs/img/ (headless Chromium).
+    Screenshots,
 }
 
 fn main() -> ExitCode {
@@ -76,6 +79,7 @@ fn main() -> ExitCode {
         Task::Compat => compat::run(),
         Task::Bench => bench::run(),
         Task::Grade(args) => grade::run(&args),
+        Task::Screenshots => screenshots::run(),
         Task::Up { stack, test_mode } => stack::up(&stack, test_mode),
         Task::Down { stack, purge } => stack::down(&stack, purge),
         Task::Status { stack } => stack::status(&stack),

@@ -4,7 +4,12 @@
 //!   rows into the same SQLite schema (goal: throughput ratio ≥ 0.5);
 //! - query: `avg:m{*} by {host}` over 100 hosts × 24 h × 10 s points over HTTP, against a plain scan of
 //!   those rows averaged into the same buckets (goal: time ratio ≤ 2);
-//! - anomalies: `anomalies(…, 'basic'|'agile'|'robust', 2)` over one week of 1-minute data.
+//! - anomalies: `anomalies(…, 'basic'|'agile'|'robust', 2)` over one week of 1-minute data;
+//! - dashboard: the web UI's page of the reference timeboard (three widgets: a host's `my_metric`, MySQL CPU
+//!   with `anomalies()`, the hourly `rollup(sum, 3600)`) over one day, against running its three queries
+//!   through `/api/v1/query` (goal: time ratio ≤ 1.5, rendering must not dominate);
+//! - snapshot: `/api/v1/graph/snapshot` of one day of a host's `my_metric` as an 800×400 PNG, beside the
+//!   same query alone.
 //!
 //! Prints a table and writes the numbers as JSON to the path in `DDLAB_BENCH_JSON` (if set).
 
@@ -40,6 +45,7 @@ fn main() {
     let mut results = Vec::new();
     results.push(runtime.block_on(intake()));
     results.extend(runtime.block_on(query()));
+    results.extend(runtime.block_on(dashboard()));
     println!();
     println!(
         "{:<52} {:>14} {:>14} {:>8} {:>8}",
@@ -282,6 +288,141 @@ async fn query() -> Vec<Value> {
     results
 }
 
+/// The dashboard and snapshot benchmarks: one day of 15 s data for ten hosts, two days of MySQL CPU.
+async fn dashboard() -> Vec<Value> {
+    let dir = tempfile::tempdir().unwrap();
+    let state_dir = dir.path().join("state");
+    std::fs::create_dir_all(&state_dir).unwrap();
+    let now = ddlab_backend::Clock::default().now();
+    let end = now - now.rem_euclid(3600);
+    {
+        let store = Store::open(&state_dir.join(ddlab_backend::DATABASE_FILE)).unwrap();
+        for host in 0..10 {
+            let points: Vec<(i64, f64)> = (0..DAY / 15)
+                .map(|k| (end - DAY + k * 15, ((host as i64 * 31 + k * 17) % 1000) as f64))
+                .collect();
+            store
+                .append_series(&[stored("my_metric", host, points)], end)
+                .unwrap();
+        }
+        let mysql: Vec<(i64, f64)> = (0..2 * DAY / 15)
+            .map(|k| {
+                let phase = (k % 5760) as f64 / 5760.0 * std::f64::consts::TAU;
+                (
+                    end - 2 * DAY + k * 15,
+                    12.0 + 4.0 * phase.sin() + (k % 7) as f64 * 0.1,
+                )
+            })
+            .collect();
+        store
+            .append_series(&[stored("mysql.performance.cpu_time", 0, mysql)], end)
+            .unwrap();
+    }
+    let (address, _state) = start(dir.path()).await;
+    let mut http = Http::connect(address).await;
+    let queries = [
+        "avg:my_metric{host:host-0}",
+        "anomalies(avg:mysql.performance.cpu_time{host:host-0}, 'basic', 2)",
+        "avg:my_metric{host:host-0}.rollup(sum, 3600)",
+    ];
+    let titles = [
+        "my_metric on host-0",
+        "MySQL CPU time with anomaly band",
+        "my_metric per hour",
+    ];
+    let widgets: Vec<Value> = queries
+        .iter()
+        .zip(titles)
+        .enumerate()
+        .map(|(i, (q, title))| {
+            json!({"definition": {"type": "timeseries", "title": title,
+                "requests": [{"q": q, "display_type": if i == 2 { "bars" } else { "line" }}]}})
+        })
+        .collect();
+    let board = json!({"title": "bench", "layout_type": "ordered", "widgets": widgets}).to_string();
+    let (from, to) = (end - DAY, end - 1);
+    let page = format!(
+        "/dashboard/preview?json={}&from_ts={}&to_ts={}",
+        encode(&board),
+        from * 1000,
+        to * 1000
+    );
+    let mut times = Vec::with_capacity(RUNS);
+    for _ in 0..RUNS {
+        let started = Instant::now();
+        let (status, body) = http.request("GET", &page, &[], &[]).await;
+        times.push(started.elapsed());
+        assert_eq!(status, 200, "{body}");
+        for title in titles {
+            assert!(body.contains(title), "the page lacks {title}");
+        }
+        assert!(body.contains("<path class=\"band\""), "no anomaly band");
+    }
+    let ours = median(times);
+    let mut times = Vec::with_capacity(RUNS);
+    for _ in 0..RUNS {
+        let started = Instant::now();
+        for q in queries {
+            let (status, body) = http.get_query(q, from, to).await;
+            assert_eq!(status, 200, "{body}");
+            assert!(
+                !body["series"].as_array().unwrap().is_empty(),
+                "{q} found no data"
+            );
+        }
+        times.push(started.elapsed());
+    }
+    let anchor = median(times);
+
+    let snapshot = format!(
+        "/api/v1/graph/snapshot?metric_query={}&start={from}&end={to}&width=800&height=400",
+        encode(queries[0])
+    );
+    let mut times = Vec::with_capacity(RUNS);
+    for _ in 0..RUNS {
+        let started = Instant::now();
+        let (status, body) = http.request("GET", &snapshot, &[], &[]).await;
+        times.push(started.elapsed());
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("/snapshot/view/"), "{body}");
+    }
+    let snapshot_time = median(times);
+    let mut times = Vec::with_capacity(RUNS);
+    for _ in 0..RUNS {
+        let started = Instant::now();
+        let (status, body) = http.get_query(queries[0], from, to).await;
+        assert_eq!(status, 200, "{body}");
+        times.push(started.elapsed());
+    }
+    let query_time = median(times);
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    vec![
+        json!({
+            "name": "dashboard page, 3 widgets over 24 h (anomalies, rollup bars)",
+            "ours": ms(ours), "ours_display": format!("{:.1} ms", ms(ours)),
+            "anchor": ms(anchor), "anchor_display": format!("{:.1} ms", ms(anchor)),
+            "anchor_name": "its three queries through /api/v1/query",
+            "ratio": ours.as_secs_f64() / anchor.as_secs_f64(), "goal": "<= 1.5",
+        }),
+        json!({
+            "name": "graph snapshot PNG 800x400, 24 h of 15 s data",
+            "ours": ms(snapshot_time), "ours_display": format!("{:.1} ms", ms(snapshot_time)),
+            "anchor": ms(query_time), "anchor_display": format!("{:.1} ms", ms(query_time)),
+            "anchor_name": "the same query through /api/v1/query",
+            "ratio": snapshot_time.as_secs_f64() / query_time.as_secs_f64(), "goal": null,
+        }),
+    ]
+}
+
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
 fn stored(metric: &str, host: usize, points: Vec<(i64, f64)>) -> NewSeries {
     NewSeries {
         metric: metric.to_owned(),
@@ -335,14 +476,7 @@ impl Http {
     }
 
     async fn get_query(&mut self, q: &str, from: i64, to: i64) -> (u16, Value) {
-        let encoded: String = q
-            .bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-' => (b as char).to_string(),
-                other => format!("%{other:02X}"),
-            })
-            .collect();
-        let path = format!("/api/v1/query?from={from}&to={to}&query={encoded}");
+        let path = format!("/api/v1/query?from={from}&to={to}&query={}", encode(q));
         let (status, body) = self.request("GET", &path, &[], &[]).await;
         (status, serde_json::from_str(&body).unwrap_or(Value::Null))
     }

@@ -8,10 +8,12 @@ misnames fails here.
 
 import json
 import os
+import struct
 import subprocess
 import sys
 import time
 import unittest
+import urllib.request
 import uuid
 
 URL = os.environ["DDLAB_URL"]
@@ -49,6 +51,22 @@ def dog(*args):
     if result.returncode != 0:
         raise AssertionError("%s failed (%d):\n%s%s" % (command[4:], result.returncode, result.stdout, result.stderr))
     return result.stdout
+
+
+def lab_get(path, keys=True):
+    """A GET on the backend with urllib (no client), with or without the keys; the response."""
+    request = urllib.request.Request(URL + path)
+    if keys:
+        request.add_header("DD-API-KEY", API_KEY)
+        request.add_header("DD-APPLICATION-KEY", APP_KEY)
+    return urllib.request.urlopen(request, timeout=30)
+
+
+def png_size(png):
+    """Width and height from a PNG's IHDR chunk, after checking the signature."""
+    if png[:8] != b"\x89PNG\r\n\x1a\n":
+        raise AssertionError("not a PNG: %r" % png[:16])
+    return struct.unpack(">II", png[16:24])
 
 
 def query_values(api, query, seconds=600):
@@ -121,6 +139,40 @@ class Datadogpy(unittest.TestCase):
         self.assertGreaterEqual(self.api.Hosts.totals()["total_active"], 1)
         found = self.api.Infrastructure.search(q="hosts:" + host)
         self.assertEqual(found["results"]["hosts"], [host])
+
+    def test_graph_snapshot_png_status_and_event(self):
+        """datadogpy `api.Graph.create` and `api.Graph.status`, then the exercise's EX-14: an event that
+        carries the snapshot URL and an @handle notifies the handle."""
+        metric = unique("compat.snap")
+        now = int(time.time())
+        self.api.Metric.send(metric=metric, points=[(now - 120, 5), (now - 60, 9), (now, 7)], host="snap-host")
+        query = "avg:%s{*}" % metric
+        snap = self.api.Graph.create(metric_query=query, start=now - 3600, end=now + 60, title="compat")
+        self.assertNotIn("errors", snap)
+        self.assertEqual(snap["metric_query"], query)
+        self.assertEqual(json.loads(snap["graph_def"]), {"requests": [{"q": query}]})
+        url = snap["snapshot_url"]
+        self.assertTrue(url.startswith(URL + "/snapshot/view/"), url)
+        self.assertEqual(self.api.Graph.status(url), {"status_code": 200})
+        # The PNG itself needs no keys.
+        with urllib.request.urlopen(url, timeout=30) as response:
+            self.assertEqual(response.headers["Content-Type"], "image/png")
+            self.assertEqual(png_size(response.read()), (800, 400))
+
+        graph_def = json.dumps({"viz": "timeseries", "requests": [{"q": query, "type": "bars"}]})
+        drawn = self.api.Graph.create(graph_def=graph_def, start=now - 600, end=now + 60, width=500, height=250)
+        self.assertEqual(sorted(drawn), ["graph_def", "snapshot_url"])
+        self.assertEqual(drawn["graph_def"], graph_def)
+        with urllib.request.urlopen(drawn["snapshot_url"], timeout=30) as response:
+            self.assertEqual(png_size(response.read()), (500, 250))
+        bad = self.api.Graph.create(graph_def=json.dumps({"requests": [{"q": 7}]}), start=now - 600, end=now)
+        self.assertEqual(bad["errors"], ["Invalid graph_def: requests[0].q must be a query string"])
+
+        handle = "%s@example.com" % unique("snap")
+        self.api.Event.create(title="Snapshot of %s" % metric, text="%s @%s" % (url, handle))
+        with lab_get("/ddlab/notifications?limit=50") as response:
+            sent = json.load(response)["notifications"]
+        self.assertIn(handle, [n["handle"] for n in sent if url in n["body"]])
 
     def test_metric_metadata(self):
         metric = unique("compat.meta")
@@ -247,6 +299,21 @@ class ApiClient(unittest.TestCase):
             hosts = HostsApi(client).list_hosts(filter=host)
             self.assertEqual([h.name for h in hosts.host_list], [host])
             self.assertGreaterEqual(HostsApi(client).get_host_totals().total_active, 1)
+
+    def test_graph_snapshot(self):
+        from datadog_api_client.v1.api.snapshots_api import SnapshotsApi
+
+        metric = unique("compat.snapshots")
+        now = int(time.time())
+        datadogpy().Metric.send(metric=metric, points=[(now - 60, 1), (now, 2)], host="snap-host")
+        with api_client() as client:
+            snap = SnapshotsApi(client).get_graph_snapshot(
+                metric_query="avg:%s{*} by {host}" % metric, start=now - 3600, end=now + 60,
+                title="System load", height=400, width=600)
+            self.assertEqual(snap.metric_query, "avg:%s{*} by {host}" % metric)
+            self.assertTrue(snap.snapshot_url.startswith(URL + "/snapshot/view/"), snap.snapshot_url)
+        with urllib.request.urlopen(snap.snapshot_url, timeout=30) as response:
+            self.assertEqual(png_size(response.read()), (600, 400))
 
     def test_bad_keys_are_refused_as_datadog_refuses_them(self):
         from datadog_api_client import ApiClient as Client, Configuration

@@ -6,9 +6,11 @@
 mod alerting;
 mod apm;
 mod clock;
+pub mod demo;
 mod http;
 mod keys;
 mod source;
+mod ui;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,6 +24,7 @@ pub use alerting::deliver::OUTBOX_DIR;
 pub use clock::Clock;
 pub use http::{ApiError, router};
 pub use keys::{KEYS_FILE, Keys, Secret};
+pub use ui::Ui;
 
 /// Everything a running backend shares between requests.
 #[derive(Debug, Clone)]
@@ -35,6 +38,8 @@ pub struct AppState {
     pub app_url: Arc<str>,
     /// Monitor evaluation and notification delivery.
     pub alerting: Arc<Alerting>,
+    /// The web UI's sessions and snapshot folder.
+    pub ui: Arc<Ui>,
 }
 
 /// How to run a backend.
@@ -42,7 +47,8 @@ pub struct AppState {
 pub struct Config {
     /// Where the database and the key file live. Created if missing, with mode 0700.
     pub state_dir: PathBuf,
-    /// Address to listen on; default `127.0.0.1:8480` (loopback only).
+    /// Address to listen on; default `127.0.0.1:8480` (loopback only). On any other address the web UI
+    /// asks for the application key.
     pub listen: SocketAddr,
     /// Start with the movable test clock and its admin routes.
     pub test_mode: bool,
@@ -81,6 +87,7 @@ impl AppState {
         };
         let alerting = Alerting::new(&config.notifications, &config.state_dir)?;
         Ok(Self {
+            ui: Arc::new(Ui::new(config.listen, &config.state_dir)),
             alerting: Arc::new(alerting),
             store: Arc::new(store),
             keys: Arc::new(keys),
@@ -98,8 +105,24 @@ impl AppState {
 
 /// Serves until `shutdown` resolves.
 pub async fn serve(
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    serve_inner(config, shutdown, false).await
+}
+
+/// Seeds the [`demo`] data set into the state folder, then serves until `shutdown` resolves.
+pub async fn serve_demo(
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    serve_inner(config, shutdown, true).await
+}
+
+async fn serve_inner(
     mut config: Config,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    demo: bool,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -107,6 +130,14 @@ pub async fn serve(
     // With port 0 the system picks one: links must name the real one.
     config.listen = listener.local_addr()?;
     let state = AppState::open(&config)?;
+    if demo {
+        let report = demo::seed(&state).await.context("seeding the demo data failed")?;
+        tracing::info!(
+            points = report.points,
+            monitor = report.monitor_id,
+            "Demo data seeded."
+        );
+    }
     tracing::info!(address = %listener.local_addr()?, test_mode = config.test_mode, "Backend listening.");
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();

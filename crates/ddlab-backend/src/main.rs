@@ -44,6 +44,10 @@ struct Args {
     /// JSON file of @webhook-<name> endpoints: {"webhooks": [{"name": "ops", "url": "http://..."}]}.
     #[arg(long, env = "DDLAB_WEBHOOKS")]
     webhooks: Option<PathBuf>,
+    /// Fill the state folder with a day of demo data (three hosts, my_metric, MySQL, APM, events, the
+    /// reference monitor and downtimes) before serving; meant for a fresh --state-dir.
+    #[arg(long)]
+    demo: bool,
 }
 
 #[tokio::main]
@@ -92,7 +96,12 @@ async fn main() -> ExitCode {
             webhooks: args.webhooks,
         },
     };
-    match ddlab_backend::serve(config, shutdown_signal()).await {
+    let served = if args.demo {
+        ddlab_backend::serve_demo(config, shutdown_signal()).await
+    } else {
+        ddlab_backend::serve(config, shutdown_signal()).await
+    };
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");

@@ -35,7 +35,7 @@ pub use hosts::{AGENT_TAGS, Host, HostUpdate, USER_TAGS};
 pub use intake_log::{INTAKE_LOG_KEEP, IntakeRecord};
 pub use metadata::MetricMetadata;
 pub use monitors::{EvaluationRecord, GroupRow, HistoryRow, MonitorRecord, TransitionEvent};
-pub use series::{AppendReport, MetricKind, NewSeries, StoredSeries};
+pub use series::{AppendReport, HostTags, MetricKind, NewSeries, StoredSeries};
 
 /// A handle on the database file.
 #[derive(Debug)]

@@ -51,6 +51,9 @@ pub struct StoredSeries {
     pub points: Vec<(i64, f64)>,
 }
 
+/// A series' host (`None` when it names none) and its own tags.
+pub type HostTags = (Option<String>, Vec<String>);
+
 /// Series ids by identity, so an append does not look each series up again.
 #[derive(Debug, Default)]
 pub(crate) struct IdCache(HashMap<(String, String, String), i64>);
@@ -125,6 +128,29 @@ impl Store {
                 .query_map(params![host, since], |row| row.get(0))?
                 .collect::<Result<_, _>>()?;
             Ok(names)
+        })
+    }
+
+    /// The distinct host and tag combinations of the series that received points since `since` (the values
+    /// a dashboard's template variables offer).
+    pub fn series_tags(&self, since: i64) -> Result<Vec<HostTags>, StoreError> {
+        self.read(|conn| {
+            let mut stmt =
+                conn.prepare_cached("SELECT DISTINCT host, tags FROM series WHERE last_seen >= ?1")?;
+            let rows = stmt
+                .query_map([since], |row| {
+                    let host: String = row.get(0)?;
+                    let tags: String = row.get(1)?;
+                    Ok((host, tags))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows
+                .into_iter()
+                .map(|(host, tags)| {
+                    let tags: Vec<String> = serde_json::from_str(&tags).unwrap_or_default();
+                    ((!host.is_empty()).then_some(host), tags)
+                })
+                .collect())
         })
     }
 
@@ -276,6 +302,36 @@ mod tests {
             source_type: None,
             points: points.to_vec(),
         }
+    }
+
+    #[test]
+    fn series_tags_are_the_recent_host_and_tag_combinations() {
+        let (_dir, store) = store();
+        store
+            .append_series(
+                &[
+                    gauge("my_metric", "a", &["env:lab"], &[(100, 1.0)]),
+                    gauge("other", "a", &["env:lab"], &[(100, 1.0)]),
+                    gauge("my_metric", "b", &["env:prod", "role:db"], &[(100, 1.0)]),
+                ],
+                1000,
+            )
+            .unwrap();
+        store
+            .append_series(&[gauge("old", "c", &["env:old"], &[(100, 1.0)])], 500)
+            .unwrap();
+        let mut seen = store.series_tags(900).unwrap();
+        seen.sort();
+        assert_eq!(
+            seen,
+            [
+                (Some("a".to_owned()), vec!["env:lab".to_owned()]),
+                (
+                    Some("b".to_owned()),
+                    vec!["env:prod".to_owned(), "role:db".to_owned()]
+                ),
+            ]
+        );
     }
 
     #[test]

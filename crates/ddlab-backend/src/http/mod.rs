@@ -14,7 +14,8 @@ mod hosts;
 mod intake;
 mod metrics;
 mod monitors;
-mod query;
+pub(crate) mod query;
+mod snapshot;
 mod validate;
 
 use axum::Router;
@@ -79,6 +80,14 @@ pub fn router(state: AppState) -> Router {
         .merge(intake_routes)
         .merge(post_events)
         .merge(api);
+    // ---- Web UI and graph snapshots (`crate::ui`, `snapshot.rs`) ----
+    // Snapshot creation and status need both keys; the PNGs and the pages are the UI's (its own login).
+    let snapshots = Router::new()
+        .route("/api/v1/graph/snapshot", get(snapshot::create))
+        .route("/api/v1/graph/snapshot_status/{*path}", get(snapshot::status))
+        .route_layer(from_fn_with_state(state.clone(), auth::api_and_app_key));
+    app = app.merge(snapshots).merge(crate::ui::routes(&state));
+    // ---- end of the web UI block ----
     if state.test_mode {
         let admin = Router::new()
             .route("/ddlab/test/clock", get(admin::get_clock).post(admin::set_clock))

@@ -48,6 +48,11 @@ pub(crate) async fn query_v1(
     })
     .await?
     .map_err(|err| ApiError::BadRequest(format!("Error evaluating query: {err}")))?;
+    Ok(Json(v1_answer(&text, from, to, &results)))
+}
+
+/// The `/api/v1/query` body of evaluated results (also shown by the metric explorer).
+pub(crate) fn v1_answer(text: &str, from: i64, to: i64, results: &[SeriesResult]) -> Value {
     let group_by: Vec<String> = {
         let mut keys: Vec<String> = results
             .iter()
@@ -66,7 +71,7 @@ pub(crate) async fn query_v1(
         .filter(|r| r.points.iter().any(|(_, v)| v.is_some()))
         .map(series_json)
         .collect();
-    Ok(Json(json!({
+    json!({
         "status": "ok",
         "res_type": "time_series",
         "resp_version": 1,
@@ -78,7 +83,7 @@ pub(crate) async fn query_v1(
         "times": [],
         "values": [],
         "series": series,
-    })))
+    })
 }
 
 fn series_json(result: &SeriesResult) -> Value {
@@ -220,7 +225,7 @@ fn ms_field(attributes: &Value, key: &str) -> Result<i64, ApiError> {
     })
 }
 
-fn named_queries(attributes: &Value) -> Result<Vec<NamedQuery>, ApiError> {
+pub(crate) fn named_queries(attributes: &Value) -> Result<Vec<NamedQuery>, ApiError> {
     let list = attributes
         .get("queries")
         .and_then(Value::as_array)
@@ -263,7 +268,7 @@ fn named_queries(attributes: &Value) -> Result<Vec<NamedQuery>, ApiError> {
     Ok(queries)
 }
 
-fn formulas(attributes: &Value, names: &[&str]) -> Result<Vec<Formula>, ApiError> {
+pub(crate) fn formulas(attributes: &Value, names: &[&str]) -> Result<Vec<Formula>, ApiError> {
     let Some(list) = attributes.get("formulas").and_then(Value::as_array) else {
         return Ok(Vec::new());
     };
