@@ -1,7 +1,13 @@
 //! What happens to a decoded tracer payload, in the trace-agent's order: normalise each chunk, find its
-//! root and fill its priority, compute top-level spans when the tracer did not, compute APM stats on
-//! every chunk (unless the tracer computed them), sample, and buffer what is kept for the next
+//! root and fill its priority, compute top-level spans when the tracer did not, obfuscate, compute APM
+//! stats on every chunk (unless the tracer computed them), sample, and buffer what is kept for the next
 //! `AgentPayload`. Stats leave every flush as one `StatsPayload`.
+//!
+//! Obfuscation is libdatadog's port of the trace-agent's obfuscator with its defaults: the resource of
+//! `sql` and `cassandra` spans loses its literals (`SELECT * FROM users WHERE id = ?`, MySQL's dialect
+//! when `db.type` says so) and is copied to `sql.query`; `redis` resources keep only their commands.
+//! Stats group on the obfuscated resource, so a query with different literals is one resource; the
+//! resources of tracer-computed stats get the same treatment.
 //!
 //! Sampling is the trace-agent's with unlimited rates: chunks the tracer kept (priority > 0) or made no
 //! decision on are kept, a `PRIORITY_AUTO_DROP` chunk is kept only when a span has an error (the error
@@ -18,6 +24,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use ddlab_wire::Encoding;
 use ddlab_wire::trace::normalize::{self, PRIORITY_NONE, SpanRepairs, TraceDrop, normalize_trace};
 use ddlab_wire::trace::{StatsFormat, encode_agent_payload, encode_stats_payload, pb};
+use libdd_trace_obfuscation::obfuscate::{obfuscate_pb_span, obfuscate_resource_for_stats};
+use libdd_trace_obfuscation::obfuscation_config::ObfuscationConfig;
 use libdd_trace_stats::span_concentrator::SpanConcentrator;
 use libdd_trace_utils::trace_utils::{compute_top_level_span, get_root_span_index};
 use prost::Message as _;
@@ -75,6 +83,7 @@ struct State {
 
 pub(crate) struct Pipeline {
     settings: Settings,
+    obfuscation: ObfuscationConfig,
     sink: Arc<dyn TraceSink>,
     clock: Clock,
     stats: Arc<watch::Sender<ReceiverStats>>,
@@ -105,6 +114,7 @@ impl Pipeline {
     ) -> Self {
         Pipeline {
             settings,
+            obfuscation: ObfuscationConfig::default(),
             sink,
             clock,
             stats,
@@ -139,6 +149,9 @@ impl Pipeline {
             normalize::normalize_chunk(&mut chunk, root);
             if !incoming.client_computed_top_level {
                 compute_top_level_span(&mut chunk.spans);
+            }
+            for span in &mut chunk.spans {
+                obfuscate_pb_span(span, &self.obfuscation);
             }
             let key = self.payload_key(&payload, &chunk, root);
             if payload.env.is_empty() {
@@ -266,6 +279,12 @@ impl Pipeline {
                 if group.resource.is_empty() {
                     group.resource = group.name.clone();
                 }
+                let dbms = (!group.db_type.is_empty()).then_some(group.db_type.as_str());
+                if let Some(obfuscated) =
+                    obfuscate_resource_for_stats(&group.r#type, &group.resource, dbms, &self.obfuscation.sql)
+                {
+                    group.resource = obfuscated;
+                }
                 groups += 1;
             }
         }
@@ -316,6 +335,7 @@ impl Pipeline {
         if payloads.is_empty() {
             return;
         }
+        let traces: u64 = payloads.iter().map(|p| p.chunks.len() as u64).sum();
         let spans: u64 = payloads
             .iter()
             .flat_map(|p| &p.chunks)
@@ -336,10 +356,12 @@ impl Pipeline {
             let joined: Vec<&str> = languages.iter().map(String::as_str).collect();
             headers.push(("X-Datadog-Reported-Languages", joined.join("|")));
         }
-        if self.submit(ApmPayloadKind::Traces, headers, &body) {
+        if let Some(bytes) = self.submit(ApmPayloadKind::Traces, headers, &body) {
             self.stats.send_modify(|stats| {
                 stats.trace_payloads_sent += 1;
+                stats.traces_sent += traces;
                 stats.spans_sent += spans;
+                stats.trace_bytes_sent += bytes;
             });
         }
     }
@@ -348,6 +370,7 @@ impl Pipeline {
         if stats.is_empty() {
             return;
         }
+        let buckets: u64 = stats.iter().map(|p| p.stats.len() as u64).sum();
         let payload = pb::StatsPayload {
             agent_hostname: self.settings.hostname.clone(),
             agent_env: self.settings.default_env.clone(),
@@ -364,26 +387,32 @@ impl Pipeline {
             }
         };
         let headers = vec![("Content-Type", StatsFormat::Msgpack.content_type().to_owned())];
-        if self.submit(ApmPayloadKind::Stats, headers, &body) {
-            self.stats.send_modify(|stats| stats.stats_payloads_sent += 1);
+        if let Some(bytes) = self.submit(ApmPayloadKind::Stats, headers, &body) {
+            self.stats.send_modify(|stats| {
+                stats.stats_payloads_sent += 1;
+                stats.stats_buckets_sent += buckets;
+                stats.stats_bytes_sent += bytes;
+            });
         }
     }
 
-    /// Compresses `body` as the trace-agent does (gzip) and hands it to the sink.
-    fn submit(&self, kind: ApmPayloadKind, mut headers: Vec<(&'static str, String)>, body: &[u8]) -> bool {
+    /// Compresses `body` as the trace-agent does (gzip) and hands it to the sink; the compressed size
+    /// when it went.
+    fn submit(&self, kind: ApmPayloadKind, mut headers: Vec<(&'static str, String)>, body: &[u8]) -> Option<u64> {
         match ddlab_wire::compression::compress(Encoding::Gzip, body) {
             Ok(compressed) => {
                 headers.push(("Content-Encoding", "gzip".to_owned()));
+                let bytes = compressed.len() as u64;
                 self.sink.submit(ApmPayload {
                     kind,
                     headers,
                     body: compressed,
                 });
-                true
+                Some(bytes)
             }
             Err(err) => {
                 self.lost(format!("cannot compress a payload for {}: {err}", kind.path()));
-                false
+                None
             }
         }
     }
