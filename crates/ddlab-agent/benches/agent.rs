@@ -179,9 +179,10 @@ async fn dogstatsd() -> Value {
     .unwrap();
     let target = server.udp_addr().unwrap();
     let stats = server.watch_stats();
-    let ours = tokio::task::spawn_blocking(move || send_windowed(target, Arc::new(move || stats.borrow().packets)))
-        .await
-        .unwrap();
+    let ours =
+        tokio::task::spawn_blocking(move || send_windowed(target, Arc::new(move || stats.borrow().packets)))
+            .await
+            .unwrap();
     let counted = server.stats();
     let samples = aggregator.lock().stats().dogstatsd_samples;
     server.shutdown().await;
@@ -190,7 +191,12 @@ async fn dogstatsd() -> Value {
         Err(missing) => panic!("the DogStatsD server lost {missing} datagrams: {counted:?}"),
     };
     assert_eq!(
-        (counted.packets, counted.metric_samples, counted.parse_errors, samples),
+        (
+            counted.packets,
+            counted.metric_samples,
+            counted.parse_errors,
+            samples
+        ),
         (DSD_DATAGRAMS, DSD_DATAGRAMS, 0, DSD_DATAGRAMS),
         "every datagram parsed and aggregated"
     );
@@ -531,7 +537,12 @@ async fn idle(root: &Path, python: Option<PathBuf>, python_check: Option<&str>) 
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     if let Some(name) = python_check {
-        let check = status.collector.running_checks.iter().find(|c| c.name == name).unwrap();
+        let check = status
+            .collector
+            .running_checks
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap();
         assert!(check.last_error.is_none(), "{name} failed: {check:?}");
     }
     let python_pid = status.collector.python.as_ref().map(|p| p.pid);
@@ -618,7 +629,10 @@ async fn stop(mut child: Child) {
             .args(["-TERM", &pid.to_string()])
             .status();
     }
-    if tokio::time::timeout(Duration::from_secs(30), child.wait()).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .is_err()
+    {
         let _ = child.kill().await;
     }
 }
@@ -693,7 +707,13 @@ impl Http {
         }
     }
 
-    async fn request(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Vec<u8>) {
+    async fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> (u16, Vec<u8>) {
         let mut head = format!(
             "{method} {path} HTTP/1.1\r\nHost: bench\r\nContent-Length: {}\r\n",
             body.len()

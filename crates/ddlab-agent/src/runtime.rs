@@ -258,7 +258,8 @@ impl Agent {
 
         let (dogstatsd, dogstatsd_section) =
             start_dogstatsd(&config, &options, &aggregator, &options.clock).await;
-        let (trace_receiver, apm_section) = start_trace_receiver(&config, &options, &hostname, &forwarder).await;
+        let (trace_receiver, apm_section) =
+            start_trace_receiver(&config, &options, &hostname, &forwarder).await;
 
         let confd = load_confd(&config.confd_path);
         for problem in &confd.problems {
@@ -495,7 +496,9 @@ async fn start_trace_receiver(
     }
     if receiver_config.listen.is_none() && receiver_config.socket.is_none() {
         // `receiver_port: 0` without a socket: the trace-agent's way of closing the receiver.
-        tracing::info!("The trace receiver listens nowhere (apm_config.receiver_port: 0 and no receiver_socket).");
+        tracing::info!(
+            "The trace receiver listens nowhere (apm_config.receiver_port: 0 and no receiver_socket)."
+        );
         section.enabled = false;
         return (None, section);
     }

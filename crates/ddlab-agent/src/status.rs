@@ -666,7 +666,11 @@ fn apm(out: &mut String, a: &ApmSection) {
         if key == "service:,env:" {
             let _ = writeln!(out, "    Default priority sampling rate: {:.1}%", rate * 100.0);
         } else {
-            let _ = writeln!(out, "    Priority sampling rate for '{key}': {:.1}%", rate * 100.0);
+            let _ = writeln!(
+                out,
+                "    Priority sampling rate for '{key}': {:.1}%",
+                rate * 100.0
+            );
         }
     }
     out.push('\n');

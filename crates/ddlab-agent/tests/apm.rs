@@ -231,7 +231,12 @@ async fn traces_reach_the_backend_through_the_agents_forwarder() {
     assert_eq!(apm.tracers[0].stats.services["flask"].traces, V04_TRACES);
     let v04 = &apm.endpoints["/v0.4/traces"];
     assert_eq!(
-        (v04.requests, v04.payloads_accepted, v04.decoding_errors, v04.traces_dropped),
+        (
+            v04.requests,
+            v04.payloads_accepted,
+            v04.decoding_errors,
+            v04.traces_dropped
+        ),
         (2, 1, 1, 2)
     );
     assert_eq!(apm.traces_received, V04_TRACES + V05_TRACES);
@@ -239,7 +244,10 @@ async fn traces_reach_the_backend_through_the_agents_forwarder() {
     for line in [
         format!("  Receiver: {addr}"),
         "    From python 3.11.7 (CPython), client 4.16.0, on /v0.5/traces".to_owned(),
-        format!("      Service 'flask': {V05_TRACES} traces, {} spans", 2 * V05_TRACES),
+        format!(
+            "      Service 'flask': {V05_TRACES} traces, {} spans",
+            2 * V05_TRACES
+        ),
         "    Default priority sampling rate: 100.0%".to_owned(),
     ] {
         assert!(text.lines().any(|l| l == line), "no line {line:?} in:\n{text}");
@@ -343,11 +351,7 @@ async fn an_apm_dd_url_that_is_not_http_stops_only_apm() {
         "{error}"
     );
     let health = agent.health();
-    assert_eq!(
-        health.unhealthy,
-        [format!("trace-agent: {error}")],
-        "{health:?}"
-    );
+    assert_eq!(health.unhealthy, [format!("trace-agent: {error}")], "{health:?}");
     let text = ddlab_agent::status::render(&status);
     assert!(text.contains(&format!("  Error: {error}")), "{text}");
     agent.shutdown().await;

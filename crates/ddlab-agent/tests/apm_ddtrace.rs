@@ -664,7 +664,11 @@ async fn ddtrace_through_the_running_agent_reaches_the_backend() {
         status.apm
     );
     assert_eq!(
-        status.apm.tracers[0].stats.services.get("flask").map(|s| s.traces),
+        status.apm.tracers[0]
+            .stats
+            .services
+            .get("flask")
+            .map(|s| s.traces),
         Some(requests)
     );
     let last = agent.shutdown().await;

@@ -129,7 +129,11 @@ mod tests {
     use crate::forwarder::transaction::Endpoint;
 
     fn tx(tag: u8, size: usize) -> Transaction {
-        Transaction::new(Endpoint::SeriesV2, vec![tag; size], ddlab_wire::Encoding::Identity)
+        Transaction::new(
+            Endpoint::SeriesV2,
+            vec![tag; size],
+            ddlab_wire::Encoding::Identity,
+        )
     }
 
     fn tags(transactions: &[Transaction]) -> Vec<u8> {

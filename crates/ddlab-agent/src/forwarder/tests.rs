@@ -176,11 +176,7 @@ async fn delivers_with_the_agents_headers() {
     let forwarder = Forwarder::start(options(intake.url(), 1000, 50)).unwrap();
     forwarder.submit(vec![
         tx(1, 10),
-        Transaction::new(
-            Endpoint::CheckRun,
-            b"[]".to_vec(),
-            ddlab_wire::Encoding::Identity,
-        ),
+        Transaction::new(Endpoint::CheckRun, b"[]".to_vec(), ddlab_wire::Encoding::Identity),
     ]);
     until("two payloads", || intake.received().len() == 2).await;
     let received = intake.received();

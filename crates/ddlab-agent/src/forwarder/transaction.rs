@@ -56,7 +56,8 @@ impl Transaction {
     /// into `encoding` (a payload naming no known encoding is sent as it says, uncompressed), its other
     /// headers kept, its `Content-Type` the endpoint's.
     pub fn apm(payload: ApmPayload) -> Self {
-        let encoding = Encoding::from_header(payload.header("Content-Encoding")).unwrap_or(Encoding::Identity);
+        let encoding =
+            Encoding::from_header(payload.header("Content-Encoding")).unwrap_or(Encoding::Identity);
         let endpoint = match payload.kind {
             ApmPayloadKind::Traces => Endpoint::ApmTraces,
             ApmPayloadKind::Stats => Endpoint::ApmStats,
@@ -98,7 +99,9 @@ impl Endpoint {
     pub fn intake(self) -> Intake {
         match self {
             Endpoint::ApmTraces | Endpoint::ApmStats => Intake::Apm,
-            Endpoint::SeriesV1 | Endpoint::SeriesV2 | Endpoint::CheckRun | Endpoint::Intake => Intake::Metrics,
+            Endpoint::SeriesV1 | Endpoint::SeriesV2 | Endpoint::CheckRun | Endpoint::Intake => {
+                Intake::Metrics
+            }
         }
     }
 

@@ -136,6 +136,7 @@ pub(crate) fn sample() -> AgentStatus {
         },
         forwarder: ForwarderStats {
             endpoint: "http://127.0.0.1:8480".into(),
+            apm_endpoint: "http://127.0.0.1:8480".into(),
             api_key: ApiKeyStatus {
                 state: ApiKeyState::Valid,
                 message: None,
@@ -254,10 +255,27 @@ fn apm_when_not_running_says_why() {
             ..ApmSection::default()
         },
     );
-    expect![[r#""#]].assert_eq(&out);
+    expect![[r#"
+        =========
+        APM Agent
+        =========
+
+          Status: Not running
+          Error: apm_config.apm_dd_url is https://trace.agent.datadoghq.com, but ...
+
+    "#]]
+    .assert_eq(&out);
     let mut out = String::new();
     apm(&mut out, &ApmSection::default());
-    expect![[r#""#]].assert_eq(&out);
+    expect![[r#"
+        =========
+        APM Agent
+        =========
+
+          Not enabled (apm_config.enabled: false, or receiver_port: 0 without receiver_socket)
+
+    "#]]
+    .assert_eq(&out);
 }
 
 #[test]
@@ -421,8 +439,28 @@ fn text_follows_the_agents_layout() {
         APM Agent
         =========
 
-          Status: Not running
-          ddlab-agent does not include the trace receiver yet
+          Status: Running
+          Receiver: 127.0.0.1:8126
+          Endpoint: http://127.0.0.1:8480
+          Default env: lab
+
+          Receiver (since start)
+          ======================
+            From python 3.11.7 (CPython), client 4.16.0, on /v0.5/traces
+              Traces received: 11 (4096 bytes, 3 payloads)
+              Spans received: 33
+              Service 'flask': 11 traces, 33 spans
+            WARNING: payloads refused on /v0.5/traces: 1 malformed (400), 0 too large (413), 0 refused (429), 2 traces dropped
+            Traces after normalisation: 11 (33 spans), 33 spans kept
+            Traces dropped: 0 sampled out, 0 empty, 0 trace id 0, 0 span id 0, 0 foreign span
+            Spans repaired: 0
+            Default priority sampling rate: 100.0%
+
+          Writer (since start)
+          ====================
+            Traces: 2 payloads, 11 traces, 33 spans, 1500 bytes
+            Stats: 1 payloads, 2 stats buckets, 300 bytes
+            Last Error: /v0.5/traces: unexpected end of input
 
     "#]].assert_eq(&render(&sample()));
 }

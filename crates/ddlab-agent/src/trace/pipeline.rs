@@ -398,7 +398,12 @@ impl Pipeline {
 
     /// Compresses `body` as the trace-agent does (gzip) and hands it to the sink; the compressed size
     /// when it went.
-    fn submit(&self, kind: ApmPayloadKind, mut headers: Vec<(&'static str, String)>, body: &[u8]) -> Option<u64> {
+    fn submit(
+        &self,
+        kind: ApmPayloadKind,
+        mut headers: Vec<(&'static str, String)>,
+        body: &[u8],
+    ) -> Option<u64> {
         match ddlab_wire::compression::compress(Encoding::Gzip, body) {
             Ok(compressed) => {
                 headers.push(("Content-Encoding", "gzip".to_owned()));

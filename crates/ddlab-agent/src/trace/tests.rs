@@ -743,8 +743,14 @@ fn mysql_query(trace_id: u64, query: &str) -> Vec<pb::Span> {
 async fn sql_is_obfuscated_before_stats_as_the_trace_agent_does() {
     let lab = start(config()).await;
     let traces = [
-        mysql_query(1, "SELECT name FROM users WHERE id = 42 AND email = 'ann@example.com'"),
-        mysql_query(2, "SELECT name FROM users WHERE id = 7 AND email = 'bob@example.com'"),
+        mysql_query(
+            1,
+            "SELECT name FROM users WHERE id = 42 AND email = 'ann@example.com'",
+        ),
+        mysql_query(
+            2,
+            "SELECT name FROM users WHERE id = 7 AND email = 'bob@example.com'",
+        ),
         mysql_query(3, "UPDATE users SET visits = visits + 1 WHERE id IN (1, 2, 3)"),
     ];
     let answer = send(
@@ -797,15 +803,24 @@ async fn sql_is_obfuscated_before_stats_as_the_trace_agent_does() {
     );
     // A query span's service differs from its parent's, so it is top-level and has stats of its own.
     let hits = sent.hits();
-    assert_eq!(hits.get(&format!("mysql pymysql.query {select} 0")), Some(&2), "{hits:?}");
-    assert_eq!(hits.get(&format!("mysql pymysql.query {update} 0")), Some(&1), "{hits:?}");
+    assert_eq!(
+        hits.get(&format!("mysql pymysql.query {select} 0")),
+        Some(&2),
+        "{hits:?}"
+    );
+    assert_eq!(
+        hits.get(&format!("mysql pymysql.query {update} 0")),
+        Some(&1),
+        "{hits:?}"
+    );
     assert_eq!(
         hits.get("mysql pymysql.query DELETE FROM sessions WHERE token = ? 0"),
         Some(&1),
         "{hits:?}"
     );
     assert!(
-        hits.keys().all(|k| !k.contains("42") && !k.contains("example.com")),
+        hits.keys()
+            .all(|k| !k.contains("42") && !k.contains("example.com")),
         "{hits:?}"
     );
 }
