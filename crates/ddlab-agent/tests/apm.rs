@@ -187,43 +187,32 @@ async fn traces_reach_the_backend_through_the_agents_forwarder() {
         apm.rate_by_service,
         BTreeMap::from([("service:,env:".to_owned(), 1.0)])
     );
-    let tracers: Vec<(&str, &str, &str, &str, &str, u64, u64, u64)> = apm
+    let tracers: Vec<String> = apm
         .tracers
         .iter()
         .map(|t| {
-            (
-                t.key.lang.as_str(),
-                t.key.lang_version.as_str(),
-                t.key.interpreter.as_str(),
-                t.key.tracer_version.as_str(),
-                t.key.endpoint.as_str(),
+            format!(
+                "{} {} ({}), client {} on {}: {} payloads, {} traces, {} spans",
+                t.key.lang,
+                t.key.lang_version,
+                t.key.interpreter,
+                t.key.tracer_version,
+                t.key.endpoint,
                 t.stats.payloads,
                 t.stats.traces,
-                t.stats.spans,
+                t.stats.spans
             )
         })
         .collect();
     assert_eq!(
         tracers,
         [
-            (
-                "python",
-                "3.11.7",
-                "CPython",
-                "4.16.0",
-                "/v0.4/traces",
-                1,
-                V04_TRACES,
+            format!(
+                "python 3.11.7 (CPython), client 4.16.0 on /v0.4/traces: 1 payloads, {V04_TRACES} traces, {} spans",
                 2 * V04_TRACES
             ),
-            (
-                "python",
-                "3.11.7",
-                "CPython",
-                "4.16.0",
-                "/v0.5/traces",
-                1,
-                V05_TRACES,
+            format!(
+                "python 3.11.7 (CPython), client 4.16.0 on /v0.5/traces: 1 payloads, {V05_TRACES} traces, {} spans",
                 2 * V05_TRACES
             ),
         ]
