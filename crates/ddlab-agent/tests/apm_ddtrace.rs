@@ -19,7 +19,7 @@
 //! python3 -m venv .venv-test
 //! .venv-test/bin/pip install flask==3.1.3 ddtrace==4.16.0
 //! python3 -m venv .venv-test-agent
-//! .venv-test-agent/bin/pip install ddapm-test-agent==1.69.1
+//! .venv-test-agent/bin/pip install --require-hashes -r crates/ddlab-agent/benches/apm/requirements.txt
 //! DDLAB_APP_PYTHON=$PWD/.venv-test/bin/python DDLAB_TEST_AGENT=$PWD/.venv-test-agent/bin/ddapm-test-agent \
 //!     cargo test -p ddlab-agent --test apm_ddtrace
 //! ```
