@@ -46,6 +46,11 @@ pub(crate) fn run() -> anyhow::Result<()> {
     let out_dir = crate::target_dir(&root).join("bench");
     std::fs::create_dir_all(&out_dir)?;
     let python = crate::venv::ensure(&root)?;
+    // Other work on the machine slows every wall-clock number; the report says how busy it was.
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".to_owned());
     let test_agent = test_agent(&root)?;
     let mut all = serde_json::Map::new();
     let mut commands = Vec::new();
@@ -72,7 +77,7 @@ pub(crate) fn run() -> anyhow::Result<()> {
         }
         commands.push(command);
     }
-    let machine = machine();
+    let machine = format!("{}; load average at the start: {load}", machine());
     let date = command_output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]).unwrap_or_default();
     let report =
         serde_json::json!({ "date": date, "machine": machine, "commands": commands, "results": all });
