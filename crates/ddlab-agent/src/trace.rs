@@ -227,7 +227,7 @@ pub struct ReceiverStats {
     pub endpoints: BTreeMap<String, EndpointStats>,
     /// Accepted trace payloads by tracer and endpoint, with their services.
     pub tracers: BTreeMap<TracerKey, TracerStats>,
-    /// Trace payloads holding a decoder now (being read, decoded or processed).
+    /// Trace payloads being read, decoded or processed now (a decoder is held while reading and decoding).
     pub payloads_in_flight: u64,
     /// Traces and spans that passed normalisation.
     pub traces_received: u64,

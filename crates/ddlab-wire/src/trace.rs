@@ -33,6 +33,8 @@ pub use stats::{
     StatsFormat, decode_client_stats, decode_stats_payload, encode_client_stats, encode_stats_payload,
 };
 
+use std::io::Write as _;
+
 use crate::WireError;
 
 /// The largest trace or stats body the trace-agent reads (`apm_config.max_request_bytes`, 25 MiB).
@@ -78,6 +80,34 @@ pub fn encode_agent_payload_with(head: &pb::AgentPayload, tracer_payloads: &[Vec
         out.extend_from_slice(bytes);
     }
     out
+}
+
+/// [`encode_agent_payload_with`], gzipped at the fastest level as the trace-agent's writer sends it,
+/// without holding the uncompressed payload: the pieces go through the compressor one by one.
+pub fn encode_agent_payload_gzip(
+    head: &pb::AgentPayload,
+    tracer_payloads: &[Vec<u8>],
+) -> Result<Vec<u8>, WireError> {
+    let failed = |err: std::io::Error| WireError::Compress {
+        encoding: crate::Encoding::Gzip,
+        reason: err.to_string(),
+    };
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gzip.write_all(&prost::Message::encode_to_vec(head))
+        .map_err(failed)?;
+    let mut prefix = Vec::with_capacity(16);
+    for bytes in tracer_payloads {
+        prefix.clear();
+        prost::encoding::encode_key(
+            AGENT_PAYLOAD_TRACER_PAYLOADS,
+            prost::encoding::WireType::LengthDelimited,
+            &mut prefix,
+        );
+        prost::encoding::encode_varint(bytes.len() as u64, &mut prefix);
+        gzip.write_all(&prefix).map_err(failed)?;
+        gzip.write_all(bytes).map_err(failed)?;
+    }
+    gzip.finish().map_err(failed)
 }
 
 /// The field number of `AgentPayload.tracerPayloads`.

@@ -266,8 +266,12 @@ async fn traces(shared: &Shared, version: Version, headers: &HeaderMap, body: Bo
         .unwrap_or(0);
     let pipeline = Arc::clone(&shared.pipeline);
     let work = tokio::task::spawn_blocking(move || {
-        let _held = (permit, in_flight);
-        let payload = decode(version, content_type.as_deref(), &bytes, &tracer)?;
+        let _in_flight = in_flight;
+        let payload = decode(version, content_type.as_deref(), &bytes, &tracer);
+        // The decoder is free again: as in the trace-agent, `decoders` bounds decoding, and the
+        // processing of decoded payloads runs on every CPU.
+        drop((permit, bytes));
+        let payload = payload?;
         let traces = payload.chunks.len() as u64;
         let spans: u64 = payload.chunks.iter().map(|c| c.spans.len() as u64).sum();
         let services = services(&payload);

@@ -23,7 +23,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ddlab_wire::trace::normalize::{self, PRIORITY_NONE, SpanRepairs, TraceDrop, normalize_trace};
 use ddlab_wire::trace::{
-    StatsFormat, encode_agent_payload_with, encode_stats_payload, encode_tracer_payload, pb,
+    StatsFormat, encode_agent_payload_gzip, encode_stats_payload, encode_tracer_payload, pb,
 };
 use libdd_trace_obfuscation::obfuscate::{obfuscate_pb_span, obfuscate_resource_for_stats};
 use libdd_trace_obfuscation::obfuscation_config::ObfuscationConfig;
@@ -350,14 +350,14 @@ impl Pipeline {
             error_tps: ERROR_TPS,
             ..pb::AgentPayload::default()
         };
-        let body = encode_agent_payload_with(&head, &buffered.payloads);
-        drop(buffered.payloads);
         let mut headers = vec![("Content-Type", "application/x-protobuf".to_owned())];
         if !buffered.languages.is_empty() {
             let joined: Vec<&str> = buffered.languages.iter().map(String::as_str).collect();
             headers.push(("X-Datadog-Reported-Languages", joined.join("|")));
         }
-        if let Some(bytes) = self.submit(ApmPayloadKind::Traces, headers, &body) {
+        let compressed = encode_agent_payload_gzip(&head, &buffered.payloads);
+        drop(buffered.payloads);
+        if let Some(bytes) = self.submit_compressed(ApmPayloadKind::Traces, headers, compressed) {
             self.stats.send_modify(|stats| {
                 stats.trace_payloads_sent += 1;
                 stats.traces_sent += traces;
@@ -402,10 +402,20 @@ impl Pipeline {
     fn submit(
         &self,
         kind: ApmPayloadKind,
-        mut headers: Vec<(&'static str, String)>,
+        headers: Vec<(&'static str, String)>,
         body: &[u8],
     ) -> Option<u64> {
-        match ddlab_wire::compression::gzip_fast(body) {
+        self.submit_compressed(kind, headers, ddlab_wire::compression::gzip_fast(body))
+    }
+
+    /// Hands a gzipped payload to the sink; its size when it went.
+    fn submit_compressed(
+        &self,
+        kind: ApmPayloadKind,
+        mut headers: Vec<(&'static str, String)>,
+        compressed: Result<Vec<u8>, ddlab_wire::WireError>,
+    ) -> Option<u64> {
+        match compressed {
             Ok(compressed) => {
                 headers.push(("Content-Encoding", "gzip".to_owned()));
                 let bytes = compressed.len() as u64;

@@ -831,3 +831,30 @@ fn an_agent_payload_from_encoded_tracer_payloads_is_the_same_payload() {
     assert_eq!(decode_agent_payload(&assembled).unwrap(), whole);
     assert_eq!(assembled.len(), encode_agent_payload(&whole).len());
 }
+
+#[test]
+fn the_gzipped_agent_payload_inflates_to_the_same_bytes() {
+    let head = pb::AgentPayload {
+        host_name: "agent-host".into(),
+        env: "lab".into(),
+        ..pb::AgentPayload::default()
+    };
+    let pieces: Vec<Vec<u8>> = (1..=3)
+        .map(|trace_id| {
+            encode_tracer_payload(&pb::TracerPayload {
+                language_name: "python".into(),
+                chunks: vec![pb::TraceChunk {
+                    spans: vec![pb::Span {
+                        trace_id,
+                        ..flask_span()
+                    }],
+                    ..pb::TraceChunk::default()
+                }],
+                ..pb::TracerPayload::default()
+            })
+        })
+        .collect();
+    let gzipped = encode_agent_payload_gzip(&head, &pieces).unwrap();
+    let inflated = crate::compression::decompress(crate::Encoding::Gzip, &gzipped, 1 << 20).unwrap();
+    assert_eq!(inflated, encode_agent_payload_with(&head, &pieces));
+}
