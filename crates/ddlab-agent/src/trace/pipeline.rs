@@ -397,14 +397,9 @@ impl Pipeline {
         }
     }
 
-    /// Compresses `body` as the trace-agent does (gzip, fastest level) and hands it to the sink; the compressed size
-    /// when it went.
-    fn submit(
-        &self,
-        kind: ApmPayloadKind,
-        headers: Vec<(&'static str, String)>,
-        body: &[u8],
-    ) -> Option<u64> {
+    /// Compresses `body` as the trace-agent does (gzip, fastest level) and hands it to the sink; the
+    /// compressed size when it went.
+    fn submit(&self, kind: ApmPayloadKind, headers: Vec<(&'static str, String)>, body: &[u8]) -> Option<u64> {
         self.submit_compressed(kind, headers, ddlab_wire::compression::gzip_fast(body))
     }
 
