@@ -3,23 +3,55 @@
 //!
 //! Each benchmark measures ours and its anchor in the same run on the same machine, so the ratio is the
 //! number to compare across machines; the absolute numbers say what this machine did.
+//!
+//! The agent's benchmarks need two Python environments, prepared here before they run: the lab's
+//! virtualenv (`DDLAB_PYTHON`, for the idle RSS with the Python check host) and Datadog's
+//! `ddapm-test-agent`, the trace receiver's anchor, hash-pinned in the bench's own requirements file and
+//! installed into a virtualenv of its own (`DDLAB_TEST_AGENT`), never into the lab's.
 
 use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context as _, bail};
+use ddlab_stack::venv;
 use serde_json::Value;
 
 use crate::project_root;
 
 /// The benchmark targets: (package, bench target).
-const BENCHES: &[(&str, &str)] = &[("ddlab-backend", "backend")];
+const BENCHES: &[(&str, &str)] = &[("ddlab-backend", "backend"), ("ddlab-agent", "agent")];
+/// The trace receiver benchmark's anchor, pinned with hashes.
+const TEST_AGENT_REQUIREMENTS: &str = "crates/ddlab-agent/benches/apm/requirements.txt";
+
+/// Installs `ddapm-test-agent` into `.ddlab/bench-test-agent-venv` and returns its script.
+fn test_agent(root: &Path) -> anyhow::Result<PathBuf> {
+    let dir = root.join(".ddlab").join("bench-test-agent-venv");
+    let base = std::env::var("DDLAB_BASE_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let requirements = [venv::Requirements {
+        path: root.join(TEST_AGENT_REQUIREMENTS),
+        no_deps: false,
+    }];
+    let built = venv::ensure(&dir, &base, &requirements)
+        .with_context(|| format!("cannot install ddapm-test-agent into {}", dir.display()))?;
+    if built.changed {
+        eprintln!("bench: installed ddapm-test-agent into {}", dir.display());
+    }
+    Ok(dir.join("bin").join("ddapm-test-agent"))
+}
 
 pub(crate) fn run() -> anyhow::Result<()> {
     let root = project_root();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let out_dir = crate::target_dir(&root).join("bench");
     std::fs::create_dir_all(&out_dir)?;
+    let python = crate::venv::ensure(&root)?;
+    // Other work on the machine slows every wall-clock number; the report says how busy it was.
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".to_owned());
+    let test_agent = test_agent(&root)?;
     let mut all = serde_json::Map::new();
     let mut commands = Vec::new();
     for (package, bench) in BENCHES {
@@ -29,6 +61,8 @@ pub(crate) fn run() -> anyhow::Result<()> {
         let status = Command::new(&cargo)
             .args(["bench", "--locked", "-p", package, "--bench", bench])
             .env("DDLAB_BENCH_JSON", &json_path)
+            .env("DDLAB_PYTHON", &python)
+            .env("DDLAB_TEST_AGENT", &test_agent)
             .current_dir(&root)
             .status()
             .with_context(|| format!("cannot run {command}"))?;
@@ -43,7 +77,7 @@ pub(crate) fn run() -> anyhow::Result<()> {
         }
         commands.push(command);
     }
-    let machine = machine();
+    let machine = format!("{}; load average at the start: {load}", machine());
     let date = command_output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]).unwrap_or_default();
     let report =
         serde_json::json!({ "date": date, "machine": machine, "commands": commands, "results": all });

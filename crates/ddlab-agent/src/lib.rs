@@ -7,6 +7,7 @@
 //!  DogStatsD (UDP / Unix socket) ───────────────────────────────────────────┴─▶ aggregator
 //!  aggregator ──every 15 s──▶ serializer ──▶ forwarder (retry queue) ──▶ backend (/api/v2/series, /api/v1/check_run, /intake/)
 //!  metadata (host tags, IP) ──at start, every 30 min──▶ forwarder
+//!  tracers ──/v0.4|/v0.5|/v0.7 traces, /v0.6/stats──▶ trace ──AgentPayload, StatsPayload──▶ forwarder (apm_dd_url)
 //!  ipc (127.0.0.1:cmd_port, token) ◀── `ddlab-agent status | health | configcheck`
 //! ```
 //!
@@ -18,7 +19,8 @@
 //! [`runtime`] (the running agent) and [`command`] (`check <name>`). The binary is `src/main.rs`.
 //!
 //! [`trace`] is the trace receiver (`/v0.4`, `/v0.5`, `/v0.7` traces, `/v0.6/stats`, APM stats towards
-//! `/api/v0.2/*`); it is not wired into the runtime yet, and `status` says so.
+//! `/api/v0.2/*`); the runtime starts it when `apm_config.enabled` and sends what it makes through the
+//! same forwarder as the metrics, to `apm_config.apm_dd_url`.
 
 pub mod aggregator;
 pub mod check;

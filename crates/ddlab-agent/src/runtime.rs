@@ -1,17 +1,20 @@
-//! The running agent: configuration, aggregator, collector, DogStatsD, forwarder, host metadata and the
-//! IPC endpoint, started in order and stopped in the reverse order with everything flushed.
+//! The running agent: configuration, aggregator, collector, DogStatsD, the trace receiver, forwarder, host
+//! metadata and the IPC endpoint, started in order and stopped in the reverse order with everything flushed.
 //!
 //! ```text
 //!  start:  datadog.yaml + DD_* ─▶ run_path (pid, auth_token, cmd_port) ─▶ IPC port bound ─▶ aggregator
-//!          ─▶ forwarder ─▶ DogStatsD ─▶ conf.d loaded, collector started ─▶ IPC served
+//!          ─▶ forwarder ─▶ DogStatsD ─▶ trace receiver ─▶ conf.d loaded, collector started ─▶ IPC served
 //!          ─▶ flush loop: host metadata + API key check at once, then every 15 s: flush ─▶ serialize ─▶ forwarder
 //!                                          (+ datadog.agent.running, datadog.agent.up), metadata every 30 min
-//!  stop:   flush loop ─▶ collector (runs in progress committed, Python host stopped) ─▶ DogStatsD
+//!          trace receiver: its own flushes (traces every 5 s, stats buckets every 10 s) ─▶ forwarder (apm_dd_url)
+//!  stop:   flush loop ─▶ trace receiver (requests in flight finished, every trace and stats bucket sent)
+//!          ─▶ collector (runs in progress committed, Python host stopped) ─▶ DogStatsD
 //!          ─▶ final flush of everything (open DogStatsD buckets too) ─▶ forwarder drains ─▶ IPC ─▶ pid files removed
 //! ```
 //!
 //! A problem in one part does not stop the others: a `conf.d` file with a YAML error, a check that cannot
-//! load, a DogStatsD port in use are reported (log, `status`, `health`) and everything else runs. What
+//! load, a DogStatsD or trace receiver port in use, an `apm_dd_url` that is not plain HTTP are reported
+//! (log, `status`, `health`) and everything else runs. What
 //! stops the start: an unreadable `datadog.yaml`, a `dd_url` that is not plain HTTP, an unusable run
 //! folder, or a `cmd_port` in use.
 //!
@@ -35,7 +38,7 @@ use crate::collector::{Collector, CollectorOptions, CollectorView, LoadOptions, 
 use crate::config::{AgentConfig, ConfigError, MAIN_FILE, load_confd};
 use crate::configcheck::{self, ConfigCheck};
 use crate::dogstatsd::{Clock, DogStatsd, DogStatsdStats, Listen, system_clock};
-use crate::forwarder::{ApiKeyState, Forwarder, ForwarderError, ForwarderOptions};
+use crate::forwarder::{ApiKeyState, Forwarder, ForwarderError, ForwarderOptions, Transaction};
 use crate::ipc::{self, CMD_PORT_FILE, IpcError, IpcServer, IpcSource, Token};
 use crate::metadata::{self, HOST_METADATA_INTERVAL};
 use crate::python::{DEFAULT_AGENT_VERSION, PythonHostOptions};
@@ -43,6 +46,7 @@ use crate::serializer::{self, SerializerOptions};
 use crate::status::{
     AgentStatus, AggregatorSection, ApmSection, DogStatsdSection, Health, HostMetadataSection, Paths,
 };
+use crate::trace::{ApmPayload, ReceiverStats, TraceReceiver, TraceReceiverConfig, TraceSink};
 
 /// The aggregator's flush interval.
 pub const FLUSH_INTERVAL: Duration = Duration::from_secs(15);
@@ -70,6 +74,9 @@ pub struct AgentOptions {
     pub pidfile: Option<PathBuf>,
     /// Where DogStatsD listens, instead of `dogstatsd_*` (tests: port 0). Default none.
     pub dogstatsd_listen: Option<Listen>,
+    /// Where the trace receiver listens on TCP, instead of `apm_config.receiver_port` (tests: port 0 for
+    /// any free port). Default none.
+    pub apm_listen: Option<std::net::SocketAddr>,
     /// The IPC port instead of `cmd_port` (0: any free port). Default none.
     pub cmd_port: Option<u16>,
     /// The wall clock. Default the system clock.
@@ -96,6 +103,7 @@ pub struct Agent {
     sources: Arc<Sources>,
     collector: Collector,
     dogstatsd: Option<DogStatsd>,
+    trace_receiver: Option<TraceReceiver>,
     ipc: IpcServer,
     stop: watch::Sender<bool>,
     flush_task: JoinHandle<()>,
@@ -110,6 +118,8 @@ struct Sources {
     forwarder: Arc<Forwarder>,
     dogstatsd: DogStatsdSection,
     dogstatsd_stats: Option<watch::Receiver<DogStatsdStats>>,
+    apm: ApmSection,
+    apm_stats: Option<watch::Receiver<ReceiverStats>>,
     metadata: Mutex<HostMetadataSection>,
     flushes: Mutex<FlushState>,
     config_check: ConfigCheck,
@@ -147,6 +157,7 @@ impl std::fmt::Debug for AgentOptions {
             .field("core_checks", &self.core_checks)
             .field("pidfile", &self.pidfile)
             .field("dogstatsd_listen", &self.dogstatsd_listen)
+            .field("apm_listen", &self.apm_listen)
             .field("cmd_port", &self.cmd_port)
             .finish_non_exhaustive()
     }
@@ -164,6 +175,7 @@ impl AgentOptions {
             core_checks: true,
             pidfile: None,
             dogstatsd_listen: None,
+            apm_listen: None,
             cmd_port: None,
             clock: system_clock(),
         }
@@ -246,6 +258,8 @@ impl Agent {
 
         let (dogstatsd, dogstatsd_section) =
             start_dogstatsd(&config, &options, &aggregator, &options.clock).await;
+        let (trace_receiver, apm_section) =
+            start_trace_receiver(&config, &options, &hostname, &forwarder).await;
 
         let confd = load_confd(&config.confd_path);
         for problem in &confd.problems {
@@ -311,6 +325,8 @@ impl Agent {
             forwarder,
             dogstatsd_stats: dogstatsd.as_ref().map(DogStatsd::watch_stats),
             dogstatsd: dogstatsd_section,
+            apm_stats: trace_receiver.as_ref().map(TraceReceiver::watch_stats),
+            apm: apm_section,
             metadata: Mutex::new(HostMetadataSection::default()),
             flushes: Mutex::new(FlushState::default()),
             serializer,
@@ -329,6 +345,7 @@ impl Agent {
             sources,
             collector,
             dogstatsd,
+            trace_receiver,
             ipc,
             stop,
             flush_task,
@@ -355,6 +372,11 @@ impl Agent {
         self.dogstatsd.as_ref().and_then(DogStatsd::udp_addr)
     }
 
+    /// The trace receiver's TCP address, when it listens on TCP.
+    pub fn apm_addr(&self) -> Option<std::net::SocketAddr> {
+        self.trace_receiver.as_ref().and_then(TraceReceiver::tcp_addr)
+    }
+
     /// The hostname the agent reports under.
     pub fn hostname(&self) -> &str {
         &self.sources.fixed.hostname
@@ -366,6 +388,10 @@ impl Agent {
         let _ = self.stop.send(true);
         if let Err(err) = self.flush_task.await {
             tracing::error!(error = %err, "the flush loop failed");
+        }
+        // Its last traces and stats buckets go into the forwarder, which is still running.
+        if let Some(receiver) = self.trace_receiver {
+            receiver.shutdown().await;
         }
         self.collector.shutdown().await;
         if let Some(dogstatsd) = self.dogstatsd {
@@ -441,6 +467,73 @@ async fn start_dogstatsd(
             section.error = Some(err.to_string());
             (None, section)
         }
+    }
+}
+
+/// Starts the trace receiver when `apm_config` asks for it, sending through `forwarder` to `apm_dd_url`.
+/// A receiver that cannot start (port in use, an `apm_dd_url` that is not plain HTTP) is reported in
+/// the returned section; the rest of the agent runs.
+async fn start_trace_receiver(
+    config: &AgentConfig,
+    options: &AgentOptions,
+    hostname: &str,
+    forwarder: &Arc<Forwarder>,
+) -> (Option<TraceReceiver>, ApmSection) {
+    let mut receiver_config = TraceReceiverConfig::from_agent(config, hostname);
+    if let Some(addr) = options.apm_listen {
+        receiver_config.listen = Some(addr);
+    }
+    let mut section = ApmSection {
+        enabled: config.apm.enabled,
+        endpoint: config.traces_url(),
+        default_env: receiver_config.default_env.clone(),
+        socket: receiver_config.socket.clone(),
+        rate_by_service: crate::trace::rate_by_service(),
+        ..ApmSection::default()
+    };
+    if !config.apm.enabled {
+        return (None, section);
+    }
+    if receiver_config.listen.is_none() && receiver_config.socket.is_none() {
+        // `receiver_port: 0` without a socket: the trace-agent's way of closing the receiver.
+        tracing::info!(
+            "The trace receiver listens nowhere (apm_config.receiver_port: 0 and no receiver_socket)."
+        );
+        section.enabled = false;
+        return (None, section);
+    }
+    if !section.endpoint.starts_with("http://") {
+        let error = format!(
+            "apm_config.apm_dd_url is {}, but ddlab-agent speaks plain HTTP only: set apm_config.apm_dd_url in \
+             datadog.yaml (or DD_APM_DD_URL) to the lab backend, e.g. http://127.0.0.1:8480, or turn APM off \
+             with apm_config.enabled: false",
+            section.endpoint
+        );
+        tracing::error!("The trace receiver is not running: {error}");
+        section.error = Some(error);
+        return (None, section);
+    }
+    let sink = Arc::new(ForwarderSink(Arc::clone(forwarder)));
+    match TraceReceiver::start(receiver_config, sink).await {
+        Ok(receiver) => {
+            section.running = true;
+            section.receiver = receiver.tcp_addr().map(|addr| addr.to_string());
+            (Some(receiver), section)
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "The trace receiver is not running; everything else is.");
+            section.error = Some(err.to_string());
+            (None, section)
+        }
+    }
+}
+
+/// The trace receiver's way out: the agent's forwarder, with its retry queue.
+struct ForwarderSink(Arc<Forwarder>);
+
+impl TraceSink for ForwarderSink {
+    fn submit(&self, payload: ApmPayload) {
+        self.0.submit(vec![Transaction::apm(payload)]);
     }
 }
 
@@ -591,13 +684,9 @@ impl Sources {
             forwarder: self.forwarder.stats(),
             host_metadata: lock(&self.metadata).clone(),
             dogstatsd,
-            apm: ApmSection {
-                enabled: fixed.config.apm.enabled,
-                running: false,
-                note: fixed.config.apm.enabled.then(|| {
-                    "ddlab-agent does not include the trace receiver yet; traces sent to it are not received"
-                        .to_owned()
-                }),
+            apm: match &self.apm_stats {
+                Some(stats) => self.apm.clone().with_stats(&stats.borrow()),
+                None => self.apm.clone(),
             },
         }
     }
@@ -618,6 +707,9 @@ impl Sources {
         component("collector-queue", None);
         if self.dogstatsd.enabled {
             component("dogstatsd-main", self.dogstatsd.error.clone());
+        }
+        if self.apm.enabled {
+            component("trace-agent", self.apm.error.clone());
         }
         let key = self.forwarder.stats().api_key;
         component(

@@ -43,11 +43,7 @@ impl SerializerOptions {
     pub fn transaction(&self, endpoint: Endpoint, body: &[u8]) -> Option<Transaction> {
         let encoding = self.encoding();
         match compression::compress(encoding, body) {
-            Ok(body) => Some(Transaction {
-                endpoint,
-                body,
-                encoding,
-            }),
+            Ok(body) => Some(Transaction::new(endpoint, body, encoding)),
             Err(err) => {
                 tracing::error!(error = %err, endpoint = endpoint.name(), "cannot compress a payload; it is dropped");
                 None

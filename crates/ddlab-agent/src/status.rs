@@ -14,9 +14,17 @@
 //!   host_metadata: { sent, last_sent_at, ip },
 //!   dogstatsd: { enabled, udp, socket, error, packets, bytes, metric_samples, events, service_checks,
 //!                parse_errors, last_parse_error, .. },
-//!   apm: { enabled, running, note } }
+//!   apm: { enabled, running, error, receiver, socket, endpoint, default_env,
+//!          tracers: [{ lang, lang_version, interpreter, tracer_version, endpoint, payloads, traces, spans,
+//!                      bytes, services: { <service>: { traces, spans } } }],
+//!          endpoints: { "/v0.5/traces": { requests, payloads_accepted, bytes, traces, spans,
+//!                       decoding_errors, too_large, refused, traces_dropped } },
+//!          traces_received, spans_received, spans_kept, traces_dropped: {..}, spans_repaired,
+//!          client_stats_buckets, client_stats_groups, client_dropped_p0_traces, client_dropped_p0_spans,
+//!          rate_by_service: { "service:,env:": 1.0 }, writer: {..}, last_error } }
 //! ```
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
@@ -25,6 +33,7 @@ use serde::{Deserialize, Serialize};
 use crate::collector::{CheckStats, CollectorStatus, RunState};
 use crate::dogstatsd::DogStatsdStats;
 use crate::forwarder::{ApiKeyState, ForwarderStats};
+use crate::trace::{DroppedTraces, EndpointStats, ReceiverStats, TracerKey, TracerStats};
 
 /// The whole `status`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -115,13 +124,69 @@ pub struct DogStatsdSection {
     pub receive_errors: u64,
 }
 
-/// The *APM Agent* section.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// The *APM Agent* section: the trace receiver and what it sent. Counts are since the agent started.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ApmSection {
-    /// `apm_config.enabled`.
+    /// `apm_config.enabled`, and a port or socket to listen on.
     pub enabled: bool,
     pub running: bool,
-    pub note: Option<String>,
+    /// Why the receiver is not running, when it is enabled and is not.
+    pub error: Option<String>,
+    /// The bound TCP address (`apm_config.receiver_port`).
+    pub receiver: Option<String>,
+    /// `apm_config.receiver_socket`.
+    pub socket: Option<PathBuf>,
+    /// Where traces and stats go: `apm_config.apm_dd_url`.
+    pub endpoint: String,
+    /// The env of traces that name none.
+    pub default_env: String,
+    /// Accepted trace payloads by tracer and endpoint, with their services.
+    pub tracers: Vec<ApmTracer>,
+    /// By route: requests, what was accepted, and what was refused (400, 413, 429).
+    pub endpoints: BTreeMap<String, EndpointStats>,
+    /// Traces and spans that passed normalisation.
+    pub traces_received: u64,
+    pub spans_received: u64,
+    /// Spans kept by sampling, bound for the intake.
+    pub spans_kept: u64,
+    pub traces_dropped: DroppedTraces,
+    /// Spans the trace-agent's normalisation repaired.
+    pub spans_repaired: u64,
+    /// The tracers' own stats (`/v0.6/stats`).
+    pub client_stats_buckets: u64,
+    pub client_stats_groups: u64,
+    /// What tracers said they dropped before sending.
+    pub client_dropped_p0_traces: u64,
+    pub client_dropped_p0_spans: u64,
+    /// The sampling rates tracers are answered with.
+    pub rate_by_service: BTreeMap<String, f64>,
+    pub writer: ApmWriter,
+    /// The last refused or lost payload.
+    pub last_error: Option<String>,
+}
+
+/// One tracer on one endpoint.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApmTracer {
+    #[serde(flatten)]
+    pub key: TracerKey,
+    #[serde(flatten)]
+    pub stats: TracerStats,
+}
+
+/// What the receiver handed to the forwarder (which counts the deliveries).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApmWriter {
+    pub trace_payloads: u64,
+    pub traces: u64,
+    pub spans: u64,
+    /// Compressed bytes.
+    pub trace_bytes: u64,
+    pub stats_payloads: u64,
+    pub stats_buckets: u64,
+    pub stats_bytes: u64,
+    /// Payloads that could not be encoded or compressed.
+    pub lost: u64,
 }
 
 /// `health`: the Agent's component names, healthy or not.
@@ -144,6 +209,42 @@ impl DogStatsdSection {
         self.last_parse_error.clone_from(&stats.last_error);
         self.ignored_fields = stats.ignored_fields;
         self.receive_errors = stats.receive_errors;
+        self
+    }
+}
+
+impl ApmSection {
+    /// The counters of a running receiver.
+    pub fn with_stats(mut self, stats: &ReceiverStats) -> Self {
+        self.tracers = stats
+            .tracers
+            .iter()
+            .map(|(key, stats)| ApmTracer {
+                key: key.clone(),
+                stats: stats.clone(),
+            })
+            .collect();
+        self.endpoints.clone_from(&stats.endpoints);
+        self.traces_received = stats.traces_received;
+        self.spans_received = stats.spans_received;
+        self.spans_kept = stats.spans_kept;
+        self.traces_dropped = stats.traces_dropped;
+        self.spans_repaired = stats.spans_repaired.total();
+        self.client_stats_buckets = stats.client_stats_buckets;
+        self.client_stats_groups = stats.client_stats_groups;
+        self.client_dropped_p0_traces = stats.client_dropped_p0_traces;
+        self.client_dropped_p0_spans = stats.client_dropped_p0_spans;
+        self.writer = ApmWriter {
+            trace_payloads: stats.trace_payloads_sent,
+            traces: stats.traces_sent,
+            spans: stats.spans_sent,
+            trace_bytes: stats.trace_bytes_sent,
+            stats_payloads: stats.stats_payloads_sent,
+            stats_buckets: stats.stats_buckets_sent,
+            stats_bytes: stats.stats_bytes_sent,
+            lost: stats.payloads_lost,
+        };
+        self.last_error.clone_from(&stats.last_error);
         self
     }
 }
@@ -466,14 +567,130 @@ fn dogstatsd(out: &mut String, d: &DogStatsdSection) {
 
 fn apm(out: &mut String, a: &ApmSection) {
     header(out, "APM Agent");
-    let state = match (a.enabled, a.running) {
-        (false, _) => "Not enabled (apm_config.enabled: false)",
-        (true, true) => "Running",
-        (true, false) => "Not running",
-    };
-    let _ = writeln!(out, "  Status: {state}");
-    if let Some(note) = &a.note {
-        let _ = writeln!(out, "  {note}");
+    if !a.enabled {
+        let _ = writeln!(
+            out,
+            "  Not enabled (apm_config.enabled: false, or receiver_port: 0 without receiver_socket)\n"
+        );
+        return;
+    }
+    if !a.running {
+        let _ = writeln!(out, "  Status: Not running");
+        if let Some(error) = &a.error {
+            let _ = writeln!(out, "  Error: {error}");
+        }
+        out.push('\n');
+        return;
+    }
+    let _ = writeln!(out, "  Status: Running");
+    if let Some(receiver) = &a.receiver {
+        let _ = writeln!(out, "  Receiver: {receiver}");
+    }
+    if let Some(socket) = &a.socket {
+        let _ = writeln!(out, "  UDS receiver: {}", socket.display());
+    }
+    let _ = writeln!(out, "  Endpoint: {}", a.endpoint);
+    let _ = writeln!(out, "  Default env: {}", a.default_env);
+    out.push('\n');
+    subheader(out, "Receiver (since start)", 2);
+    if a.tracers.is_empty() {
+        let _ = writeln!(out, "    No traces received yet.");
+    }
+    for tracer in &a.tracers {
+        let key = &tracer.key;
+        let from = if key.lang.is_empty() {
+            "unknown clients".to_owned()
+        } else {
+            format!(
+                "{} {} ({}), client {}",
+                key.lang, key.lang_version, key.interpreter, key.tracer_version
+            )
+        };
+        let _ = writeln!(out, "    From {from}, on {}", key.endpoint);
+        let t = &tracer.stats;
+        let _ = writeln!(
+            out,
+            "      Traces received: {} ({} bytes, {} payloads)",
+            t.traces, t.bytes, t.payloads
+        );
+        let _ = writeln!(out, "      Spans received: {}", t.spans);
+        for (service, counts) in &t.services {
+            let _ = writeln!(
+                out,
+                "      Service '{service}': {} traces, {} spans",
+                counts.traces, counts.spans
+            );
+        }
+    }
+    let refused: Vec<String> = a
+        .endpoints
+        .iter()
+        .filter(|(_, e)| e.decoding_errors + e.too_large + e.refused > 0)
+        .map(|(route, e)| {
+            format!(
+                "{route}: {} malformed (400), {} too large (413), {} refused (429), {} traces dropped",
+                e.decoding_errors, e.too_large, e.refused, e.traces_dropped
+            )
+        })
+        .collect();
+    for line in &refused {
+        let _ = writeln!(out, "    WARNING: payloads refused on {line}");
+    }
+    let d = &a.traces_dropped;
+    let _ = writeln!(
+        out,
+        "    Traces after normalisation: {} ({} spans), {} spans kept",
+        a.traces_received, a.spans_received, a.spans_kept
+    );
+    let _ = writeln!(
+        out,
+        "    Traces dropped: {} sampled out, {} empty, {} trace id 0, {} span id 0, {} foreign span",
+        d.sampled_out, d.empty_trace, d.trace_id_zero, d.span_id_zero, d.foreign_span
+    );
+    let _ = writeln!(out, "    Spans repaired: {}", a.spans_repaired);
+    if a.client_stats_buckets > 0 {
+        let _ = writeln!(
+            out,
+            "    Tracer-computed stats: {} buckets, {} groups",
+            a.client_stats_buckets, a.client_stats_groups
+        );
+    }
+    if a.client_dropped_p0_traces + a.client_dropped_p0_spans > 0 {
+        let _ = writeln!(
+            out,
+            "    Dropped by tracers (P0): {} traces, {} spans",
+            a.client_dropped_p0_traces, a.client_dropped_p0_spans
+        );
+    }
+    for (key, rate) in &a.rate_by_service {
+        if key == "service:,env:" {
+            let _ = writeln!(out, "    Default priority sampling rate: {:.1}%", rate * 100.0);
+        } else {
+            let _ = writeln!(
+                out,
+                "    Priority sampling rate for '{key}': {:.1}%",
+                rate * 100.0
+            );
+        }
+    }
+    out.push('\n');
+    subheader(out, "Writer (since start)", 2);
+    let w = &a.writer;
+    let _ = writeln!(
+        out,
+        "    Traces: {} payloads, {} traces, {} spans, {} bytes",
+        w.trace_payloads, w.traces, w.spans, w.trace_bytes
+    );
+    let _ = writeln!(
+        out,
+        "    Stats: {} payloads, {} stats buckets, {} bytes",
+        w.stats_payloads, w.stats_buckets, w.stats_bytes
+    );
+    if w.lost > 0 {
+        let _ = writeln!(out, "    WARNING: {} payloads could not be encoded", w.lost);
+    }
+    if let Some(error) = &a.last_error {
+        let _ = writeln!(out, "    Last Error: {error}");
     }
     out.push('\n');
 }

@@ -34,6 +34,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use ddlab_wire::trace::normalize::SpanRepairs;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
@@ -125,6 +126,15 @@ impl TraceReceiverConfig {
     }
 }
 
+/// The sampling rates the receiver answers tracers with, by `service:<name>,env:<env>`; `service:,env:`
+/// is the default rate. The lab keeps every trace, so there is only the default, 1.
+pub fn rate_by_service() -> BTreeMap<String, f64> {
+    http::RATE_BY_SERVICE
+        .iter()
+        .map(|(key, rate)| ((*key).to_owned(), *rate))
+        .collect()
+}
+
 /// Reads the current time. The receiver calls it once per payload and per flush.
 pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
@@ -134,7 +144,7 @@ pub fn system_clock() -> Clock {
 }
 
 /// What one endpoint has seen since the receiver started.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EndpointStats {
     pub requests: u64,
     pub payloads_accepted: u64,
@@ -153,8 +163,44 @@ pub struct EndpointStats {
     pub traces_dropped: u64,
 }
 
+/// Who sent trace payloads, as the trace-agent's `status` groups them: the tracer's headers and the
+/// endpoint it used.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct TracerKey {
+    /// `Datadog-Meta-Lang`, e.g. `python`.
+    pub lang: String,
+    /// `Datadog-Meta-Lang-Version`.
+    pub lang_version: String,
+    /// `Datadog-Meta-Lang-Interpreter`, e.g. `CPython`.
+    pub interpreter: String,
+    /// `Datadog-Meta-Tracer-Version`.
+    pub tracer_version: String,
+    /// The route: `/v0.4/traces`, `/v0.5/traces` or `/v0.7/traces`.
+    pub endpoint: String,
+}
+
+/// What one tracer sent on one endpoint, in accepted payloads.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TracerStats {
+    pub payloads: u64,
+    /// Traces (chunks) and spans, before normalisation and sampling.
+    pub traces: u64,
+    pub spans: u64,
+    /// Body bytes, as received.
+    pub bytes: u64,
+    /// Traces and spans by the service of each trace's root span.
+    pub services: BTreeMap<String, ServiceCounts>,
+}
+
+/// Traces and spans of one service.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceCounts {
+    pub traces: u64,
+    pub spans: u64,
+}
+
 /// Traces dropped after decoding, by the trace-agent's reasons.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DroppedTraces {
     pub empty_trace: u64,
     pub trace_id_zero: u64,
@@ -179,7 +225,9 @@ impl DroppedTraces {
 pub struct ReceiverStats {
     /// By route: `/v0.4/traces`, `/v0.5/traces`, `/v0.7/traces`, `/v0.6/stats`.
     pub endpoints: BTreeMap<String, EndpointStats>,
-    /// Trace payloads holding a decoder now (being read, decoded or processed).
+    /// Accepted trace payloads by tracer and endpoint, with their services.
+    pub tracers: BTreeMap<TracerKey, TracerStats>,
+    /// Trace payloads being read, decoded or processed now (a decoder is held while reading and decoding).
     pub payloads_in_flight: u64,
     /// Traces and spans that passed normalisation.
     pub traces_received: u64,
@@ -195,10 +243,14 @@ pub struct ReceiverStats {
     /// Buckets and groups of the tracers' own stats (`/v0.6/stats`).
     pub client_stats_buckets: u64,
     pub client_stats_groups: u64,
-    /// Payloads handed to the sink, and the spans in the trace payloads.
+    /// Payloads handed to the sink, what they held, and their compressed bytes.
     pub trace_payloads_sent: u64,
-    pub stats_payloads_sent: u64,
+    pub traces_sent: u64,
     pub spans_sent: u64,
+    pub trace_bytes_sent: u64,
+    pub stats_payloads_sent: u64,
+    pub stats_buckets_sent: u64,
+    pub stats_bytes_sent: u64,
     /// Payloads that could not be encoded or compressed.
     pub payloads_lost: u64,
     /// The last refusal or loss, with its endpoint.

@@ -83,6 +83,7 @@ fn env(backend: &Backend) -> BTreeMap<String, String> {
     BTreeMap::from([
         ("DD_API_KEY".to_owned(), API_KEY.to_owned()),
         ("DD_DD_URL".to_owned(), backend.url()),
+        ("DD_APM_DD_URL".to_owned(), backend.url()),
         ("DD_HOSTNAME".to_owned(), HOST.to_owned()),
         ("DD_CMD_PORT".to_owned(), "0".to_owned()),
     ])
@@ -158,6 +159,8 @@ async fn the_reference_solution_reaches_the_backend() {
         socket: None,
         buffer_size: 8192,
     });
+    // The solution's receiver_port (8126) may be in use by a stack on this machine.
+    options.apm_listen = Some("127.0.0.1:0".parse().unwrap());
     let agent = Agent::start(options).await.expect("the agent starts");
     assert_eq!(agent.hostname(), HOST);
 

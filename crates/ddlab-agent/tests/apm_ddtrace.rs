@@ -6,7 +6,9 @@
 //! Three runs: ddtrace's default (`/v0.5/traces`), `DD_TRACE_API_VERSION=v0.4`, and client-computed
 //! stats (`DD_TRACE_STATS_COMPUTATION_ENABLED=true`: the tracer sends `/v0.6/stats` and the agent computes
 //! none). A fourth sends the same traffic to Datadog's own test agent (`ddapm-test-agent` 1.69.1) and
-//! checks that both received the same traces, span for span.
+//! checks that both received the same traces, span for span. A fifth runs the whole agent
+//! (`runtime::Agent`, the reference solution's `datadog.yaml`) against a backend serving on a loopback
+//! port: the receiver's payloads go through the agent's forwarder, as in the stack.
 //!
 //! The app's interpreter comes from `DDLAB_APP_PYTHON` (a virtualenv's `bin/python`, with `ddtrace-run`
 //! beside it), the test agent from `DDLAB_TEST_AGENT` (its `ddapm-test-agent` script, best in a
@@ -17,13 +19,15 @@
 //! python3 -m venv .venv-test
 //! .venv-test/bin/pip install flask==3.1.3 ddtrace==4.16.0
 //! python3 -m venv .venv-test-agent
-//! .venv-test-agent/bin/pip install ddapm-test-agent==1.69.1
+//! .venv-test-agent/bin/pip install --require-hashes -r crates/ddlab-agent/benches/apm/requirements.txt
 //! DDLAB_APP_PYTHON=$PWD/.venv-test/bin/python DDLAB_TEST_AGENT=$PWD/.venv-test-agent/bin/ddapm-test-agent \
 //!     cargo test -p ddlab-agent --test apm_ddtrace
 //! ```
 
 // The helpers below are test code too: a failing unwrap is a failing test.
 #![allow(clippy::unwrap_used)]
+
+mod support;
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -610,4 +614,115 @@ async fn ddtrace_traffic_reaches_us_as_it_reaches_the_test_agent() {
     );
     let raised = ours.iter().find(|t| t.0 == "GET /ddlab/raise").unwrap();
     assert_eq!((raised.1.as_str(), raised.2), ("500", 1));
+}
+
+/// The traffic through the whole agent, as the stack runs it: the solution's `datadog.yaml` (APM on,
+/// `env: lab`), `DD_APM_DD_URL` and `DD_DD_URL` naming the backend, the agent's own forwarder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ddtrace_through_the_running_agent_reaches_the_backend() {
+    let test = "ddtrace_through_the_running_agent_reaches_the_backend";
+    let Some(python) = app_python(test) else {
+        return;
+    };
+    let backend = support::backend::Backend::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("etc");
+    std::fs::create_dir_all(root.join("conf.d")).unwrap();
+    std::fs::copy(
+        crate_dir().join("../../fixtures/solution/datadog.yaml"),
+        root.join("datadog.yaml"),
+    )
+    .unwrap();
+    let mut options = ddlab_agent::runtime::AgentOptions::new(&root);
+    options.env = BTreeMap::from([
+        ("DD_API_KEY".to_owned(), support::backend::API_KEY.to_owned()),
+        ("DD_DD_URL".to_owned(), backend.url()),
+        ("DD_APM_DD_URL".to_owned(), backend.url()),
+        ("DD_HOSTNAME".to_owned(), "lab-host".to_owned()),
+        ("DD_CMD_PORT".to_owned(), "0".to_owned()),
+        ("DD_USE_DOGSTATSD".to_owned(), "false".to_owned()),
+    ]);
+    options.core_checks = false;
+    options.apm_listen = Some("127.0.0.1:0".parse().unwrap());
+    let agent = ddlab_agent::runtime::Agent::start(options).await.unwrap();
+    let port = agent.apm_addr().expect("the receiver listens").port();
+    let app = App::start(&python, port, &[]).await;
+    app.traffic().await;
+    let output = app.stop().await;
+    let status = agent.status();
+    let requests: u64 = REQUESTS.iter().map(|r| r.2 as u64).sum();
+    let from_ddtrace: Vec<(&str, &str, u64)> = status
+        .apm
+        .tracers
+        .iter()
+        .map(|t| (t.key.lang.as_str(), t.key.endpoint.as_str(), t.stats.traces))
+        .collect();
+    assert_eq!(
+        from_ddtrace,
+        [("python", "/v0.5/traces", requests)],
+        "{:#?}\n{output}",
+        status.apm
+    );
+    assert_eq!(
+        status.apm.tracers[0]
+            .stats
+            .services
+            .get("flask")
+            .map(|s| s.traces),
+        Some(requests)
+    );
+    let last = agent.shutdown().await;
+    let t = &last.forwarder.transactions;
+    assert_eq!(
+        (t.dropped_http, t.dropped_retry_queue_full, t.dropped_on_shutdown),
+        (0, 0, 0),
+        "{t:?}"
+    );
+
+    let expected: BTreeMap<String, f64> = REQUESTS
+        .iter()
+        .map(|(_, resource, count, _)| ((*resource).to_owned(), *count as f64))
+        .collect();
+    let query = "sum:trace.flask.request.hits{service:flask,env:lab} by {resource_name}.as_count()";
+    let hits = support::poll::until(
+        Duration::from_secs(60),
+        || format!("{query} for every route"),
+        async || {
+            let hits: BTreeMap<String, f64> = backend
+                .query(query)
+                .await
+                .iter()
+                .map(|series| {
+                    let resource = series["tag_set"][0]
+                        .as_str()
+                        .unwrap()
+                        .trim_start_matches("resource_name:")
+                        .to_owned();
+                    let total = series["pointlist"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .filter_map(|p| p[1].as_f64())
+                        .sum();
+                    (resource, total)
+                })
+                .collect();
+            (hits.len() == expected.len()).then_some(hits)
+        },
+    )
+    .await;
+    assert_eq!(hits, expected, "{output}");
+    let body = backend
+        .get(&format!(
+            "/api/v2/spans/events?filter%5Bquery%5D={}&filter%5Bfrom%5D=now-15m&page%5Blimit%5D=100",
+            form_urlencoded::byte_serialize(
+                br#"service:flask operation_name:flask.request resource_name:"GET /api/apm""#
+            )
+            .collect::<String>()
+        ))
+        .await;
+    let spans = body["data"].as_array().unwrap();
+    assert_eq!(spans.len(), 3, "{body}");
+    assert_eq!(spans[0]["attributes"]["host"], "lab-host", "{body}");
+    backend.stop().await;
 }

@@ -1,6 +1,6 @@
 //! The `ddlab-agent` binary as the stack runs it: `run` as a process against the real backend, the CLI's
-//! `status`, `health`, `configcheck` and `check` reading it, SIGTERM for a clean stop, and the error a
-//! broken `datadog.yaml` gives.
+//! `status`, `health`, `configcheck` and `check` reading it, a trace sent to its receiver's Unix socket,
+//! SIGTERM for a clean stop, and the error a broken `datadog.yaml` gives.
 
 // The helpers below are test code too: a failing unwrap is a failing test.
 #![allow(clippy::unwrap_used)]
@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use ddlab_agent::status::AgentStatus;
 use support::backend::{API_KEY, Backend};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ddlab-agent");
@@ -55,14 +56,17 @@ async fn run_status_check_configcheck_health_and_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("etc");
     let log_file = dir.path().join("logs/agent.log");
+    let apm_socket = dir.path().join("apm.socket");
     write(
         &root,
         "datadog.yaml",
         &format!(
-            "api_key: {API_KEY}\ndd_url: {}\nhostname: cli-host\ntags: [env:lab, role:cli]\ncmd_port: 0\n\
-             use_dogstatsd: false\napm_config:\n  enabled: false\nlog_file: {}\n",
-            backend.url(),
-            log_file.display()
+            "api_key: {API_KEY}\ndd_url: {url}\nhostname: cli-host\ntags: [env:lab, role:cli]\ncmd_port: 0\n\
+             use_dogstatsd: false\napm_config:\n  enabled: true\n  receiver_port: 0\n  receiver_socket: {}\n\
+             \x20 apm_dd_url: {url}\nlog_file: {}\n",
+            apm_socket.display(),
+            log_file.display(),
+            url = backend.url(),
         ),
     );
     write(
@@ -137,8 +141,38 @@ async fn run_status_check_configcheck_health_and_sigterm() {
         "{mysql:?}"
     );
 
+    // One trace over the receiver's Unix socket, as a tracer configured with a unix:// URL sends it.
+    let span = ddlab_wire::trace::pb::Span {
+        service: "cli-app".into(),
+        name: "web.request".into(),
+        resource: "GET /".into(),
+        trace_id: 42,
+        span_id: 7,
+        start: i64::try_from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos(),
+        )
+        .unwrap(),
+        duration: 1_000_000,
+        ..Default::default()
+    };
+    let answer = unix_post(
+        &apm_socket,
+        "/v0.4/traces",
+        &ddlab_wire::trace::encode_v04(&[vec![span]]),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+
     let (ok, text, _) = output(&root, &["status"]).await;
     assert!(ok);
+    assert!(
+        text.contains(&format!("  UDS receiver: {}\n", apm_socket.display()))
+            && text.contains("      Service 'cli-app': 1 traces, 1 spans\n"),
+        "{text}"
+    );
     for section in [
         "Agent (v7.71.0)",
         "Collector",
@@ -212,9 +246,31 @@ async fn run_status_check_configcheck_health_and_sigterm() {
     backend
         .wait_for_series("avg:system.uptime{host:cli-host}", DEADLINE)
         .await;
+    // The trace was sent on the way out.
+    assert!(!apm_socket.exists(), "the receiver removes its socket file");
+    let spans = backend
+        .get("/api/v2/spans/events?filter%5Bquery%5D=service%3Acli-app&filter%5Bfrom%5D=now-15m")
+        .await;
+    assert_eq!(spans["data"].as_array().map(Vec::len), Some(1), "{spans}");
+    assert_eq!(spans["data"][0]["attributes"]["host"], "cli-host", "{spans}");
     let tags = backend.get("/api/v1/tags/hosts/cli-host").await;
     assert_eq!(tags["tags"], serde_json::json!(["env:lab", "role:cli"]), "{tags}");
     backend.stop().await;
+}
+
+/// One HTTP/1.1 request over a Unix stream socket; the whole answer as text.
+async fn unix_post(socket: &Path, route: &str, body: &[u8]) -> String {
+    let mut stream = tokio::net::UnixStream::connect(socket).await.unwrap();
+    let head = format!(
+        "PUT {route} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/msgpack\r\n\
+         X-Datadog-Trace-Count: 1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
 }
 
 #[tokio::test]

@@ -280,6 +280,8 @@ impl Lab {
                 .arg(venv)
                 .env("DD_API_KEY", api_key)
                 .env("DD_DD_URL", self.backend_url())
+                // dd_url does not redirect APM, as on the real Agent: the trace intake is named apart.
+                .env("DD_APM_DD_URL", self.backend_url())
                 .env("DD_CMD_PORT", ipc.to_string())
                 .env("DD_DOGSTATSD_PORT", self.ports.get("dogstatsd").to_string())
                 .env("DD_APM_RECEIVER_PORT", self.ports.get("apm").to_string()),

@@ -117,6 +117,18 @@ pub fn compress(encoding: Encoding, body: &[u8]) -> Result<Vec<u8>, WireError> {
     }
 }
 
+/// Gzip at the fastest level, as the trace-agent's trace and stats writers compress their payloads
+/// (`gzip.BestSpeed`): they are large, frequent, and sent once.
+pub fn gzip_fast(body: &[u8]) -> Result<Vec<u8>, WireError> {
+    let failed = |err: io::Error| WireError::Compress {
+        encoding: Encoding::Gzip,
+        reason: err.to_string(),
+    };
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
+    encoder.write_all(body).map_err(failed)?;
+    encoder.finish().map_err(failed)
+}
+
 /// Reads at most `limit + 1` bytes: one byte past the limit proves the body is too large without
 /// inflating the rest of it.
 fn read_bounded(encoding: Encoding, reader: impl Read, limit: usize) -> Result<Vec<u8>, WireError> {

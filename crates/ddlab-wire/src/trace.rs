@@ -33,6 +33,8 @@ pub use stats::{
     StatsFormat, decode_client_stats, decode_stats_payload, encode_client_stats, encode_stats_payload,
 };
 
+use std::io::Write as _;
+
 use crate::WireError;
 
 /// The largest trace or stats body the trace-agent reads (`apm_config.max_request_bytes`, 25 MiB).
@@ -46,6 +48,70 @@ pub const INTAKE_DECOMPRESSED_LIMIT: usize = 50 * 1024 * 1024;
 pub fn encode_agent_payload(payload: &pb::AgentPayload) -> Vec<u8> {
     prost::Message::encode_to_vec(payload)
 }
+
+/// One protobuf `TracerPayload`, encoded as it is kept until the next `AgentPayload`: a buffer of encoded
+/// payloads holds a fraction of the memory of the decoded ones.
+pub fn encode_tracer_payload(payload: &pb::TracerPayload) -> Vec<u8> {
+    prost::Message::encode_to_vec(payload)
+}
+
+/// The protobuf `AgentPayload` of `/api/v0.2/traces` from its other fields (`head`, whose
+/// `tracer_payloads` are written first) and tracer payloads already encoded by [`encode_tracer_payload`].
+/// The bytes equal [`encode_agent_payload`] of the whole: a repeated message field is its elements, each
+/// a length-delimited field 5, in any order among the other fields.
+pub fn encode_agent_payload_with(head: &pb::AgentPayload, tracer_payloads: &[Vec<u8>]) -> Vec<u8> {
+    let extra: usize = tracer_payloads
+        .iter()
+        .map(|bytes| {
+            prost::encoding::key_len(AGENT_PAYLOAD_TRACER_PAYLOADS)
+                + prost::encoding::encoded_len_varint(bytes.len() as u64)
+                + bytes.len()
+        })
+        .sum();
+    let mut out = Vec::with_capacity(prost::Message::encoded_len(head) + extra);
+    prost::Message::encode_raw(head, &mut out);
+    for bytes in tracer_payloads {
+        prost::encoding::encode_key(
+            AGENT_PAYLOAD_TRACER_PAYLOADS,
+            prost::encoding::WireType::LengthDelimited,
+            &mut out,
+        );
+        prost::encoding::encode_varint(bytes.len() as u64, &mut out);
+        out.extend_from_slice(bytes);
+    }
+    out
+}
+
+/// [`encode_agent_payload_with`], gzipped at the fastest level as the trace-agent's writer sends it,
+/// without holding the uncompressed payload: the pieces go through the compressor one by one.
+pub fn encode_agent_payload_gzip(
+    head: &pb::AgentPayload,
+    tracer_payloads: &[Vec<u8>],
+) -> Result<Vec<u8>, WireError> {
+    let failed = |err: std::io::Error| WireError::Compress {
+        encoding: crate::Encoding::Gzip,
+        reason: err.to_string(),
+    };
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gzip.write_all(&prost::Message::encode_to_vec(head))
+        .map_err(failed)?;
+    let mut prefix = Vec::with_capacity(16);
+    for bytes in tracer_payloads {
+        prefix.clear();
+        prost::encoding::encode_key(
+            AGENT_PAYLOAD_TRACER_PAYLOADS,
+            prost::encoding::WireType::LengthDelimited,
+            &mut prefix,
+        );
+        prost::encoding::encode_varint(bytes.len() as u64, &mut prefix);
+        gzip.write_all(&prefix).map_err(failed)?;
+        gzip.write_all(bytes).map_err(failed)?;
+    }
+    gzip.finish().map_err(failed)
+}
+
+/// The field number of `AgentPayload.tracerPayloads`.
+const AGENT_PAYLOAD_TRACER_PAYLOADS: u32 = 5;
 
 /// Decodes the protobuf `AgentPayload` of `/api/v0.2/traces`.
 pub fn decode_agent_payload(body: &[u8]) -> Result<pb::AgentPayload, WireError> {

@@ -1,5 +1,6 @@
-//! The forwarder: posts payloads to the intake (`dd_url`) with the Agent's headers, and keeps what
-//! could not be delivered in a bounded retry queue with exponential backoff.
+//! The forwarder: posts payloads to the intake (`dd_url`, and `apm_config.apm_dd_url` for the trace
+//! receiver's traces and stats) with the Agent's headers, and keeps what could not be delivered in a
+//! bounded retry queue with exponential backoff.
 //!
 //! ```text
 //!  submit(transactions) ──▶ task ──POST <dd_url><route>──▶ 2xx: delivered (then the retry queue drains, oldest first)
@@ -10,7 +11,9 @@
 //!                            └─ retry queue full (forwarder_retry_queue_payloads_max_size): the oldest dropped and counted
 //! ```
 //!
-//! One task sends one payload at a time, so payloads arrive in the order they were made. While the
+//! One task sends one payload at a time, so payloads arrive in the order they were made. Metrics and APM
+//! payloads share the task and the retry queue: the lab's two intakes are one backend, and one bound
+//! covers everything the agent holds for it. While the
 //! intake is down nothing is lost within the queue's bound; beyond it the oldest payloads are dropped,
 //! and every drop is counted in [`ForwarderStats`] (shown by `status`) and logged at ERROR.
 //!
@@ -35,13 +38,17 @@ use tokio::time::Instant;
 use crate::config::{AgentConfig, ApiKey};
 
 pub use retry::{Backoff, RetryQueue};
-pub use transaction::{Endpoint, Transaction};
+pub use transaction::{Endpoint, Intake, Transaction};
 
 /// How the forwarder sends. Every field says its default.
 #[derive(Debug, Clone)]
 pub struct ForwarderOptions {
     /// The intake's base URL, without a trailing slash: `dd_url`, else `https://app.<site>`.
     pub url: String,
+    /// The trace intake's base URL, without a trailing slash: `apm_config.apm_dd_url`, else
+    /// `https://trace.agent.<site>`. Only APM payloads go there; the runtime checks it is plain HTTP
+    /// before it starts the trace receiver.
+    pub apm_url: String,
     /// `api_key`; without one every payload is refused by the intake (and dropped).
     pub api_key: Option<ApiKey>,
     /// `forwarder_timeout`: one request's limit; default 20 s.
@@ -61,6 +68,9 @@ pub struct ForwarderOptions {
 pub struct ForwarderStats {
     /// The intake's base URL.
     pub endpoint: String,
+    /// The trace intake's base URL.
+    #[serde(default)]
+    pub apm_endpoint: String,
     pub api_key: ApiKeyStatus,
     pub transactions: TransactionStats,
     pub retry_queue: RetryQueueStats,
@@ -181,6 +191,7 @@ impl ForwarderOptions {
     pub fn from_config(config: &AgentConfig, agent_version: &str) -> Self {
         ForwarderOptions {
             url: config.metrics_url(),
+            apm_url: config.traces_url(),
             api_key: config.api_key.clone(),
             timeout: config.forwarder.timeout,
             retry_queue_max_bytes: config.forwarder.retry_queue_max_bytes,
@@ -208,6 +219,7 @@ impl Forwarder {
             .build()?;
         let stats = ForwarderStats {
             endpoint: options.url.clone(),
+            apm_endpoint: options.apm_url.clone(),
             api_key: ApiKeyStatus {
                 state: if options.api_key.is_some() {
                     ApiKeyState::Unchecked
@@ -336,13 +348,20 @@ impl Shared {
 
     /// One attempt at delivering `transaction`, counted.
     async fn attempt(&self, transaction: &Transaction) -> Outcome {
-        let url = format!("{}{}", self.options.url, transaction.endpoint.path());
+        let base = match transaction.endpoint.intake() {
+            Intake::Metrics => &self.options.url,
+            Intake::Apm => &self.options.apm_url,
+        };
+        let url = format!("{base}{}", transaction.endpoint.path());
         let mut request = self
             .client
             .post(&url)
             .header("DD-Agent-Version", &self.options.agent_version)
             .header("Content-Type", transaction.endpoint.content_type())
             .body(transaction.body.clone());
+        for (name, value) in &transaction.headers {
+            request = request.header(*name, value);
+        }
         if let Some(key) = &self.options.api_key {
             request = request.header("DD-API-KEY", key.expose());
         }

@@ -129,11 +129,11 @@ mod tests {
     use crate::forwarder::transaction::Endpoint;
 
     fn tx(tag: u8, size: usize) -> Transaction {
-        Transaction {
-            endpoint: Endpoint::SeriesV2,
-            body: vec![tag; size],
-            encoding: ddlab_wire::Encoding::Identity,
-        }
+        Transaction::new(
+            Endpoint::SeriesV2,
+            vec![tag; size],
+            ddlab_wire::Encoding::Identity,
+        )
     }
 
     fn tags(transactions: &[Transaction]) -> Vec<u8> {

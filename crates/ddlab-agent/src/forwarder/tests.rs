@@ -85,6 +85,8 @@ impl Intake {
             .route("/api/v1/series", post(accept))
             .route("/api/v1/check_run", post(accept))
             .route("/intake/", post(accept))
+            .route("/api/v0.2/traces", post(accept))
+            .route("/api/v0.2/stats", post(accept))
             .route("/api/v1/validate", get(validate))
             .with_state(log.clone());
         let (stop, stopped) = oneshot::channel::<()>();
@@ -134,6 +136,7 @@ impl Intake {
 
 fn options(url: String, max_bytes: usize, backoff_ms: u64) -> ForwarderOptions {
     ForwarderOptions {
+        apm_url: url.clone(),
         url,
         api_key: Some(ApiKey::new(KEY)),
         timeout: Duration::from_secs(5),
@@ -148,11 +151,7 @@ fn options(url: String, max_bytes: usize, backoff_ms: u64) -> ForwarderOptions {
 }
 
 fn tx(tag: u8, size: usize) -> Transaction {
-    Transaction {
-        endpoint: Endpoint::SeriesV2,
-        body: vec![tag; size],
-        encoding: ddlab_wire::Encoding::Zstd,
-    }
+    Transaction::new(Endpoint::SeriesV2, vec![tag; size], ddlab_wire::Encoding::Zstd)
 }
 
 /// Polls `condition` every 10 ms until it holds, failing after [`DEADLINE`].
@@ -177,11 +176,7 @@ async fn delivers_with_the_agents_headers() {
     let forwarder = Forwarder::start(options(intake.url(), 1000, 50)).unwrap();
     forwarder.submit(vec![
         tx(1, 10),
-        Transaction {
-            endpoint: Endpoint::CheckRun,
-            body: b"[]".to_vec(),
-            encoding: ddlab_wire::Encoding::Identity,
-        },
+        Transaction::new(Endpoint::CheckRun, b"[]".to_vec(), ddlab_wire::Encoding::Identity),
     ]);
     until("two payloads", || intake.received().len() == 2).await;
     let received = intake.received();
@@ -210,6 +205,85 @@ async fn delivers_with_the_agents_headers() {
         BTreeMap::from([("check_run_v1".to_owned(), 1), ("series_v2".to_owned(), 1)])
     );
     intake.stop().await;
+}
+
+#[tokio::test]
+async fn apm_payloads_go_to_the_trace_intake_with_their_headers() {
+    let mut metrics = Intake::start().await;
+    let mut traces = Intake::start().await;
+    let forwarder = Forwarder::start(ForwarderOptions {
+        apm_url: traces.url(),
+        ..options(metrics.url(), 1000, 50)
+    })
+    .unwrap();
+    let apm = |kind, languages: Option<&str>| {
+        let mut headers = vec![
+            ("Content-Type", "application/x-protobuf".to_owned()),
+            ("Content-Encoding", "gzip".to_owned()),
+        ];
+        if let Some(languages) = languages {
+            headers.push(("X-Datadog-Reported-Languages", languages.to_owned()));
+        }
+        Transaction::apm(crate::trace::ApmPayload {
+            kind,
+            headers,
+            body: b"payload".to_vec(),
+        })
+    };
+    forwarder.submit(vec![
+        apm(crate::trace::ApmPayloadKind::Traces, Some("python|go")),
+        tx(7, 5),
+        apm(crate::trace::ApmPayloadKind::Stats, None),
+    ]);
+    until("two APM payloads", || traces.received().len() == 2).await;
+    until("one series payload", || metrics.received().len() == 1).await;
+    let received = traces.received();
+    let header = |r: &Received, name: &str| r.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    assert_eq!(
+        received.iter().map(|r| r.path.as_str()).collect::<Vec<_>>(),
+        ["/api/v0.2/traces", "/api/v0.2/stats"]
+    );
+    let shown: Vec<[Option<String>; 4]> = received
+        .iter()
+        .map(|r| {
+            [
+                header(r, "content-type"),
+                header(r, "content-encoding"),
+                header(r, "x-datadog-reported-languages"),
+                header(r, "dd-api-key"),
+            ]
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            [
+                Some("application/x-protobuf".to_owned()),
+                Some("gzip".to_owned()),
+                Some("python|go".to_owned()),
+                Some(KEY.to_owned())
+            ],
+            [
+                Some("application/msgpack".to_owned()),
+                Some("gzip".to_owned()),
+                None,
+                Some(KEY.to_owned())
+            ],
+        ]
+    );
+    assert_eq!(metrics.received()[0].path, "/api/v2/series");
+    let stats = forwarder.shutdown().await;
+    assert_eq!(
+        stats.transactions.success_by_endpoint,
+        BTreeMap::from([
+            ("apm_stats".to_owned(), 1),
+            ("apm_traces".to_owned(), 1),
+            ("series_v2".to_owned(), 1)
+        ])
+    );
+    assert_eq!(stats.apm_endpoint, traces.url());
+    metrics.stop().await;
+    traces.stop().await;
 }
 
 #[tokio::test]

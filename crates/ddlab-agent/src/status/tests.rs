@@ -11,6 +11,7 @@ use crate::collector::{
     CheckStats, CollectorStatus, ConfigProblem, ErrorReport, Loader, LoadingError, PythonStatus, RunCounts,
 };
 use crate::forwarder::{ApiKeyStatus, RetryQueueStats, TransactionStats};
+use crate::trace::{EndpointStats, ReceiverStats, TracerKey, TracerStats};
 
 /// A status with one check of each outcome, a loading error and some traffic.
 pub(crate) fn sample() -> AgentStatus {
@@ -135,6 +136,7 @@ pub(crate) fn sample() -> AgentStatus {
         },
         forwarder: ForwarderStats {
             endpoint: "http://127.0.0.1:8480".into(),
+            apm_endpoint: "http://127.0.0.1:8480".into(),
             api_key: ApiKeyStatus {
                 state: ApiKeyState::Valid,
                 message: None,
@@ -177,12 +179,103 @@ pub(crate) fn sample() -> AgentStatus {
             last_parse_error: Some("line 1: no type".into()),
             ..DogStatsdSection::default()
         },
-        apm: ApmSection {
-            enabled: true,
-            running: false,
-            note: Some("ddlab-agent does not include the trace receiver yet".into()),
-        },
+        apm: apm_sample(),
     }
+}
+
+/// A running receiver that took ddtrace's traffic and refused one malformed payload.
+fn apm_sample() -> ApmSection {
+    let mut stats = ReceiverStats::default();
+    stats.tracers.insert(
+        TracerKey {
+            lang: "python".into(),
+            lang_version: "3.11.7".into(),
+            interpreter: "CPython".into(),
+            tracer_version: "4.16.0".into(),
+            endpoint: "/v0.5/traces".into(),
+        },
+        TracerStats {
+            payloads: 3,
+            traces: 11,
+            spans: 33,
+            bytes: 4096,
+            services: BTreeMap::from([(
+                "flask".to_owned(),
+                crate::trace::ServiceCounts {
+                    traces: 11,
+                    spans: 33,
+                },
+            )]),
+        },
+    );
+    stats.endpoints.insert(
+        "/v0.5/traces".into(),
+        EndpointStats {
+            requests: 4,
+            payloads_accepted: 3,
+            bytes: 4096,
+            traces: 11,
+            spans: 33,
+            decoding_errors: 1,
+            traces_dropped: 2,
+            ..EndpointStats::default()
+        },
+    );
+    stats.traces_received = 11;
+    stats.spans_received = 33;
+    stats.spans_kept = 33;
+    stats.trace_payloads_sent = 2;
+    stats.traces_sent = 11;
+    stats.spans_sent = 33;
+    stats.trace_bytes_sent = 1500;
+    stats.stats_payloads_sent = 1;
+    stats.stats_buckets_sent = 2;
+    stats.stats_bytes_sent = 300;
+    stats.last_error = Some("/v0.5/traces: unexpected end of input".into());
+    ApmSection {
+        enabled: true,
+        running: true,
+        receiver: Some("127.0.0.1:8126".into()),
+        endpoint: "http://127.0.0.1:8480".into(),
+        default_env: "lab".into(),
+        rate_by_service: crate::trace::rate_by_service(),
+        ..ApmSection::default()
+    }
+    .with_stats(&stats)
+}
+
+#[test]
+fn apm_when_not_running_says_why() {
+    let mut out = String::new();
+    apm(
+        &mut out,
+        &ApmSection {
+            enabled: true,
+            error: Some("apm_config.apm_dd_url is https://trace.agent.datadoghq.com, but ...".into()),
+            ..ApmSection::default()
+        },
+    );
+    expect![[r#"
+        =========
+        APM Agent
+        =========
+
+          Status: Not running
+          Error: apm_config.apm_dd_url is https://trace.agent.datadoghq.com, but ...
+
+    "#]]
+    .assert_eq(&out);
+    let mut out = String::new();
+    apm(&mut out, &ApmSection::default());
+    expect![[r#"
+        =========
+        APM Agent
+        =========
+
+          Not enabled (apm_config.enabled: false, or receiver_port: 0 without receiver_socket)
+
+    "#]]
+    .assert_eq(&out);
 }
 
 #[test]
@@ -346,8 +439,28 @@ fn text_follows_the_agents_layout() {
         APM Agent
         =========
 
-          Status: Not running
-          ddlab-agent does not include the trace receiver yet
+          Status: Running
+          Receiver: 127.0.0.1:8126
+          Endpoint: http://127.0.0.1:8480
+          Default env: lab
+
+          Receiver (since start)
+          ======================
+            From python 3.11.7 (CPython), client 4.16.0, on /v0.5/traces
+              Traces received: 11 (4096 bytes, 3 payloads)
+              Spans received: 33
+              Service 'flask': 11 traces, 33 spans
+            WARNING: payloads refused on /v0.5/traces: 1 malformed (400), 0 too large (413), 0 refused (429), 2 traces dropped
+            Traces after normalisation: 11 (33 spans), 33 spans kept
+            Traces dropped: 0 sampled out, 0 empty, 0 trace id 0, 0 span id 0, 0 foreign span
+            Spans repaired: 0
+            Default priority sampling rate: 100.0%
+
+          Writer (since start)
+          ====================
+            Traces: 2 payloads, 11 traces, 33 spans, 1500 bytes
+            Stats: 1 payloads, 2 stats buckets, 300 bytes
+            Last Error: /v0.5/traces: unexpected end of input
 
     "#]].assert_eq(&render(&sample()));
 }
@@ -362,6 +475,9 @@ fn json_round_trips() {
     assert_eq!(value["collector"]["running_checks"][1]["state"], "WARNING");
     assert_eq!(value["collector"]["running_checks"][0]["loader"], "python");
     assert_eq!(value["forwarder"]["api_key"]["state"], "valid");
+    assert_eq!(value["apm"]["tracers"][0]["lang"], "python");
+    assert_eq!(value["apm"]["tracers"][0]["services"]["flask"]["spans"], 33);
+    assert_eq!(value["apm"]["rate_by_service"]["service:,env:"], 1.0);
 }
 
 #[test]

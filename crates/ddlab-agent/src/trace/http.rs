@@ -15,6 +15,7 @@
 //! Every answer carries `Datadog-Agent-Version` and `Datadog-Agent-State` (the SHA-256 of the `/info`
 //! body), which tracers watch to know when to read `/info` again.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,12 +33,14 @@ use sha2::{Digest as _, Sha256};
 use tokio::sync::{Semaphore, watch};
 
 use super::pipeline::{Incoming, Pipeline};
-use super::{EndpointStats, ReceiverStats, TraceReceiverConfig};
+use super::{EndpointStats, ReceiverStats, ServiceCounts, TraceReceiverConfig, TracerKey};
 
 /// The version of the rates this receiver answers with; the rates never change.
 const RATES_VERSION: &str = "1";
 /// Sampling rates that keep every trace: the lab wants all of them.
 const RATES_BODY: &str = "{\"rate_by_service\":{\"service:,env:\":1}}\n";
+/// The rates of [`RATES_BODY`], as `status` shows them.
+pub(crate) const RATE_BY_SERVICE: [(&str, f64); 1] = [("service:,env:", 1.0)];
 /// The span kinds whose spans get stats even when not top-level (`compute_stats_by_span_kind`).
 pub(crate) const SPAN_KINDS_STATS_COMPUTED: [&str; 4] = ["server", "consumer", "client", "producer"];
 
@@ -105,7 +108,8 @@ impl Info {
                 "max_cpu": 0,
                 "analyzed_spans_by_service": {},
                 // Every field, as the trace-agent writes it (libdatadog's tracers refuse the whole
-                // `/info` otherwise); all off, since this receiver obfuscates nothing.
+                // `/info` otherwise). SQL is always obfuscated and has no switch here; the optional
+                // obfuscators are off, as by default.
                 "obfuscation": {
                     "elastic_search": false,
                     "mongo": false,
@@ -192,6 +196,7 @@ async fn traces_v07(State(shared): State<Shared>, headers: HeaderMap, body: Body
 struct Tracer {
     lang: String,
     lang_version: String,
+    interpreter: String,
     tracer_version: String,
     container_id: String,
 }
@@ -201,6 +206,7 @@ impl Tracer {
         Tracer {
             lang: header_text(headers, "Datadog-Meta-Lang"),
             lang_version: header_text(headers, "Datadog-Meta-Lang-Version"),
+            interpreter: header_text(headers, "Datadog-Meta-Lang-Interpreter"),
             tracer_version: header_text(headers, "Datadog-Meta-Tracer-Version"),
             container_id: header_text(headers, "Datadog-Container-ID"),
         }
@@ -243,6 +249,13 @@ async fn traces(shared: &Shared, version: Version, headers: &HeaderMap, body: Bo
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let tracer = Tracer::from_headers(headers);
+    let key = TracerKey {
+        lang: tracer.lang.clone(),
+        lang_version: tracer.lang_version.clone(),
+        interpreter: tracer.interpreter.clone(),
+        tracer_version: tracer.tracer_version.clone(),
+        endpoint: endpoint.to_owned(),
+    };
     let client_computed_top_level = headers.contains_key("Datadog-Client-Computed-Top-Level");
     let client_computed_stats = headers.contains_key("Datadog-Client-Computed-Stats");
     let client_dropped_p0_traces = header_text(headers, "Datadog-Client-Dropped-P0-Traces")
@@ -253,10 +266,15 @@ async fn traces(shared: &Shared, version: Version, headers: &HeaderMap, body: Bo
         .unwrap_or(0);
     let pipeline = Arc::clone(&shared.pipeline);
     let work = tokio::task::spawn_blocking(move || {
-        let _held = (permit, in_flight);
-        let payload = decode(version, content_type.as_deref(), &bytes, &tracer)?;
+        let _in_flight = in_flight;
+        let payload = decode(version, content_type.as_deref(), &bytes, &tracer);
+        // The decoder is free again: as in the trace-agent, `decoders` bounds decoding, and the
+        // processing of decoded payloads runs on every CPU.
+        drop((permit, bytes));
+        let payload = payload?;
         let traces = payload.chunks.len() as u64;
         let spans: u64 = payload.chunks.iter().map(|c| c.spans.len() as u64).sum();
+        let services = services(&payload);
         pipeline.process(Incoming {
             payload,
             client_computed_top_level,
@@ -264,16 +282,27 @@ async fn traces(shared: &Shared, version: Version, headers: &HeaderMap, body: Bo
             client_dropped_p0_traces,
             client_dropped_p0_spans,
         });
-        Ok::<_, WireError>((traces, spans))
+        Ok::<_, WireError>((traces, spans, services))
     })
     .await;
     match work {
-        Ok(Ok((traces, spans))) => {
-            shared.count(endpoint, |e| {
+        Ok(Ok((traces, spans, services))) => {
+            shared.stats.send_modify(|stats| {
+                let e = stats.endpoints.entry(endpoint.to_owned()).or_default();
                 e.payloads_accepted += 1;
                 e.bytes += received;
                 e.traces += traces;
                 e.spans += spans;
+                let t = stats.tracers.entry(key).or_default();
+                t.payloads += 1;
+                t.bytes += received;
+                t.traces += traces;
+                t.spans += spans;
+                for (service, counts) in services {
+                    let s = t.services.entry(service).or_default();
+                    s.traces += counts.traces;
+                    s.spans += counts.spans;
+                }
             });
             rates(StatusCode::OK, headers)
         }
@@ -287,6 +316,24 @@ async fn traces(shared: &Shared, version: Version, headers: &HeaderMap, body: Bo
             text(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
         }
     }
+}
+
+/// Traces and spans by the service of each trace's root span (the span without a parent, else the first).
+fn services(payload: &pb::TracerPayload) -> BTreeMap<String, ServiceCounts> {
+    let mut by_service: BTreeMap<String, ServiceCounts> = BTreeMap::new();
+    for chunk in &payload.chunks {
+        let root = chunk
+            .spans
+            .iter()
+            .find(|span| span.parent_id == 0)
+            .or_else(|| chunk.spans.first());
+        if let Some(root) = root {
+            let counts = by_service.entry(root.service.clone()).or_default();
+            counts.traces += 1;
+            counts.spans += chunk.spans.len() as u64;
+        }
+    }
+    by_service
 }
 
 /// Decodes a request into one tracer payload, filling what the headers say.

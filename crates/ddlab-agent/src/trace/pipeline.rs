@@ -1,7 +1,13 @@
 //! What happens to a decoded tracer payload, in the trace-agent's order: normalise each chunk, find its
-//! root and fill its priority, compute top-level spans when the tracer did not, compute APM stats on
-//! every chunk (unless the tracer computed them), sample, and buffer what is kept for the next
+//! root and fill its priority, compute top-level spans when the tracer did not, obfuscate, compute APM
+//! stats on every chunk (unless the tracer computed them), sample, and buffer what is kept for the next
 //! `AgentPayload`. Stats leave every flush as one `StatsPayload`.
+//!
+//! Obfuscation is libdatadog's port of the trace-agent's obfuscator with its defaults: the resource of
+//! `sql` and `cassandra` spans loses its literals (`SELECT * FROM users WHERE id = ?`, MySQL's dialect
+//! when `db.type` says so) and is copied to `sql.query`; `redis` resources keep only their commands.
+//! Stats group on the obfuscated resource, so a query with different literals is one resource; the
+//! resources of tracer-computed stats get the same treatment.
 //!
 //! Sampling is the trace-agent's with unlimited rates: chunks the tracer kept (priority > 0) or made no
 //! decision on are kept, a `PRIORITY_AUTO_DROP` chunk is kept only when a span has an error (the error
@@ -15,12 +21,14 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ddlab_wire::Encoding;
 use ddlab_wire::trace::normalize::{self, PRIORITY_NONE, SpanRepairs, TraceDrop, normalize_trace};
-use ddlab_wire::trace::{StatsFormat, encode_agent_payload, encode_stats_payload, pb};
+use ddlab_wire::trace::{
+    StatsFormat, encode_agent_payload_gzip, encode_stats_payload, encode_tracer_payload, pb,
+};
+use libdd_trace_obfuscation::obfuscate::{obfuscate_pb_span, obfuscate_resource_for_stats};
+use libdd_trace_obfuscation::obfuscation_config::ObfuscationConfig;
 use libdd_trace_stats::span_concentrator::SpanConcentrator;
 use libdd_trace_utils::trace_utils::{compute_top_level_span, get_root_span_index};
-use prost::Message as _;
 use tokio::sync::watch;
 
 use super::sink::{ApmPayload, ApmPayloadKind, TraceSink};
@@ -68,13 +76,17 @@ struct PayloadKey {
 #[derive(Debug, Default)]
 struct State {
     concentrators: HashMap<PayloadKey, SpanConcentrator>,
-    buffer: Vec<pb::TracerPayload>,
+    /// Kept tracer payloads, encoded (a fraction of their decoded size), with what they hold.
+    buffer: Vec<Vec<u8>>,
     buffered_bytes: usize,
+    buffered_traces: u64,
+    buffered_spans: u64,
     languages: BTreeSet<String>,
 }
 
 pub(crate) struct Pipeline {
     settings: Settings,
+    obfuscation: ObfuscationConfig,
     sink: Arc<dyn TraceSink>,
     clock: Clock,
     stats: Arc<watch::Sender<ReceiverStats>>,
@@ -105,6 +117,7 @@ impl Pipeline {
     ) -> Self {
         Pipeline {
             settings,
+            obfuscation: ObfuscationConfig::default(),
             sink,
             clock,
             stats,
@@ -128,7 +141,6 @@ impl Pipeline {
         let lang = payload.language_name.clone();
         let mut repairs = SpanRepairs::default();
         let mut counts = Counts::default();
-        let mut for_stats: Vec<(PayloadKey, Vec<pb::Span>)> = Vec::new();
         let mut kept = Vec::new();
         for mut chunk in std::mem::take(&mut payload.chunks) {
             if let Err(drop) = normalize_trace(&mut chunk.spans, &lang, now_ns, &mut repairs) {
@@ -140,6 +152,9 @@ impl Pipeline {
             if !incoming.client_computed_top_level {
                 compute_top_level_span(&mut chunk.spans);
             }
+            for span in &mut chunk.spans {
+                obfuscate_pb_span(span, &self.obfuscation);
+            }
             let key = self.payload_key(&payload, &chunk, root);
             if payload.env.is_empty() {
                 payload.env = key.env.clone();
@@ -150,7 +165,21 @@ impl Pipeline {
             counts.traces += 1;
             counts.spans += chunk.spans.len() as u64;
             if !incoming.client_computed_stats {
-                for_stats.push((key, chunk.spans.clone()));
+                // Stats see every chunk, before sampling; one short lock per chunk.
+                let mut state = self.lock();
+                let concentrator = state.concentrators.entry(key).or_insert_with(|| {
+                    SpanConcentrator::new(
+                        self.settings.bucket,
+                        now,
+                        self.settings.span_kinds.clone(),
+                        Vec::new(),
+                        None,
+                        Vec::new(),
+                    )
+                });
+                for span in &chunk.spans {
+                    concentrator.add_span(span);
+                }
             }
             match sample(chunk) {
                 Sampled::Kept(chunk) => {
@@ -166,31 +195,21 @@ impl Pipeline {
                 }
             }
         }
+        let kept_traces = kept.len() as u64;
         payload.chunks = kept;
+        let encoded = (!payload.chunks.is_empty()).then(|| encode_tracer_payload(&payload));
+        drop(payload);
 
         let full = {
             let mut state = self.lock();
-            for (key, spans) in &for_stats {
-                let concentrator = state.concentrators.entry(key.clone()).or_insert_with(|| {
-                    SpanConcentrator::new(
-                        self.settings.bucket,
-                        now,
-                        self.settings.span_kinds.clone(),
-                        Vec::new(),
-                        None,
-                        Vec::new(),
-                    )
-                });
-                for span in spans {
-                    concentrator.add_span(span);
-                }
-            }
-            if !payload.chunks.is_empty() {
+            if let Some(encoded) = encoded {
                 if !lang.is_empty() {
                     state.languages.insert(lang);
                 }
-                state.buffered_bytes += payload.encoded_len();
-                state.buffer.push(payload);
+                state.buffered_bytes += encoded.len();
+                state.buffered_traces += kept_traces;
+                state.buffered_spans += counts.kept_spans;
+                state.buffer.push(encoded);
             }
             (state.buffered_bytes >= self.settings.trace_buffer_bytes).then(|| take_buffer(&mut state))
         };
@@ -205,8 +224,8 @@ impl Pipeline {
             stats.client_dropped_p0_traces += incoming.client_dropped_p0_traces;
             stats.client_dropped_p0_spans += incoming.client_dropped_p0_spans;
         });
-        if let Some((payloads, languages)) = full {
-            self.send_traces(payloads, &languages);
+        if let Some(buffered) = full {
+            self.send_traces(buffered);
         }
     }
 
@@ -266,6 +285,12 @@ impl Pipeline {
                 if group.resource.is_empty() {
                     group.resource = group.name.clone();
                 }
+                let dbms = (!group.db_type.is_empty()).then_some(group.db_type.as_str());
+                if let Some(obfuscated) =
+                    obfuscate_resource_for_stats(&group.r#type, &group.resource, dbms, &self.obfuscation.sql)
+                {
+                    group.resource = obfuscated;
+                }
                 groups += 1;
             }
         }
@@ -279,8 +304,8 @@ impl Pipeline {
 
     /// Sends what the trace buffer holds.
     pub(crate) fn flush_traces(&self) {
-        let (payloads, languages) = take_buffer(&mut self.lock());
-        self.send_traces(payloads, &languages);
+        let buffered = take_buffer(&mut self.lock());
+        self.send_traces(buffered);
     }
 
     /// Sends the stats of every closed bucket, or of every bucket when `force`d (at shutdown).
@@ -312,34 +337,32 @@ impl Pipeline {
         self.send_stats(payloads, false);
     }
 
-    fn send_traces(&self, payloads: Vec<pb::TracerPayload>, languages: &BTreeSet<String>) {
-        if payloads.is_empty() {
+    fn send_traces(&self, buffered: Buffered) {
+        if buffered.payloads.is_empty() {
             return;
         }
-        let spans: u64 = payloads
-            .iter()
-            .flat_map(|p| &p.chunks)
-            .map(|c| c.spans.len() as u64)
-            .sum();
-        let payload = pb::AgentPayload {
+        let (traces, spans) = (buffered.traces, buffered.spans);
+        let head = pb::AgentPayload {
             host_name: self.settings.hostname.clone(),
             env: self.settings.default_env.clone(),
-            tracer_payloads: payloads,
             agent_version: self.settings.agent_version.clone(),
             target_tps: TARGET_TPS,
             error_tps: ERROR_TPS,
             ..pb::AgentPayload::default()
         };
-        let body = encode_agent_payload(&payload);
         let mut headers = vec![("Content-Type", "application/x-protobuf".to_owned())];
-        if !languages.is_empty() {
-            let joined: Vec<&str> = languages.iter().map(String::as_str).collect();
+        if !buffered.languages.is_empty() {
+            let joined: Vec<&str> = buffered.languages.iter().map(String::as_str).collect();
             headers.push(("X-Datadog-Reported-Languages", joined.join("|")));
         }
-        if self.submit(ApmPayloadKind::Traces, headers, &body) {
+        let compressed = encode_agent_payload_gzip(&head, &buffered.payloads);
+        drop(buffered.payloads);
+        if let Some(bytes) = self.submit_compressed(ApmPayloadKind::Traces, headers, compressed) {
             self.stats.send_modify(|stats| {
                 stats.trace_payloads_sent += 1;
+                stats.traces_sent += traces;
                 stats.spans_sent += spans;
+                stats.trace_bytes_sent += bytes;
             });
         }
     }
@@ -348,6 +371,7 @@ impl Pipeline {
         if stats.is_empty() {
             return;
         }
+        let buckets: u64 = stats.iter().map(|p| p.stats.len() as u64).sum();
         let payload = pb::StatsPayload {
             agent_hostname: self.settings.hostname.clone(),
             agent_env: self.settings.default_env.clone(),
@@ -364,26 +388,42 @@ impl Pipeline {
             }
         };
         let headers = vec![("Content-Type", StatsFormat::Msgpack.content_type().to_owned())];
-        if self.submit(ApmPayloadKind::Stats, headers, &body) {
-            self.stats.send_modify(|stats| stats.stats_payloads_sent += 1);
+        if let Some(bytes) = self.submit(ApmPayloadKind::Stats, headers, &body) {
+            self.stats.send_modify(|stats| {
+                stats.stats_payloads_sent += 1;
+                stats.stats_buckets_sent += buckets;
+                stats.stats_bytes_sent += bytes;
+            });
         }
     }
 
-    /// Compresses `body` as the trace-agent does (gzip) and hands it to the sink.
-    fn submit(&self, kind: ApmPayloadKind, mut headers: Vec<(&'static str, String)>, body: &[u8]) -> bool {
-        match ddlab_wire::compression::compress(Encoding::Gzip, body) {
+    /// Compresses `body` as the trace-agent does (gzip, fastest level) and hands it to the sink; the
+    /// compressed size when it went.
+    fn submit(&self, kind: ApmPayloadKind, headers: Vec<(&'static str, String)>, body: &[u8]) -> Option<u64> {
+        self.submit_compressed(kind, headers, ddlab_wire::compression::gzip_fast(body))
+    }
+
+    /// Hands a gzipped payload to the sink; its size when it went.
+    fn submit_compressed(
+        &self,
+        kind: ApmPayloadKind,
+        mut headers: Vec<(&'static str, String)>,
+        compressed: Result<Vec<u8>, ddlab_wire::WireError>,
+    ) -> Option<u64> {
+        match compressed {
             Ok(compressed) => {
                 headers.push(("Content-Encoding", "gzip".to_owned()));
+                let bytes = compressed.len() as u64;
                 self.sink.submit(ApmPayload {
                     kind,
                     headers,
                     body: compressed,
                 });
-                true
+                Some(bytes)
             }
             Err(err) => {
                 self.lost(format!("cannot compress a payload for {}: {err}", kind.path()));
-                false
+                None
             }
         }
     }
@@ -417,12 +457,22 @@ impl Counts {
     }
 }
 
-fn take_buffer(state: &mut State) -> (Vec<pb::TracerPayload>, BTreeSet<String>) {
+/// What the trace buffer held, taken for one `AgentPayload`.
+struct Buffered {
+    payloads: Vec<Vec<u8>>,
+    traces: u64,
+    spans: u64,
+    languages: BTreeSet<String>,
+}
+
+fn take_buffer(state: &mut State) -> Buffered {
     state.buffered_bytes = 0;
-    (
-        std::mem::take(&mut state.buffer),
-        std::mem::take(&mut state.languages),
-    )
+    Buffered {
+        payloads: std::mem::take(&mut state.buffer),
+        traces: std::mem::take(&mut state.buffered_traces),
+        spans: std::mem::take(&mut state.buffered_spans),
+        languages: std::mem::take(&mut state.languages),
+    }
 }
 
 /// The trace-agent's samplers, with no rate limits.

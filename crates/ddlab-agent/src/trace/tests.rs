@@ -705,6 +705,126 @@ async fn client_computed_stats_are_forwarded_instead_of_computed() {
     assert!(!sent.spans()[0].metrics.contains_key("_top_level"));
 }
 
+/// A MySQL query span under a Flask request, as ddtrace's pymysql integration makes it.
+fn mysql_query(trace_id: u64, query: &str) -> Vec<pb::Span> {
+    let root = pb::Span {
+        service: "flask".into(),
+        name: "flask.request".into(),
+        resource: "GET /api/trace".into(),
+        trace_id,
+        span_id: trace_id * 10,
+        start: T0,
+        duration: 5_000_000,
+        meta: HashMap::from([("env".to_owned(), "lab".to_owned())]),
+        metrics: HashMap::from([("_sampling_priority_v1".to_owned(), 1.0)]),
+        r#type: "web".into(),
+        ..pb::Span::default()
+    };
+    let query = pb::Span {
+        service: "mysql".into(),
+        name: "pymysql.query".into(),
+        resource: query.into(),
+        span_id: trace_id * 10 + 1,
+        parent_id: trace_id * 10,
+        start: T0 + 1_000_000,
+        duration: 2_000_000,
+        meta: HashMap::from([
+            ("db.system".to_owned(), "mysql".to_owned()),
+            ("db.type".to_owned(), "mysql".to_owned()),
+        ]),
+        metrics: HashMap::new(),
+        r#type: "sql".into(),
+        ..root.clone()
+    };
+    vec![root, query]
+}
+
+#[tokio::test]
+async fn sql_is_obfuscated_before_stats_as_the_trace_agent_does() {
+    let lab = start(config()).await;
+    let traces = [
+        mysql_query(
+            1,
+            "SELECT name FROM users WHERE id = 42 AND email = 'ann@example.com'",
+        ),
+        mysql_query(
+            2,
+            "SELECT name FROM users WHERE id = 7 AND email = 'bob@example.com'",
+        ),
+        mysql_query(3, "UPDATE users SET visits = visits + 1 WHERE id IN (1, 2, 3)"),
+    ];
+    let answer = send(
+        &lab.url("/v0.4/traces"),
+        Method::PUT,
+        &tracer_headers("3"),
+        ddlab_wire::trace::encode_v04(&traces),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+
+    // Tracer-computed stats for a query name their resource as sent; it is obfuscated on the way too.
+    let client = pb::ClientStatsPayload {
+        stats: vec![pb::ClientStatsBucket {
+            start: u64::try_from(T0).unwrap(),
+            duration: 10_000_000_000,
+            stats: vec![pb::ClientGroupedStats {
+                service: "mysql".into(),
+                name: "pymysql.query".into(),
+                resource: "DELETE FROM sessions WHERE token = 'abc123'".into(),
+                r#type: "sql".into(),
+                db_type: "mysql".into(),
+                hits: 1,
+                ..pb::ClientGroupedStats::default()
+            }],
+            agent_time_shift: 0,
+        }],
+        ..pb::ClientStatsPayload::default()
+    };
+    let body = ddlab_wire::trace::encode_client_stats(&client).unwrap();
+    let answer = send(&lab.url("/v0.6/stats"), Method::PUT, &tracer_headers("0"), body).await;
+    assert_eq!(answer.status, StatusCode::OK);
+
+    let sent = lab.finish().await;
+    let queries: Vec<(&str, Option<&str>)> = sent
+        .spans()
+        .into_iter()
+        .filter(|s| s.r#type == "sql")
+        .map(|s| (s.resource.as_str(), s.meta.get("sql.query").map(String::as_str)))
+        .collect();
+    let select = "SELECT name FROM users WHERE id = ? AND email = ?";
+    let update = "UPDATE users SET visits = visits + ? WHERE id IN ( ? )";
+    assert_eq!(
+        queries,
+        [
+            (select, Some(select)),
+            (select, Some(select)),
+            (update, Some(update))
+        ]
+    );
+    // A query span's service differs from its parent's, so it is top-level and has stats of its own.
+    let hits = sent.hits();
+    assert_eq!(
+        hits.get(&format!("mysql pymysql.query {select} 0")),
+        Some(&2),
+        "{hits:?}"
+    );
+    assert_eq!(
+        hits.get(&format!("mysql pymysql.query {update} 0")),
+        Some(&1),
+        "{hits:?}"
+    );
+    assert_eq!(
+        hits.get("mysql pymysql.query DELETE FROM sessions WHERE token = ? 0"),
+        Some(&1),
+        "{hits:?}"
+    );
+    assert!(
+        hits.keys()
+            .all(|k| !k.contains("42") && !k.contains("example.com")),
+        "{hits:?}"
+    );
+}
+
 #[tokio::test]
 async fn rates_are_not_sent_again_when_the_tracer_has_them() {
     let lab = start(config()).await;

@@ -242,3 +242,12 @@ fn bombs_stop_at_the_limit() {
         );
     }
 }
+
+#[test]
+fn fast_gzip_round_trips() {
+    let body =
+        b"the trace writer's payload, the trace writer's payload, the trace writer's payload".repeat(50);
+    let compressed = gzip_fast(&body).unwrap();
+    assert!(compressed.len() < body.len() / 4, "{}", compressed.len());
+    assert_eq!(decompress(Encoding::Gzip, &compressed, body.len()).unwrap(), body);
+}

@@ -799,3 +799,62 @@ proptest! {
         decode_everything(&body);
     }
 }
+
+#[test]
+fn an_agent_payload_from_encoded_tracer_payloads_is_the_same_payload() {
+    let tracer = |lang: &str, trace_id: u64| pb::TracerPayload {
+        language_name: lang.into(),
+        chunks: vec![pb::TraceChunk {
+            priority: 1,
+            spans: vec![pb::Span {
+                trace_id,
+                ..flask_span()
+            }],
+            ..pb::TraceChunk::default()
+        }],
+        ..pb::TracerPayload::default()
+    };
+    let whole = pb::AgentPayload {
+        host_name: "agent-host".into(),
+        env: "lab".into(),
+        agent_version: "7.70.0".into(),
+        target_tps: 10.0,
+        tracer_payloads: vec![tracer("python", 1), tracer("go", 2)],
+        ..pb::AgentPayload::default()
+    };
+    let head = pb::AgentPayload {
+        tracer_payloads: Vec::new(),
+        ..whole.clone()
+    };
+    let encoded: Vec<Vec<u8>> = whole.tracer_payloads.iter().map(encode_tracer_payload).collect();
+    let assembled = encode_agent_payload_with(&head, &encoded);
+    assert_eq!(decode_agent_payload(&assembled).unwrap(), whole);
+    assert_eq!(assembled.len(), encode_agent_payload(&whole).len());
+}
+
+#[test]
+fn the_gzipped_agent_payload_inflates_to_the_same_bytes() {
+    let head = pb::AgentPayload {
+        host_name: "agent-host".into(),
+        env: "lab".into(),
+        ..pb::AgentPayload::default()
+    };
+    let pieces: Vec<Vec<u8>> = (1..=3)
+        .map(|trace_id| {
+            encode_tracer_payload(&pb::TracerPayload {
+                language_name: "python".into(),
+                chunks: vec![pb::TraceChunk {
+                    spans: vec![pb::Span {
+                        trace_id,
+                        ..flask_span()
+                    }],
+                    ..pb::TraceChunk::default()
+                }],
+                ..pb::TracerPayload::default()
+            })
+        })
+        .collect();
+    let gzipped = encode_agent_payload_gzip(&head, &pieces).unwrap();
+    let inflated = crate::compression::decompress(crate::Encoding::Gzip, &gzipped, 1 << 20).unwrap();
+    assert_eq!(inflated, encode_agent_payload_with(&head, &pieces));
+}
