@@ -12,6 +12,11 @@
 //! ```
 //!
 //! `up` is idempotent: a component already running is left alone.
+//!
+//! `up_datadog` runs the same lab against a real Datadog organisation: no backend and no mail sink; the
+//! agent sends to `relay` (`python/intake_relay.py`, on the backend's port), which relays every request
+//! over HTTPS to `https://app.<DD_SITE>`, because ddlab-agent speaks plain HTTP only. The API key goes to
+//! the agent in its environment and is written to no file.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -28,7 +33,77 @@ pub fn target_dir(root: &Path) -> PathBuf {
 }
 
 /// The components in start order.
-pub const COMPONENTS: &[&str] = &["mysql", "mail", "backend", "agent", "app", "traffic"];
+pub const COMPONENTS: &[&str] = &["mysql", "mail", "backend", "relay", "agent", "app", "traffic"];
+
+/// A Datadog API key: `Debug` and `Display` print `********`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    pub fn new(key: impl Into<String>) -> Self {
+        Self(key.into())
+    }
+
+    /// The key itself, for the one place that hands it to the agent.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("********")
+    }
+}
+
+impl std::fmt::Display for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("********")
+    }
+}
+
+/// A real Datadog organisation the agent sends to instead of the lab's backend (`up --datadog`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Datadog {
+    /// `DD_SITE`; default `datadoghq.com`.
+    pub site: String,
+    /// `DD_API_KEY`; required.
+    pub api_key: ApiKey,
+    /// Where the relay sends: `https://app.<site>` (the intake the Agent derives from `site`).
+    pub intake: String,
+}
+
+impl Datadog {
+    /// Reads `DD_SITE` and `DD_API_KEY` from the environment.
+    pub fn from_env() -> Result<Self, StackError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, StackError> {
+        let site = lookup("DD_SITE")
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "datadoghq.com".to_owned());
+        if site.contains(['/', ':', ' ']) {
+            return Err(StackError::Missing(format!(
+                "DD_SITE={site:?} is not a Datadog site (datadoghq.com, datadoghq.eu, us3.datadoghq.com, ...)"
+            )));
+        }
+        let api_key = lookup("DD_API_KEY")
+            .map(|k| k.trim().to_owned())
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| {
+                StackError::Missing(
+                    "--datadog needs DD_API_KEY in the environment (an API key of your organisation)".to_owned(),
+                )
+            })?;
+        Ok(Self {
+            intake: format!("https://app.{site}"),
+            site,
+            api_key: ApiKey(api_key),
+        })
+    }
+}
 
 /// A lab on this machine.
 #[derive(Debug, Clone)]
@@ -118,22 +193,83 @@ impl Lab {
                 running.display()
             )));
         }
+        if process::running(&self.files("relay").pid_file).is_some() {
+            return Err(StackError::Missing(
+                "the lab is running against Datadog (--datadog); stop it first with `cargo xtask down`".to_owned(),
+            ));
+        }
         let venv = self.lab_venv(progress)?;
+        self.record_solution()?;
+        let programs = self.up_mysql(progress)?;
+        self.up_mail(&venv, progress)?;
+        self.up_backend(progress)?;
+        let (api_key, _) = self
+            .keys()
+            .ok_or_else(|| StackError::Missing("the backend has not written its keys yet".to_owned()))?;
+        self.up_agent(&venv, &ApiKey(api_key), &[], progress)?;
+        let app = self.up_app(progress)?;
+        if app {
+            self.up_traffic(&venv, &programs, progress)?;
+        }
+        Ok(())
+    }
+
+    /// Brings the lab up against a real Datadog organisation: MySQL, the relay to `datadog.intake` on the
+    /// backend's port, the agent (with `DD_SITE` and the API key in its environment only), the app and the
+    /// traffic; no backend and no mail sink.
+    pub fn up_datadog(&self, datadog: &Datadog, progress: &mut dyn FnMut(&str)) -> Result<(), StackError> {
+        if process::running(&self.files("backend").pid_file).is_some() {
+            return Err(StackError::Missing(
+                "the lab is running with its own backend; stop it first with `cargo xtask down`".to_owned(),
+            ));
+        }
+        if let Some(running) = self.running_solution()
+            && running != self.solution
+            && process::running(&self.files("agent").pid_file).is_some()
+        {
+            return Err(StackError::Missing(format!(
+                "the lab is already running the solution in {}; stop it first with `cargo xtask down`",
+                running.display()
+            )));
+        }
+        let venv = self.lab_venv(progress)?;
+        self.record_solution()?;
+        let programs = self.up_mysql(progress)?;
+        self.up_relay(&venv, &datadog.intake, progress)?;
+        self.up_agent(&venv, &datadog.api_key, &[("DD_SITE", &datadog.site)], progress)?;
+        if self.up_app(progress)? {
+            self.up_traffic(&venv, &programs, progress)?;
+        }
+        Ok(())
+    }
+
+    fn record_solution(&self) -> Result<(), StackError> {
         let record = self.state.join("run/solution");
         std::fs::create_dir_all(self.state.join("run"))
             .and_then(|()| std::fs::write(&record, self.solution.to_string_lossy().as_bytes()))
             .map_err(|source| StackError::Io {
                 path: record.clone(),
                 source,
-            })?;
-        let programs = self.up_mysql(progress)?;
-        self.up_mail(&venv, progress)?;
-        self.up_backend(progress)?;
-        self.up_agent(&venv, progress)?;
-        let app = self.up_app(progress)?;
-        if app {
-            self.up_traffic(&venv, &programs, progress)?;
+            })
+    }
+
+    /// The relay to a real intake, listening where the backend would.
+    fn up_relay(&self, venv: &Path, intake: &str, progress: &mut dyn FnMut(&str)) -> Result<(), StackError> {
+        if self.already("relay", progress) {
+            return Ok(());
         }
+        self.ports.check_free(&["backend"])?;
+        let port = self.ports.get("backend");
+        let files = self.files("relay");
+        process::spawn(
+            Command::new(venv)
+                .arg(self.project.join("crates/ddlab-stack/python/intake_relay.py"))
+                .arg(port.to_string())
+                .arg(intake),
+            &files,
+        )?;
+        self.wait_tcp("relay", port, &files)?;
+        progress(&format!("relay: {} -> {intake} (HTTPS)", self.backend_url()));
         Ok(())
     }
 
@@ -236,8 +372,15 @@ impl Lab {
     }
 
     /// Stages the solution's agent files (`datadog.yaml`, `conf.d/`, `checks.d/`) as the agent's config
-    /// root, and starts the agent pointed at the backend with the backend's API key.
-    fn up_agent(&self, venv: &Path, progress: &mut dyn FnMut(&str)) -> Result<(), StackError> {
+    /// root, and starts the agent pointed at the backend's port (the backend, or the relay) with `api_key`
+    /// and `extra` in its environment.
+    fn up_agent(
+        &self,
+        venv: &Path,
+        api_key: &ApiKey,
+        extra: &[(&str, &str)],
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<(), StackError> {
         if self.already("agent", progress) {
             return Ok(());
         }
@@ -266,25 +409,24 @@ impl Lab {
                 copy_tree(&source, &target)?;
             }
         }
-        let (api_key, _) = self
-            .keys()
-            .ok_or_else(|| StackError::Missing("the backend has not written its keys yet".to_owned()))?;
         let files = self.files("agent");
         let ipc = self.ports.get("agent-ipc");
-        process::spawn(
-            Command::new(binary)
-                .arg("--cfgpath")
-                .arg(&root)
-                .arg("run")
-                .arg("--python")
-                .arg(venv)
-                .env("DD_API_KEY", api_key)
-                .env("DD_DD_URL", self.backend_url())
-                .env("DD_CMD_PORT", ipc.to_string())
-                .env("DD_DOGSTATSD_PORT", self.ports.get("dogstatsd").to_string())
-                .env("DD_APM_RECEIVER_PORT", self.ports.get("apm").to_string()),
-            &files,
-        )?;
+        let mut command = Command::new(binary);
+        command
+            .arg("--cfgpath")
+            .arg(&root)
+            .arg("run")
+            .arg("--python")
+            .arg(venv)
+            .env("DD_API_KEY", api_key.expose())
+            .env("DD_DD_URL", self.backend_url())
+            .env("DD_CMD_PORT", ipc.to_string())
+            .env("DD_DOGSTATSD_PORT", self.ports.get("dogstatsd").to_string())
+            .env("DD_APM_RECEIVER_PORT", self.ports.get("apm").to_string());
+        for (name, value) in extra {
+            command.env(name, value);
+        }
+        process::spawn(&mut command, &files)?;
         self.wait_tcp("agent", ipc, &files)?;
         progress(&format!(
             "agent: config root {} (staged from the solution), DogStatsD 127.0.0.1:{}, status: {} -c {} status",
