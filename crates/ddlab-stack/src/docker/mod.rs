@@ -373,9 +373,12 @@ impl DockerLab {
         progress: &mut (dyn FnMut(&str) + Send),
     ) -> Result<(), DockerError> {
         let name = self.container(component);
+        // Through `Value`, whose maps are sorted, so the same settings always hash the same.
         let spec = {
-            let json = serde_json::to_vec(&body).unwrap_or_default();
-            let digest = Sha256::digest(&json);
+            let canonical = serde_json::to_value(&body)
+                .and_then(|value| serde_json::to_vec(&value))
+                .unwrap_or_default();
+            let digest = Sha256::digest(&canonical);
             digest.iter().map(|b| format!("{b:02x}")).collect::<String>()
         };
         match docker.inspect_container(&name, None).await {
