@@ -625,3 +625,43 @@ fn copy_tree(source: &Path, target: &Path) -> Result<(), StackError> {
 
 /// The solution layout, re-exported under a short name.
 use ddlab_solution::layout as ddlab_layout;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn datadog(vars: &[(&str, &str)]) -> Result<Datadog, String> {
+        Datadog::from_lookup(|name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+        .map_err(|err| err.to_string())
+    }
+
+    #[test]
+    fn datadog_reads_the_site_and_key_from_the_environment() {
+        let site = datadog(&[("DD_SITE", "datadoghq.eu"), ("DD_API_KEY", "abc")]).unwrap();
+        assert_eq!(site.site, "datadoghq.eu");
+        assert_eq!(site.intake, "https://app.datadoghq.eu");
+        assert_eq!(site.api_key.expose(), "abc");
+        let default = datadog(&[("DD_API_KEY", "abc")]).unwrap();
+        assert_eq!(default.intake, "https://app.datadoghq.com");
+    }
+
+    #[test]
+    fn datadog_errors_name_the_variable() {
+        let missing = datadog(&[("DD_SITE", "datadoghq.eu")]).unwrap_err();
+        assert!(missing.contains("DD_API_KEY"), "{missing}");
+        let url = datadog(&[("DD_SITE", "https://app.datadoghq.com"), ("DD_API_KEY", "k")]).unwrap_err();
+        assert!(url.starts_with("DD_SITE=\"https://app.datadoghq.com\" is not a Datadog site"), "{url}");
+    }
+
+    #[test]
+    fn the_api_key_never_prints() {
+        let site = datadog(&[("DD_API_KEY", "0123456789abcdef")]).unwrap();
+        let shown = format!("{site:?} {}", site.api_key);
+        assert!(!shown.contains("0123456789abcdef"), "{shown}");
+        assert!(shown.contains("********"), "{shown}");
+    }
+}
