@@ -165,13 +165,14 @@ cmd_install() {
 declare -a STARTED=()
 declare -A PIDS=()
 
-# start NAME COMMAND...: runs a component in the background, its output in $DATA/logs/NAME.log and, prefixed
-# with its name, on this script's output (the container's log).
+# start NAME COMMAND...: runs a component in the background with its output in $DATA/logs/NAME.log (which
+# `follow_logs` copies to this script's output, the container's log). The recorded pid is the component's
+# own: the command is executed directly, with no pipe or subshell in between.
 start() {
   local name="$1"
   shift
   mkdir -p "$DATA/logs" "$DATA/run"
-  "$@" > >(tee -a "$DATA/logs/$name.log" | sed -u "s/^/$name | /") 2>&1 &
+  "$@" >>"$DATA/logs/$name.log" 2>&1 &
   PIDS[$name]=$!
   STARTED+=("$name")
   echo "$!" >"$DATA/run/$name.pid"
@@ -184,7 +185,7 @@ wait_ready() {
   local name="$1"
   shift
   local deadline=$((SECONDS + 120))
-  while ! "$@"; do
+  while ! "$@" >/dev/null 2>&1; do
     if ! kill -0 "${PIDS[$name]}" 2>/dev/null; then
       tail -n 20 "$DATA/logs/$name.log" >&2 || true
       fail "$name exited during start; its log is $DATA/logs/$name.log"
@@ -198,6 +199,19 @@ wait_ready() {
   say "$name: ready"
 }
 
+TAILER=""
+
+# Copies every component's new log lines to this script's output, each file under a `==> file <==` header.
+follow_logs() {
+  local names=() name
+  if has_role host; then names+=(mysql agent app traffic); fi
+  if has_role backend; then names+=(mail backend); fi
+  mkdir -p "$DATA/logs"
+  for name in "${names[@]}"; do touch "$DATA/logs/$name.log"; done
+  tail -n 0 -F "${names[@]/#/$DATA/logs/}" 2>/dev/null &
+  TAILER=$!
+}
+
 stop_all() {
   local i name
   for ((i = ${#STARTED[@]} - 1; i >= 0; i--)); do
@@ -209,6 +223,7 @@ stop_all() {
     rm -f "$DATA/run/$name.pid"
     say "$name: stopped"
   done
+  [ -z "$TAILER" ] || kill "$TAILER" 2>/dev/null || true
 }
 
 mysql_socket() { echo "$DATA/mysql/mysqld.sock"; }
@@ -321,6 +336,7 @@ cmd_run() {
   chmod 0700 "$DATA"
   rm -f "$DATA/run/"*.pid "$DATA/run/"*.exited
   trap 'stop_all; exit 0' TERM INT
+  follow_logs
   if has_role host; then run_mysql; fi
   if has_role backend; then
     run_mail

@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::project_root;
 
 /// The benchmark targets: (package, bench target).
-const BENCHES: &[(&str, &str)] = &[("ddlab-backend", "backend")];
+const BENCHES: &[(&str, &str)] = &[("ddlab-backend", "backend"), ("ddlab-stack", "stack")];
 
 pub(crate) fn run() -> anyhow::Result<()> {
     let root = project_root();

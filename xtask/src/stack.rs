@@ -101,9 +101,43 @@ pub(crate) fn up(args: &StackArgs, test_mode: bool, datadog: bool) -> anyhow::Re
         Provider::Local => up_local(args, test_mode, datadog),
         _ if datadog => bail!("--datadog runs with the local provider only (drop --provider)"),
         Provider::Docker => up_docker(args, test_mode),
-        Provider::Vagrant => vagrant(&["up", "--provision"]),
+        Provider::Vagrant => up_vagrant(args),
     }
 }
+
+/// Builds the binaries the VM runs, then `vagrant up --provision` with the solution and binaries the
+/// `Vagrantfile` reads from the environment.
+fn up_vagrant(args: &StackArgs) -> anyhow::Result<()> {
+    let root = project_root();
+    let solution = solution(args, &root)?;
+    build_binaries(&root)?;
+    let binaries = crate::target_dir(&root).join("debug");
+    let Ok(inside) = binaries.strip_prefix(&root) else {
+        bail!(
+            "the VM sees only this checkout, but the binaries are in {} (CARGO_TARGET_DIR); unset it",
+            binaries.display()
+        );
+    };
+    let status = Command::new("vagrant")
+        .args(["up", "--provision"])
+        .env("DDLAB_SOLUTION", &solution)
+        .env("DDLAB_BINARIES", inside)
+        .current_dir(&root)
+        .status();
+    match status {
+        Ok(status) if status.success() => {
+            println!("The VM is up: UI and API on http://127.0.0.1:{}", Ports::from_env()?.get("backend"));
+            println!("  keys: vagrant ssh -c 'sudo cat /var/lib/ddlab/backend/keys.json'");
+            Ok(())
+        }
+        Ok(status) => bail!("vagrant up failed ({status})"),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => bail!(VAGRANT_MISSING),
+        Err(err) => Err(err).context("cannot run vagrant"),
+    }
+}
+
+const VAGRANT_MISSING: &str = "vagrant is not installed on this machine; install Vagrant and a provider \
+     (VirtualBox or libvirt), then run this again (see README.md, \"A VM with Vagrant\")";
 
 fn up_local(args: &StackArgs, test_mode: bool, datadog: bool) -> anyhow::Result<()> {
     let lab = lab(args, test_mode)?;
@@ -378,10 +412,7 @@ fn vagrant(args: &[&str]) -> anyhow::Result<()> {
     let root = project_root();
     let status = match Command::new("vagrant").args(args).current_dir(&root).status() {
         Ok(status) => status,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => bail!(
-            "vagrant is not installed on this machine; install Vagrant and a provider (VirtualBox or libvirt), \
-             then run this again (see README.md, \"A VM with Vagrant\")"
-        ),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => bail!(VAGRANT_MISSING),
         Err(err) => return Err(err).context("cannot run vagrant"),
     };
     if !status.success() {

@@ -158,6 +158,25 @@ pub struct ComponentStatus {
     pub log_tail: Vec<String>,
 }
 
+/// A component spawned and not yet waited for.
+#[derive(Debug)]
+struct Starting {
+    component: &'static str,
+    port: u16,
+    files: RunFiles,
+    /// What `up` reports once it listens.
+    ready: String,
+}
+
+/// What `start_app` did.
+#[derive(Debug)]
+enum AppStart {
+    /// The solution has no app.
+    Absent,
+    Running,
+    Starting(Starting),
+}
+
 impl Lab {
     pub fn files(&self, component: &str) -> RunFiles {
         RunFiles::new(&self.state.join("run"), &self.state.join("logs"), component)
@@ -200,15 +219,19 @@ impl Lab {
         }
         let venv = self.lab_venv(progress)?;
         self.record_solution()?;
+        // The app (Python under ddtrace-run) and the mail sink take the longest to start and need nothing
+        // else: they start first and are waited for last.
+        let app = self.start_app(progress)?;
+        let mail = self.start_mail(&venv, progress)?;
         let programs = self.up_mysql(progress)?;
-        self.up_mail(&venv, progress)?;
-        self.up_backend(progress)?;
+        let backend = self.start_backend(progress)?;
+        self.finish(mail, progress)?;
+        self.finish(backend, progress)?;
         let (api_key, _) = self
             .keys()
             .ok_or_else(|| StackError::Missing("the backend has not written its keys yet".to_owned()))?;
         self.up_agent(&venv, &ApiKey(api_key), &[], progress)?;
-        let app = self.up_app(progress)?;
-        if app {
+        if self.finish_app(app, progress)? {
             self.up_traffic(&venv, &programs, progress)?;
         }
         Ok(())
@@ -234,10 +257,11 @@ impl Lab {
         }
         let venv = self.lab_venv(progress)?;
         self.record_solution()?;
+        let app = self.start_app(progress)?;
         let programs = self.up_mysql(progress)?;
         self.up_relay(&venv, &datadog.intake, progress)?;
         self.up_agent(&venv, &datadog.api_key, &[("DD_SITE", &datadog.site)], progress)?;
-        if self.up_app(progress)? {
+        if self.finish_app(app, progress)? {
             self.up_traffic(&venv, &programs, progress)?;
         }
         Ok(())
@@ -316,9 +340,18 @@ impl Lab {
         Ok(programs)
     }
 
-    fn up_mail(&self, venv: &Path, progress: &mut dyn FnMut(&str)) -> Result<(), StackError> {
+    /// Waits for a component started with `start_*` to listen, then reports it.
+    fn finish(&self, starting: Option<Starting>, progress: &mut dyn FnMut(&str)) -> Result<(), StackError> {
+        if let Some(starting) = starting {
+            self.wait_tcp(starting.component, starting.port, &starting.files)?;
+            progress(&starting.ready);
+        }
+        Ok(())
+    }
+
+    fn start_mail(&self, venv: &Path, progress: &mut dyn FnMut(&str)) -> Result<Option<Starting>, StackError> {
         if self.already("mail", progress) {
-            return Ok(());
+            return Ok(None);
         }
         self.ports.check_free(&["smtp"])?;
         let port = self.ports.get("smtp");
@@ -331,17 +364,20 @@ impl Lab {
                 .arg(self.mail_dir()),
             &files,
         )?;
-        self.wait_tcp("mail", port, &files)?;
-        progress(&format!(
-            "mail: SMTP sink on 127.0.0.1:{port}, storing messages in {}",
-            self.mail_dir().display()
-        ));
-        Ok(())
+        Ok(Some(Starting {
+            component: "mail",
+            port,
+            files,
+            ready: format!(
+                "mail: SMTP sink on 127.0.0.1:{port}, storing messages in {}",
+                self.mail_dir().display()
+            ),
+        }))
     }
 
-    fn up_backend(&self, progress: &mut dyn FnMut(&str)) -> Result<(), StackError> {
+    fn start_backend(&self, progress: &mut dyn FnMut(&str)) -> Result<Option<Starting>, StackError> {
         if self.already("backend", progress) {
-            return Ok(());
+            return Ok(None);
         }
         self.ports.check_free(&["backend"])?;
         let binary = self.binary("ddlab-backend")?;
@@ -362,13 +398,16 @@ impl Lab {
             command.arg("--test-mode");
         }
         process::spawn(&mut command, &files)?;
-        self.wait_tcp("backend", port, &files)?;
-        progress(&format!(
-            "backend: {} (state in {})",
-            self.backend_url(),
-            self.state.join("backend").display()
-        ));
-        Ok(())
+        Ok(Some(Starting {
+            component: "backend",
+            port,
+            files,
+            ready: format!(
+                "backend: {} (state in {})",
+                self.backend_url(),
+                self.state.join("backend").display()
+            ),
+        }))
     }
 
     /// Stages the solution's agent files (`datadog.yaml`, `conf.d/`, `checks.d/`) as the agent's config
@@ -438,11 +477,20 @@ impl Lab {
         Ok(())
     }
 
-    /// Starts the solution's app with its own launcher, from a virtualenv of its own requirements.
-    /// Returns whether an app runs.
-    fn up_app(&self, progress: &mut dyn FnMut(&str)) -> Result<bool, StackError> {
+    /// Waits for the app `start_app` started; returns whether an app runs.
+    fn finish_app(&self, app: AppStart, progress: &mut dyn FnMut(&str)) -> Result<bool, StackError> {
+        match app {
+            AppStart::Absent => Ok(false),
+            AppStart::Running => Ok(true),
+            AppStart::Starting(starting) => self.finish(Some(starting), progress).map(|()| true),
+        }
+    }
+
+    /// Starts the solution's app with its own launcher, from a virtualenv of its own requirements,
+    /// without waiting for it to listen.
+    fn start_app(&self, progress: &mut dyn FnMut(&str)) -> Result<AppStart, StackError> {
         if self.already("app", progress) {
-            return Ok(true);
+            return Ok(AppStart::Running);
         }
         let requirements = self.solution.join(ddlab_layout::APP_REQUIREMENTS);
         let launcher = self.solution.join(ddlab_layout::APP_LAUNCHER);
@@ -452,7 +500,7 @@ impl Lab {
                 ddlab_layout::APP_REQUIREMENTS,
                 ddlab_layout::APP_LAUNCHER
             ));
-            return Ok(false);
+            return Ok(AppStart::Absent);
         }
         self.ports.check_free(&["app"])?;
         progress(&format!("app: installing {}", requirements.display()));
@@ -476,12 +524,12 @@ impl Lab {
             &files,
         )?;
         let port = self.ports.get("app");
-        self.wait_tcp("app", port, &files)?;
-        progress(&format!(
-            "app: http://127.0.0.1:{port} (python {})",
-            built.python.display()
-        ));
-        Ok(true)
+        Ok(AppStart::Starting(Starting {
+            component: "app",
+            port,
+            files,
+            ready: format!("app: http://127.0.0.1:{port} (python {})", built.python.display()),
+        }))
     }
 
     fn up_traffic(

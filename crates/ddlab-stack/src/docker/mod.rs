@@ -440,7 +440,9 @@ impl DockerLab {
         Ok(())
     }
 
-    /// Polls the container's health check until it says healthy, the container stops, or `limit` passes.
+    /// Runs the container's health check (`provision.sh health`) itself every half second until it
+    /// passes, the container stops, Docker's own check says unhealthy, or `limit` passes. (Docker's check
+    /// runs every few seconds; waiting for its verdict would add that much to every `up`.)
     async fn wait_healthy(
         &self,
         docker: &Docker,
@@ -453,14 +455,17 @@ impl DockerLab {
         let mut last_output = Vec::new();
         loop {
             let status = self.container_status(docker, component).await?;
-            if status.health.as_deref() == Some("healthy") {
-                progress(&format!("{component}: healthy ({})", status.health_output.join(", ")));
-                return Ok(());
+            let stopped = status.state != "running";
+            if !stopped {
+                if let Ok((0, text)) = exec(docker, &name, &["/opt/ddlab/provision/provision.sh", "health"]).await {
+                    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+                    progress(&format!("{component}: healthy ({})", lines.join(", ")));
+                    return Ok(());
+                }
             }
             if !status.health_output.is_empty() {
                 last_output = status.health_output.clone();
             }
-            let stopped = status.state != "running";
             if stopped || status.health.as_deref() == Some("unhealthy") || Instant::now() >= deadline {
                 let tail = self.logs(docker, component, 30).await.unwrap_or_default();
                 return Err(DockerError::NotHealthy {
@@ -512,11 +517,11 @@ impl DockerLab {
         purge: bool,
         progress: &mut (dyn FnMut(&str) + Send),
     ) -> Result<(), DockerError> {
-        let mut names: Vec<String> = self.labelled_containers(docker).await?;
-        // The host first: it sends to the backend.
-        names.sort_by_key(|n| !n.ends_with("-host"));
-        for name in names {
-            remove_container(docker, &name).await?;
+        let names: Vec<String> = self.labelled_containers(docker).await?;
+        // Both at once: each container's entrypoint stops its own components in order.
+        let removals = names.iter().map(|name| remove_container(docker, name));
+        for (name, removed) in names.iter().zip(futures_util::future::join_all(removals).await) {
+            removed?;
             progress(&format!("removed the container {name}"));
         }
         match docker.remove_network(&self.name).await {
@@ -793,6 +798,11 @@ async fn remove_container(docker: &Docker, name: &str) -> Result<(), DockerError
 
 /// Runs a command in a running container and returns what it printed on stdout.
 async fn exec_output(docker: &Docker, container: &str, cmd: &[&str]) -> Result<String, DockerError> {
+    exec(docker, container, cmd).await.map(|(_, text)| text)
+}
+
+/// Runs a command in a running container: its exit code and what it printed on stdout.
+async fn exec(docker: &Docker, container: &str, cmd: &[&str]) -> Result<(i64, String), DockerError> {
     let api = |source| DockerError::Api {
         action: format!("running {} in {container}", cmd.join(" ")),
         source,
@@ -819,5 +829,11 @@ async fn exec_output(docker: &Docker, container: &str, cmd: &[&str]) -> Result<S
             }
         }
     }
-    Ok(text)
+    let code = docker
+        .inspect_exec(&exec.id)
+        .await
+        .map_err(api)?
+        .exit_code
+        .unwrap_or(-1);
+    Ok((code, text))
 }
