@@ -203,12 +203,15 @@ TAILER=""
 
 # Copies every component's new log lines to this script's output, each file under a `==> file <==` header.
 follow_logs() {
-  local names=() name
+  local names=() name files=()
   if has_role host; then names+=(mysql agent app traffic); fi
   if has_role backend; then names+=(mail backend); fi
   mkdir -p "$DATA/logs"
-  for name in "${names[@]}"; do touch "$DATA/logs/$name.log"; done
-  tail -n 0 -F "${names[@]/#/$DATA/logs/}" 2>/dev/null &
+  for name in "${names[@]}"; do
+    files+=("$DATA/logs/$name.log")
+    touch "$DATA/logs/$name.log"
+  done
+  tail -n 0 -F "${files[@]}" 2>/dev/null &
   TAILER=$!
 }
 

@@ -126,7 +126,10 @@ fn up_vagrant(args: &StackArgs) -> anyhow::Result<()> {
         .status();
     match status {
         Ok(status) if status.success() => {
-            println!("The VM is up: UI and API on http://127.0.0.1:{}", Ports::from_env()?.get("backend"));
+            println!(
+                "The VM is up: UI and API on http://127.0.0.1:{}",
+                Ports::from_env()?.get("backend")
+            );
             println!("  keys: vagrant ssh -c 'sudo cat /var/lib/ddlab/backend/keys.json'");
             Ok(())
         }
@@ -141,11 +144,7 @@ const VAGRANT_MISSING: &str = "vagrant is not installed on this machine; install
 
 fn up_local(args: &StackArgs, test_mode: bool, datadog: bool) -> anyhow::Result<()> {
     let lab = lab(args, test_mode)?;
-    let datadog = if datadog {
-        Some(Datadog::from_env()?)
-    } else {
-        None
-    };
+    let datadog = if datadog { Some(Datadog::from_env()?) } else { None };
     build_binaries(&lab.project)?;
     match &datadog {
         Some(datadog) => lab.up_datadog(datadog, &mut |step| println!("==> {step}"))?,
@@ -158,7 +157,10 @@ fn up_local(args: &StackArgs, test_mode: bool, datadog: bool) -> anyhow::Result<
     println!();
     match &datadog {
         Some(datadog) => {
-            println!("  Datadog      https://app.{} (DD_SITE={})", datadog.site, datadog.site);
+            println!(
+                "  Datadog      https://app.{} (DD_SITE={})",
+                datadog.site, datadog.site
+            );
             println!("  DD_API_KEY   from your environment (not shown, not written to any file)");
             println!("  relay        {} -> {}", lab.backend_url(), datadog.intake);
         }
@@ -192,9 +194,7 @@ fn up_docker(args: &StackArgs, test_mode: bool) -> anyhow::Result<()> {
         let docker = docker::connect().await?;
         build_images(&docker, &lab.project, false).await?;
         println!("==> starting the docker lab {:?}", lab.name);
-        let keys = lab
-            .up(&docker, &mut |step| println!("==> {step}"))
-            .await?;
+        let keys = lab.up(&docker, &mut |step| println!("==> {step}")).await?;
         let mailbox = lab.volume_path(&docker, "backend").await;
         println!();
         println!(
@@ -218,9 +218,7 @@ fn up_docker(args: &StackArgs, test_mode: bool) -> anyhow::Result<()> {
         if let Some(path) = mailbox {
             println!("  mailbox      {}", path.join("mail").display());
         }
-        println!(
-            "  logs         cargo xtask logs --provider docker [backend|host]"
-        );
+        println!("  logs         cargo xtask logs --provider docker [backend|host]");
         println!();
         println!("Try next:");
         println!("  curl http://127.0.0.1:{}/api/trace", lab.ports.get("app"));
@@ -241,8 +239,7 @@ pub(crate) fn down(args: &StackArgs, purge: bool) -> anyhow::Result<()> {
             let started = Instant::now();
             block_on(async {
                 let docker = docker::connect().await?;
-                lab.down(&docker, purge, &mut |step| println!("==> {step}"))
-                    .await
+                lab.down(&docker, purge, &mut |step| println!("==> {step}")).await
             })??;
             println!("==> down in {:.1} s", started.elapsed().as_secs_f64());
         }
@@ -305,23 +302,27 @@ fn status_docker(args: &StackArgs) -> anyhow::Result<()> {
         let docker = docker::connect().await?;
         lab.status(&docker).await
     })??;
-    println!("{:<10} {:<20} {:<10} health", "component", "container", "state");
+    println!(
+        "{:<10} {:<20} {:<10} {:<8} docker's health check",
+        "component", "container", "state", "ready"
+    );
     let mut bad = false;
     for status in &all {
         println!(
-            "{:<10} {:<20} {:<10} {}",
+            "{:<10} {:<20} {:<10} {:<8} {}",
             status.component,
             status.container,
             match status.exit_code {
                 Some(code) if status.state != "running" => format!("{} ({code})", status.state),
                 _ => status.state.clone(),
             },
+            if status.ready { "yes" } else { "NO" },
             status.health.as_deref().unwrap_or("-")
         );
         for line in &status.health_output {
             println!("           | {line}");
         }
-        bad |= status.state != "running" || status.health.as_deref() == Some("unhealthy");
+        bad |= !status.ready;
     }
     if bad {
         bail!(
@@ -456,7 +457,11 @@ async fn build_images(docker: &docker::Docker, root: &Path, offline: bool) -> an
         println!(
             "==> {}: {} ({})",
             image.name,
-            image.id.trim_start_matches("sha256:").get(..12).unwrap_or(&image.id),
+            image
+                .id
+                .trim_start_matches("sha256:")
+                .get(..12)
+                .unwrap_or(&image.id),
             if image.cached { "cached" } else { "built" }
         );
     }

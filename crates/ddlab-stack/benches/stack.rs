@@ -35,7 +35,10 @@ fn main() {
     let mut results = local(start, stop);
     results.extend(docker_lab(start, stop));
     println!();
-    println!("{:<60} {:>10} {:>10} {:>8} {:>8}", "benchmark", "ours", "anchor", "ratio", "goal");
+    println!(
+        "{:<60} {:>10} {:>10} {:>8} {:>8}",
+        "benchmark", "ours", "anchor", "ratio", "goal"
+    );
     for r in &results {
         println!(
             "{:<60} {:>10} {:>10} {:>8} {:>8}",
@@ -51,7 +54,11 @@ fn main() {
 
 fn write(results: &[Value]) {
     if let Ok(path) = std::env::var("DDLAB_BENCH_JSON") {
-        std::fs::write(&path, serde_json::to_string_pretty(&json!({ "stack": results })).unwrap()).unwrap();
+        std::fs::write(
+            &path,
+            serde_json::to_string_pretty(&json!({ "stack": results })).unwrap(),
+        )
+        .unwrap();
         println!("\nwrote {path}");
     }
 }
@@ -69,7 +76,11 @@ fn seconds(d: Duration) -> String {
 fn mariadb_alone() -> (Duration, Duration) {
     let dir = tempfile::tempdir().unwrap();
     let programs = Programs::find().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let server = Server {
         dir: dir.path().join("mysql"),
         port,
@@ -143,14 +154,24 @@ fn app_alone(lab: &ddlab_stack::local::Lab) -> Duration {
         process::spawn(
             std::process::Command::new("bash")
                 .arg(lab.solution.join("app/run"))
-                .env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default()))
+                .env(
+                    "PATH",
+                    format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default()),
+                )
                 .env("VIRTUAL_ENV", lab.venvs.join("app-venv"))
-                .env("DD_TRACE_AGENT_URL", format!("http://127.0.0.1:{}", lab.ports.get("apm"))),
+                .env(
+                    "DD_TRACE_AGENT_URL",
+                    format!("http://127.0.0.1:{}", lab.ports.get("apm")),
+                ),
             &files,
         )
         .unwrap();
         assert!(
-            process::wait_until(Duration::from_secs(60), || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()),
+            process::wait_until(Duration::from_secs(60), || std::net::TcpStream::connect((
+                "127.0.0.1",
+                port
+            ))
+            .is_ok()),
             "the app did not listen on {port}"
         );
         samples.push(started.elapsed());
@@ -161,7 +182,10 @@ fn app_alone(lab: &ddlab_stack::local::Lab) -> Duration {
 
 /// The docker provider from existing images: `up` to both containers healthy, then `down` (volumes kept).
 fn docker_lab(mariadb_start: Duration, mariadb_stop: Duration) -> Vec<Value> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         let Ok(docker) = docker::connect().await else {
             eprintln!("docker benchmarks NOT RUN: the Docker engine does not answer");

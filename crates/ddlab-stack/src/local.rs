@@ -94,7 +94,8 @@ impl Datadog {
             .filter(|k| !k.is_empty())
             .ok_or_else(|| {
                 StackError::Missing(
-                    "--datadog needs DD_API_KEY in the environment (an API key of your organisation)".to_owned(),
+                    "--datadog needs DD_API_KEY in the environment (an API key of your organisation)"
+                        .to_owned(),
                 )
             })?;
         Ok(Self {
@@ -214,7 +215,8 @@ impl Lab {
         }
         if process::running(&self.files("relay").pid_file).is_some() {
             return Err(StackError::Missing(
-                "the lab is running against Datadog (--datadog); stop it first with `cargo xtask down`".to_owned(),
+                "the lab is running against Datadog (--datadog); stop it first with `cargo xtask down`"
+                    .to_owned(),
             ));
         }
         let venv = self.lab_venv(progress)?;
@@ -349,7 +351,11 @@ impl Lab {
         Ok(())
     }
 
-    fn start_mail(&self, venv: &Path, progress: &mut dyn FnMut(&str)) -> Result<Option<Starting>, StackError> {
+    fn start_mail(
+        &self,
+        venv: &Path,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<Option<Starting>, StackError> {
         if self.already("mail", progress) {
             return Ok(None);
         }
@@ -702,7 +708,10 @@ mod tests {
         let missing = datadog(&[("DD_SITE", "datadoghq.eu")]).unwrap_err();
         assert!(missing.contains("DD_API_KEY"), "{missing}");
         let url = datadog(&[("DD_SITE", "https://app.datadoghq.com"), ("DD_API_KEY", "k")]).unwrap_err();
-        assert!(url.starts_with("DD_SITE=\"https://app.datadoghq.com\" is not a Datadog site"), "{url}");
+        assert!(
+            url.starts_with("DD_SITE=\"https://app.datadoghq.com\" is not a Datadog site"),
+            "{url}"
+        );
     }
 
     #[test]

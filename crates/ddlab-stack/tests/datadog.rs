@@ -33,7 +33,11 @@ fn the_agent_sends_through_the_relay_with_the_key_from_the_environment_only() {
     let lab = lab::lab(dir.path());
 
     // The stand-in for Datadog's intake: the lab's own backend, accepting only API_KEY.
-    let intake_port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let intake_port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let intake_files = RunFiles::new(&dir.path().join("intake"), &dir.path().join("intake"), "intake");
     process::spawn(
         Command::new(lab.binaries.join("ddlab-backend"))
@@ -48,7 +52,11 @@ fn the_agent_sends_through_the_relay_with_the_key_from_the_environment_only() {
     .unwrap();
     let intake = format!("http://127.0.0.1:{intake_port}");
     assert!(
-        process::wait_until(Duration::from_secs(30), || std::net::TcpStream::connect(("127.0.0.1", intake_port)).is_ok()),
+        process::wait_until(Duration::from_secs(30), || std::net::TcpStream::connect((
+            "127.0.0.1",
+            intake_port
+        ))
+        .is_ok()),
         "the intake backend did not start"
     );
 
@@ -91,7 +99,10 @@ fn check(lab: &ddlab_stack::local::Lab, datadog: &Datadog, intake: &str, dir: &P
         format!("DD_API_KEY={API_KEY}"),
         format!("DD_DD_URL={}", lab.backend_url()),
     ] {
-        assert!(environ.contains(&wanted), "the agent's environment lacks {wanted}");
+        assert!(
+            environ.contains(&wanted),
+            "the agent's environment lacks {wanted}"
+        );
     }
 
     // The agent's metrics reach the intake through the relay (the agent flushes every 15 s).
@@ -114,9 +125,14 @@ fn check(lab: &ddlab_stack::local::Lab, datadog: &Datadog, intake: &str, dir: &P
         String::from_utf8_lossy(&output.stdout).trim() == "1"
     });
     let relay_log = process::log_tail(&lab.files("relay").log_file, 50);
-    assert!(arrived, "no system.cpu.user reached the intake through the relay; relay log:\n{relay_log:#?}");
     assert!(
-        relay_log.iter().any(|l| l.starts_with("relay: POST /api/v2/series -> 202")),
+        arrived,
+        "no system.cpu.user reached the intake through the relay; relay log:\n{relay_log:#?}"
+    );
+    assert!(
+        relay_log
+            .iter()
+            .any(|l| l.starts_with("relay: POST /api/v2/series -> 202")),
         "the relay did not log the accepted series: {relay_log:#?}"
     );
 

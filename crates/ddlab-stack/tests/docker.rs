@@ -46,7 +46,11 @@ fn free_ports() -> Ports {
             .port();
         assert!(chosen.insert(env, port).is_none(), "{name}");
     }
-    let udp = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let udp = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     chosen.insert("DDLAB_PORT_DOGSTATSD", udp);
     Ports::from_lookup(|env| chosen.get(env).map(u16::to_string)).unwrap()
 }
@@ -60,7 +64,11 @@ async fn the_docker_provider_comes_up_from_offline_images_and_goes_away() {
     for image in [images::HOST_IMAGE, images::BACKEND_IMAGE] {
         match images::image_label(&docker, image).await {
             Ok(Some(_)) => {}
-            Ok(None) => return not_run(&format!("the image {image} does not exist; build it with `cargo xtask images`")),
+            Ok(None) => {
+                return not_run(&format!(
+                    "the image {image} does not exist; build it with `cargo xtask images`"
+                ));
+            }
             Err(err) => return not_run(&err.to_string()),
         }
     }
@@ -80,10 +88,76 @@ async fn the_docker_provider_comes_up_from_offline_images_and_goes_away() {
         .unwrap();
     let left = lab.labelled_containers(&docker).await.unwrap();
     assert!(left.is_empty(), "containers left after down: {left:?}");
-    assert!(!lab.network_exists(&docker).await.unwrap(), "the network {} is left", lab.name);
-    assert_eq!(lab.volume_path(&docker, "backend").await, None, "the backend volume is left after --purge");
-    assert_eq!(lab.volume_path(&docker, "host").await, None, "the host volume is left after --purge");
+    assert!(
+        !lab.network_exists(&docker).await.unwrap(),
+        "the network {} is left",
+        lab.name
+    );
+    assert_eq!(
+        lab.volume_path(&docker, "backend").await,
+        None,
+        "the backend volume is left after --purge"
+    );
+    assert_eq!(
+        lab.volume_path(&docker, "host").await,
+        None,
+        "the host volume is left after --purge"
+    );
     outcome.unwrap();
+}
+
+/// A grants script with a syntax error stops `up` at that step, naming the file and the line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_grants_script_stops_up_and_names_the_line() {
+    let docker = match docker::connect().await {
+        Ok(docker) => docker,
+        Err(err) => return not_run(&err.to_string()),
+    };
+    for image in [images::HOST_IMAGE, images::BACKEND_IMAGE] {
+        if !matches!(images::image_label(&docker, image).await, Ok(Some(_))) {
+            return not_run(&format!(
+                "the image {image} does not exist; build it with `cargo xtask images`"
+            ));
+        }
+    }
+    let project = project();
+    let dir = tempfile::tempdir().unwrap();
+    let solution = dir.path().join("solution");
+    let status = std::process::Command::new("cp")
+        .arg("-R")
+        .arg(project.join("fixtures/solution"))
+        .arg(&solution)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let grants = solution.join("mysql/grants.sql");
+    let mut text = std::fs::read_to_string(&grants).unwrap();
+    let line = text.lines().count() + 1;
+    text.push_str("GRANT NOTHING TO WHOM;\n");
+    std::fs::write(&grants, text).unwrap();
+    let lab = DockerLab {
+        name: format!("ddlab-it-grants-{}", std::process::id()),
+        solution,
+        ports: free_ports(),
+        test_mode: false,
+        work: ddlab_stack::local::target_dir(&project).join("docker"),
+        project,
+    };
+    let outcome = lab.up(&docker, &mut |_| {}).await;
+    lab.down(&docker, true, &mut |_| {}).await.unwrap();
+    assert!(lab.labelled_containers(&docker).await.unwrap().is_empty());
+    let err = outcome
+        .expect_err("up must fail on a broken grants script")
+        .to_string();
+    assert!(
+        err.contains(&format!("at line {line}")),
+        "the error does not name line {line}: {err}"
+    );
+    assert!(
+        err.contains("applying /solution/mysql/grants.sql failed"),
+        "{err}"
+    );
+    assert!(err.contains("exited, exit code 1"), "{err}");
 }
 
 async fn exercise(docker: &docker::Docker, lab: &DockerLab) -> Result<(), String> {
@@ -100,21 +174,26 @@ async fn exercise(docker: &docker::Docker, lab: &DockerLab) -> Result<(), String
         .up(docker, &mut |step| again.push(step.to_owned()))
         .await
         .map_err(|err| format!("the second up failed: {err}"))?;
-    assert_eq!(keys, (api_key.clone(), app_key.clone()), "the keys changed between ups");
+    assert_eq!(
+        keys,
+        (api_key.clone(), app_key.clone()),
+        "the keys changed between ups"
+    );
     for component in ["backend", "host"] {
         let kept = format!("{component}: already running ({})", lab.container(component));
-        assert!(again.contains(&kept), "the second up did not keep {component}: {again:?}");
+        assert!(
+            again.contains(&kept),
+            "the second up did not keep {component}: {again:?}"
+        );
     }
 
     let status = lab.status(docker).await.map_err(|err| err.to_string())?;
-    let states: Vec<(&str, &str, Option<&str>)> = status
+    let states: Vec<(&str, &str, bool)> = status
         .iter()
-        .map(|s| (s.component, s.state.as_str(), s.health.as_deref()))
+        .map(|s| (s.component, s.state.as_str(), s.ready))
         .collect();
-    assert_eq!(
-        states,
-        [("backend", "running", Some("healthy")), ("host", "running", Some("healthy"))]
-    );
+    assert_eq!(states, [("backend", "running", true), ("host", "running", true)]);
+    assert_eq!(status[0].health_output, ["mail: ok", "backend: ok"]);
     let host = status.iter().find(|s| s.component == "host").unwrap();
     assert_eq!(host.health_output, ["mysql: ok", "agent: ok", "app: ok"]);
 
@@ -166,7 +245,10 @@ async fn exercise(docker: &docker::Docker, lab: &DockerLab) -> Result<(), String
             let points = first["pointlist"].as_array().cloned().unwrap_or_default();
             assert!(!points.is_empty(), "a series without points: {first}");
             let value = points[0][1].as_f64().unwrap_or(-1.0);
-            assert!((0.0..=100.0).contains(&value), "system.cpu.user is a percentage, got {value}");
+            assert!(
+                (0.0..=100.0).contains(&value),
+                "system.cpu.user is a percentage, got {value}"
+            );
             return Ok(());
         }
         if Instant::now() >= deadline {

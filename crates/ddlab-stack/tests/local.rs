@@ -37,9 +37,16 @@ fn up_twice_kill_one_down_twice() {
         let running = pids(&lab);
         // The leftovers check below sees the lab's processes while they run.
         let live = lab::processes_in(dir.path());
-        assert!(live.len() >= LOCAL.len(), "cycle {cycle}: only {live:#?} found running in the lab");
+        assert!(
+            live.len() >= LOCAL.len(),
+            "cycle {cycle}: only {live:#?} found running in the lab"
+        );
         assert_eq!(
-            running.iter().filter(|(_, pid)| pid.is_some()).map(|(n, _)| *n).collect::<Vec<_>>(),
+            running
+                .iter()
+                .filter(|(_, pid)| pid.is_some())
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>(),
             LOCAL,
             "cycle {cycle}: {running:?}"
         );
@@ -47,16 +54,26 @@ fn up_twice_kill_one_down_twice() {
         // Idempotent: the second `up` finds every component running and starts nothing.
         let mut again = Vec::new();
         lab.up(&mut |step| again.push(step.to_owned())).unwrap();
-        assert_eq!(pids(&lab), running, "cycle {cycle}: the second up restarted something");
+        assert_eq!(
+            pids(&lab),
+            running,
+            "cycle {cycle}: the second up restarted something"
+        );
         for name in LOCAL {
             assert!(
-                again.iter().any(|s| s.starts_with(&format!("{name}: already running"))),
+                again
+                    .iter()
+                    .any(|s| s.starts_with(&format!("{name}: already running"))),
                 "cycle {cycle}: no `already running` for {name}: {again:?}"
             );
         }
 
         // A component that dies is reported with its log.
-        let agent = running.iter().find(|(n, _)| *n == "agent").and_then(|(_, p)| *p).unwrap();
+        let agent = running
+            .iter()
+            .find(|(n, _)| *n == "agent")
+            .and_then(|(_, p)| *p)
+            .unwrap();
         nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(i32::try_from(agent).unwrap()),
             nix::sys::signal::Signal::SIGKILL,
@@ -72,17 +89,26 @@ fn up_twice_kill_one_down_twice() {
         let status = lab.status();
         let reported = status.iter().find(|s| s.name == "agent").unwrap();
         assert_eq!(reported.pid, None);
-        assert!(!reported.log_tail.is_empty(), "cycle {cycle}: the crashed agent's log tail is empty");
+        assert!(
+            !reported.log_tail.is_empty(),
+            "cycle {cycle}: the crashed agent's log tail is empty"
+        );
         let others: Vec<(&str, bool)> = status
             .iter()
             .filter(|s| s.name != "agent")
             .map(|s| (s.name, s.crashed))
             .collect();
-        assert!(others.iter().all(|(_, crashed)| !crashed), "cycle {cycle}: {others:?}");
+        assert!(
+            others.iter().all(|(_, crashed)| !crashed),
+            "cycle {cycle}: {others:?}"
+        );
 
         lab.down(false, &mut |_| {}).unwrap();
         let left = lab::processes_in(dir.path());
-        assert!(left.is_empty(), "cycle {cycle}: processes left after down: {left:#?}");
+        assert!(
+            left.is_empty(),
+            "cycle {cycle}: processes left after down: {left:#?}"
+        );
         lab.ports
             .check_free(&["mysql", "smtp", "backend", "agent-ipc", "dogstatsd", "app"])
             .unwrap_or_else(|err| panic!("cycle {cycle}: a port is still held after down: {err}"));

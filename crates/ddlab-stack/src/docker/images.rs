@@ -16,7 +16,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use bollard::Docker;
-use bollard::query_parameters::{BuildImageOptions, CreateImageOptions};
+use bollard::query_parameters::{BuildImageOptions, CreateImageOptions, RemoveImageOptions};
 use futures_util::StreamExt as _;
 use sha2::{Digest as _, Sha256};
 
@@ -97,9 +97,11 @@ pub async fn build(
         }
         context.add_dir("wheels", &wheels)?;
         let hash = context.hash(&base_id);
-        if let Some((id, Some(have))) = image_label(docker, spec.name).await?
-            && have == hash
+        let previous = image_label(docker, spec.name).await?;
+        if let Some((id, Some(have))) = &previous
+            && *have == hash
         {
+            let id = id.clone();
             progress(&format!("{}: up to date ({})", spec.name, short(&hash)));
             built.push(BuiltImage {
                 name: spec.name.to_owned(),
@@ -120,6 +122,22 @@ pub async fn build(
             .map(|(id, _)| id)
             .ok_or_else(|| DockerError::Missing(format!("{} was built but is not listed", spec.name)))?;
         progress(&format!("{}: built {}", spec.name, short(&id)));
+        if let Some((old, _)) = previous
+            && old != id
+        {
+            // The image it replaces, unless a container still uses it (Docker refuses, and it stays).
+            if docker
+                .remove_image(&old, None::<RemoveImageOptions>, None)
+                .await
+                .is_ok()
+            {
+                progress(&format!(
+                    "{}: removed the previous image {}",
+                    spec.name,
+                    short(&old)
+                ));
+            }
+        }
         built.push(BuiltImage {
             name: spec.name.to_owned(),
             id,
@@ -143,9 +161,7 @@ pub async fn image_label(
                 .and_then(|mut labels| labels.remove(HASH_LABEL));
             Ok(Some((image.id.unwrap_or_default(), label)))
         }
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) => Ok(None),
+        Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(None),
         Err(source) => Err(DockerError::Api {
             action: format!("inspecting the image {name}"),
             source,
@@ -196,10 +212,7 @@ fn host_spec(build: &ImageBuild) -> ImageSpec {
         binaries: &["ddlab-agent"],
         requirements: vec![
             (build.project.join(AGENT_REQUIREMENTS), Pinning::HashesNoDeps),
-            (
-                build.project.join(REFERENCE_APP_REQUIREMENTS),
-                Pinning::Versions,
-            ),
+            (build.project.join(REFERENCE_APP_REQUIREMENTS), Pinning::Versions),
         ],
     }
 }
@@ -255,13 +268,17 @@ async fn base_image(
                 .to_owned(),
         ));
     }
-    let debootstrap = ["/usr/sbin/debootstrap", "/sbin/debootstrap", "/usr/bin/debootstrap"]
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|p| p.is_file())
-        .ok_or_else(|| {
-            DockerError::Missing("debootstrap is not installed; run: apt-get install -y debootstrap".to_owned())
-        })?;
+    let debootstrap = [
+        "/usr/sbin/debootstrap",
+        "/sbin/debootstrap",
+        "/usr/bin/debootstrap",
+    ]
+    .into_iter()
+    .map(PathBuf::from)
+    .find(|p| p.is_file())
+    .ok_or_else(|| {
+        DockerError::Missing("debootstrap is not installed; run: apt-get install -y debootstrap".to_owned())
+    })?;
     let rootfs = build.work.join(format!("rootfs-{release}"));
     remove_dir(&rootfs)?;
     std::fs::create_dir_all(&build.work).map_err(|source| DockerError::Io {
@@ -293,11 +310,7 @@ async fn base_image(
         ],
         ..Default::default()
     };
-    let mut stream = docker.create_image(
-        Some(options),
-        Some(bollard::body_full(archive.into())),
-        None,
-    );
+    let mut stream = docker.create_image(Some(options), Some(bollard::body_full(archive.into())), None);
     while let Some(item) = stream.next().await {
         item.map_err(|source| DockerError::Api {
             action: format!("importing {} as {name}", rootfs.display()),
@@ -393,10 +406,7 @@ async fn wheelhouse(
     python: &str,
     progress: &mut (dyn FnMut(&str) + Send),
 ) -> Result<PathBuf, DockerError> {
-    let dir = build
-        .work
-        .join("wheels")
-        .join(spec.name.replace(['/', ':'], "-"));
+    let dir = build.work.join("wheels").join(spec.name.replace(['/', ':'], "-"));
     let mut wanted = format!("python {python}\n");
     for (path, pinning) in &spec.requirements {
         let text = std::fs::read_to_string(path).map_err(|source| DockerError::Io {
@@ -465,7 +475,13 @@ fn pip_download(dir: &Path, requirements: &Path, pinning: Pinning, python: &str)
         .args(["-m", "pip", "download", "--quiet", "--disable-pip-version-check"])
         .arg("--dest")
         .arg(dir)
-        .args(["--only-binary=:all:", "--implementation", "cp", "--python-version", python]);
+        .args([
+            "--only-binary=:all:",
+            "--implementation",
+            "cp",
+            "--python-version",
+            python,
+        ]);
     let abi = format!("cp{}", python.replace('.', ""));
     for abi in [abi.as_str(), "abi3", "none"] {
         command.args(["--abi", abi]);
@@ -683,11 +699,19 @@ impl Context {
             .map_err(io)?
             .flatten()
             .map(|e| e.path())
-            .filter(|p| p.is_file() && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+            .filter(|p| {
+                p.is_file()
+                    && !p
+                        .file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            })
             .collect();
         names.sort();
         for path in names {
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             self.add_file(&format!("{inside}/{name}"), &path, 0o644)?;
         }
         Ok(())
@@ -765,7 +789,13 @@ mod tests {
             mirror_from_deb822(deb822, "bookworm").as_deref(),
             Some("http://deb.debian.org/debian")
         );
-        assert_eq!(mirror_from_deb822("Types: deb\nURIs: cdrom:x\nSuites: bookworm\nComponents: main\n", "bookworm"), None);
+        assert_eq!(
+            mirror_from_deb822(
+                "Types: deb\nURIs: cdrom:x\nSuites: bookworm\nComponents: main\n",
+                "bookworm"
+            ),
+            None
+        );
     }
 
     #[test]

@@ -27,8 +27,8 @@ use bollard::models::{
     NetworkingConfig, PortBinding, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
-    CreateContainerOptions, ListContainersOptions, LogsOptions, RemoveContainerOptions,
-    RemoveVolumeOptions, StopContainerOptions,
+    CreateContainerOptions, ListContainersOptions, LogsOptions, RemoveContainerOptions, RemoveVolumeOptions,
+    StopContainerOptions,
 };
 use futures_util::StreamExt as _;
 use sha2::{Digest as _, Sha256};
@@ -47,6 +47,9 @@ pub const CONTAINERS: &[&str] = &["backend", "host"];
 
 /// Where the images keep their state (a volume per container).
 const DATA: &str = "/var/lib/ddlab";
+
+/// The provisioning script in both images; `health` checks every component of the container.
+const HEALTH_COMMAND: &str = "/opt/ddlab/provision/provision.sh";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {
@@ -128,9 +131,13 @@ pub struct ContainerStatus {
     pub container: String,
     /// Docker's state (`running`, `exited`, …), or `missing`.
     pub state: String,
-    /// The health check's verdict (`healthy`, `starting`, `unhealthy`), when the container runs one.
+    /// Docker's verdict from its periodic health check (`healthy`, `starting`, `unhealthy`), which lags
+    /// by up to its interval.
     pub health: Option<String>,
-    /// What the last health check printed: one line per component, `mysql: ok`, `agent: FAILED`.
+    /// Whether the health command passes now (run by `status` itself in a running container).
+    pub ready: bool,
+    /// What the health command printed, one line per component (`mysql: ok`, `agent: FAILED`): now, in a
+    /// running container; Docker's last check otherwise.
     pub health_output: Vec<String>,
     pub exit_code: Option<i64>,
 }
@@ -234,9 +241,7 @@ impl DockerLab {
     ) -> Result<(), DockerError> {
         match docker.inspect_network(&self.name, None).await {
             Ok(_) => Ok(()),
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) => {
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {
                 docker
                     .create_network(NetworkCreateRequest {
                         name: self.name.clone(),
@@ -389,24 +394,22 @@ impl DockerLab {
                     .and_then(|c| c.labels.as_ref())
                     .and_then(|l| l.get(SPEC_LABEL))
                     .is_some_and(|s| *s == spec);
-                let running = existing
-                    .state
-                    .as_ref()
-                    .and_then(|s| s.running)
-                    .unwrap_or(false);
+                let running = existing.state.as_ref().and_then(|s| s.running).unwrap_or(false);
                 if same && running {
                     progress(&format!("{component}: already running ({name})"));
                     return Ok(());
                 }
                 progress(&format!(
                     "{component}: replacing {name} ({})",
-                    if same { "it had stopped" } else { "its image or settings changed" }
+                    if same {
+                        "it had stopped"
+                    } else {
+                        "its image or settings changed"
+                    }
                 ));
                 remove_container(docker, &name).await?;
             }
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) => {}
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {}
             Err(source) => {
                 return Err(DockerError::Api {
                     action: format!("inspecting the container {name}"),
@@ -440,9 +443,9 @@ impl DockerLab {
         Ok(())
     }
 
-    /// Runs the container's health check (`provision.sh health`) itself every half second until it
+    /// Runs the container's health command (`provision.sh health`) itself every half second until it
     /// passes, the container stops, Docker's own check says unhealthy, or `limit` passes. (Docker's check
-    /// runs every few seconds; waiting for its verdict would add that much to every `up`.)
+    /// runs every 10 s; waiting for its verdict would add that much to every `up`.)
     async fn wait_healthy(
         &self,
         docker: &Docker,
@@ -456,12 +459,12 @@ impl DockerLab {
         loop {
             let status = self.container_status(docker, component).await?;
             let stopped = status.state != "running";
-            if !stopped {
-                if let Ok((0, text)) = exec(docker, &name, &["/opt/ddlab/provision/provision.sh", "health"]).await {
-                    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-                    progress(&format!("{component}: healthy ({})", lines.join(", ")));
-                    return Ok(());
-                }
+            if status.ready {
+                progress(&format!(
+                    "{component}: healthy ({})",
+                    status.health_output.join(", ")
+                ));
+                return Ok(());
             }
             if !status.health_output.is_empty() {
                 last_output = status.health_output.clone();
@@ -526,9 +529,7 @@ impl DockerLab {
         }
         match docker.remove_network(&self.name).await {
             Ok(()) => progress(&format!("removed the network {}", self.name)),
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) => {}
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {}
             Err(source) => {
                 return Err(DockerError::Api {
                     action: format!("removing the network {}", self.name),
@@ -539,14 +540,9 @@ impl DockerLab {
         if purge {
             for component in CONTAINERS {
                 let volume = self.volume(component);
-                match docker
-                    .remove_volume(&volume, None::<RemoveVolumeOptions>)
-                    .await
-                {
+                match docker.remove_volume(&volume, None::<RemoveVolumeOptions>).await {
                     Ok(()) => progress(&format!("removed the volume {volume}")),
-                    Err(bollard::errors::Error::DockerResponseServerError {
-                        status_code: 404, ..
-                    }) => {}
+                    Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {}
                     Err(source) => {
                         return Err(DockerError::Api {
                             action: format!("removing the volume {volume}"),
@@ -586,9 +582,7 @@ impl DockerLab {
     pub async fn network_exists(&self, docker: &Docker) -> Result<bool, DockerError> {
         match docker.inspect_network(&self.name, None).await {
             Ok(_) => Ok(true),
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) => Ok(false),
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(false),
             Err(source) => Err(DockerError::Api {
                 action: format!("inspecting the network {}", self.name),
                 source,
@@ -613,14 +607,13 @@ impl DockerLab {
         let name = self.container(component);
         let inspect = match docker.inspect_container(&name, None).await {
             Ok(inspect) => inspect,
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) => {
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {
                 return Ok(ContainerStatus {
                     component,
                     container: name,
                     state: "missing".to_owned(),
                     health: None,
+                    ready: false,
                     health_output: Vec::new(),
                     exit_code: None,
                 });
@@ -634,19 +627,29 @@ impl DockerLab {
         };
         let state = inspect.state.unwrap_or_default();
         let health = state.health.clone().unwrap_or_default();
-        let health_output = health
-            .log
-            .as_ref()
-            .and_then(|log| log.last())
-            .and_then(|last| last.output.clone())
-            .map(|text| {
-                text.lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let lines = |text: &str| -> Vec<String> {
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        let live = if state.running == Some(true) {
+            exec(docker, &name, &[HEALTH_COMMAND, "health"]).await.ok()
+        } else {
+            None
+        };
+        let ready = live.as_ref().is_some_and(|(code, _)| *code == 0);
+        let health_output = match &live {
+            Some((_, text)) => lines(text),
+            None => health
+                .log
+                .as_ref()
+                .and_then(|log| log.last())
+                .and_then(|last| last.output.as_deref())
+                .map(lines)
+                .unwrap_or_default(),
+        };
         Ok(ContainerStatus {
             component,
             container: name,
@@ -657,6 +660,7 @@ impl DockerLab {
                 .status
                 .filter(|s| !matches!(s, HealthStatusEnum::EMPTY | HealthStatusEnum::NONE))
                 .map(|s| s.to_string()),
+            ready,
             health_output,
             exit_code: state.exit_code.filter(|_| state.running != Some(true)),
         })
@@ -785,10 +789,7 @@ async fn remove_container(docker: &Docker, name: &str) -> Result<(), DockerError
         )
         .await
     {
-        Ok(())
-        | Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) => Ok(()),
+        Ok(()) | Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(()),
         Err(source) => Err(DockerError::Api {
             action: format!("removing the container {name}"),
             source,

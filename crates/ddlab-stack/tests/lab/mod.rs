@@ -41,7 +41,10 @@ pub fn build_binaries(project: &Path) {
         .current_dir(project)
         .status()
         .expect("cargo build runs");
-    assert!(status.success(), "cargo build -p ddlab-backend -p ddlab-agent failed");
+    assert!(
+        status.success(),
+        "cargo build -p ddlab-backend -p ddlab-agent failed"
+    );
 }
 
 /// Every port of the table moved to a free one.
@@ -76,10 +79,17 @@ pub fn solution_on(dir: &Path, ports: &Ports) -> PathBuf {
     let patch = |file: &str, from: &str, to: String| {
         let path = target.join(file);
         let text = std::fs::read_to_string(&path).expect("a solution file");
-        assert!(text.contains(from), "{file} no longer contains {from:?}; update this test");
+        assert!(
+            text.contains(from),
+            "{file} no longer contains {from:?}; update this test"
+        );
         std::fs::write(&path, text.replace(from, &to)).expect("the patched file");
     };
-    patch("app/app.py", "port='5050'", format!("port='{}'", ports.get("app")));
+    patch(
+        "app/app.py",
+        "port='5050'",
+        format!("port='{}'", ports.get("app")),
+    );
     patch(
         "conf.d/mysql.d/conf.yaml",
         "port: 3306",
@@ -131,7 +141,10 @@ pub fn processes_in(dir: &Path) -> Vec<String> {
         let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
         let zombie = std::fs::read_to_string(entry.path().join("stat"))
             .ok()
-            .and_then(|stat| stat.rsplit_once(')').map(|(_, rest)| rest.trim_start().starts_with('Z')))
+            .and_then(|stat| {
+                stat.rsplit_once(')')
+                    .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+            })
             .unwrap_or(true);
         let inside = std::fs::read_link(entry.path().join("cwd")).is_ok_and(|cwd| cwd.starts_with(dir));
         if (cmdline.contains(&needle) || inside) && !zombie && pid != std::process::id() {
