@@ -81,7 +81,12 @@ async fn the_docker_provider_comes_up_from_offline_images_and_goes_away() {
         work: ddlab_stack::local::target_dir(&project).join("docker"),
         project,
     };
-    let outcome = exercise(&docker, &lab).await;
+    // On its own task, so a failed assertion inside still lets the lab be taken down here.
+    let outcome = tokio::spawn({
+        let (docker, lab) = (docker.clone(), lab.clone());
+        async move { exercise(&docker, &lab).await }
+    })
+    .await;
     // Whatever happened, the lab goes away, and nothing of it may remain.
     lab.down(&docker, true, &mut |step| eprintln!("down: {step}"))
         .await
@@ -103,7 +108,10 @@ async fn the_docker_provider_comes_up_from_offline_images_and_goes_away() {
         None,
         "the host volume is left after --purge"
     );
-    outcome.unwrap();
+    match outcome {
+        Ok(result) => result.unwrap(),
+        Err(panicked) => std::panic::resume_unwind(panicked.into_panic()),
+    }
 }
 
 /// A grants script with a syntax error stops `up` at that step, naming the file and the line.

@@ -26,7 +26,15 @@ fn up_twice_kill_one_down_twice() {
     lab::build_binaries(&project);
     let dir = tempfile::tempdir().unwrap();
     let lab = lab::lab(dir.path());
+    let outcome = std::panic::catch_unwind(|| cycles(&lab, dir.path()));
+    // A failed assertion must not leave the lab's processes running.
+    if let Err(panicked) = outcome {
+        lab.down(true, &mut |_| {}).unwrap();
+        std::panic::resume_unwind(panicked);
+    }
+}
 
+fn cycles(lab: &ddlab_stack::local::Lab, dir: &std::path::Path) {
     for cycle in 1..=2 {
         let mut steps = Vec::new();
         let up = lab.up(&mut |step| steps.push(step.to_owned()));
@@ -34,9 +42,9 @@ fn up_twice_kill_one_down_twice() {
             lab.down(false, &mut |_| {}).unwrap();
             panic!("cycle {cycle}: up failed: {err}\nsteps: {steps:#?}");
         }
-        let running = pids(&lab);
+        let running = pids(lab);
         // The leftovers check below sees the lab's processes while they run.
-        let live = lab::processes_in(dir.path());
+        let live = lab::processes_in(dir);
         assert!(
             live.len() >= LOCAL.len(),
             "cycle {cycle}: only {live:#?} found running in the lab"
@@ -55,7 +63,7 @@ fn up_twice_kill_one_down_twice() {
         let mut again = Vec::new();
         lab.up(&mut |step| again.push(step.to_owned())).unwrap();
         assert_eq!(
-            pids(&lab),
+            pids(lab),
             running,
             "cycle {cycle}: the second up restarted something"
         );
@@ -104,7 +112,7 @@ fn up_twice_kill_one_down_twice() {
         );
 
         lab.down(false, &mut |_| {}).unwrap();
-        let left = lab::processes_in(dir.path());
+        let left = lab::processes_in(dir);
         assert!(
             left.is_empty(),
             "cycle {cycle}: processes left after down: {left:#?}"
