@@ -20,7 +20,11 @@ use serde_json::Value;
 use crate::project_root;
 
 /// The benchmark targets: (package, bench target).
-const BENCHES: &[(&str, &str)] = &[("ddlab-backend", "backend"), ("ddlab-agent", "agent")];
+const BENCHES: &[(&str, &str)] = &[
+    ("ddlab-backend", "backend"),
+    ("ddlab-agent", "agent"),
+    ("ddlab-stack", "stack"),
+];
 /// The trace receiver benchmark's anchor, pinned with hashes.
 const TEST_AGENT_REQUIREMENTS: &str = "crates/ddlab-agent/benches/apm/requirements.txt";
 

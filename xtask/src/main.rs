@@ -38,6 +38,10 @@ enum Task {
         /// Start the backend with its movable test clock.
         #[arg(long)]
         test_mode: bool,
+        /// No local backend: the agent sends to the real Datadog site of DD_SITE with DD_API_KEY, from
+        /// the environment (local provider).
+        #[arg(long)]
+        datadog: bool,
     },
     /// Stop the stack; data is kept unless --purge.
     Down {
@@ -51,11 +55,19 @@ enum Task {
         #[command(flatten)]
         stack: stack::StackArgs,
     },
-    /// The last lines of a component's log (or of all).
+    /// The last lines of a component's log (or of all); with -f, follow it.
     Logs {
         #[command(flatten)]
         stack: stack::StackArgs,
         component: Option<String>,
+        #[arg(short, long)]
+        follow: bool,
+    },
+    /// Build the docker provider's images (offline with debootstrap when no registry is reachable).
+    Images {
+        /// Build the base with debootstrap even when a registry answers.
+        #[arg(long)]
+        offline: bool,
     },
     /// What this machine is missing to run the lab, and the command that fixes it.
     Doctor,
@@ -80,10 +92,19 @@ fn main() -> ExitCode {
         Task::Bench => bench::run(),
         Task::Grade(args) => grade::run(&args),
         Task::Screenshots => screenshots::run(),
-        Task::Up { stack, test_mode } => stack::up(&stack, test_mode),
+        Task::Up {
+            stack,
+            test_mode,
+            datadog,
+        } => stack::up(&stack, test_mode, datadog),
         Task::Down { stack, purge } => stack::down(&stack, purge),
         Task::Status { stack } => stack::status(&stack),
-        Task::Logs { stack, component } => stack::logs(&stack, component.as_deref()),
+        Task::Logs {
+            stack,
+            component,
+            follow,
+        } => stack::logs(&stack, component.as_deref(), follow),
+        Task::Images { offline } => stack::images(offline),
         Task::Doctor => stack::doctor(),
     };
     match result {

@@ -4,8 +4,10 @@
 //! - `process`: detached processes with pid files and logs;
 //! - `venv`: the lab's Python virtualenv from hash-pinned requirements;
 //! - `mysql`: the private MariaDB/MySQL server;
-//! - `local`: the local provider, which brings the whole stack up as processes on this machine.
+//! - `local`: the local provider, which brings the whole stack up as processes on this machine;
+//! - `docker`: the docker provider (containers on a private network) and the offline image build.
 
+pub mod docker;
 pub mod local;
 pub mod mysql;
 pub mod ports;

@@ -12,6 +12,11 @@
 //! ```
 //!
 //! `up` is idempotent: a component already running is left alone.
+//!
+//! `up_datadog` runs the same lab against a real Datadog organisation: no backend and no mail sink; the
+//! agent sends to `relay` (`python/intake_relay.py`, on the backend's port), which relays every request
+//! over HTTPS to `https://app.<DD_SITE>`, because ddlab-agent speaks plain HTTP only. The API key goes to
+//! the agent in its environment and is written to no file.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -28,7 +33,78 @@ pub fn target_dir(root: &Path) -> PathBuf {
 }
 
 /// The components in start order.
-pub const COMPONENTS: &[&str] = &["mysql", "mail", "backend", "agent", "app", "traffic"];
+pub const COMPONENTS: &[&str] = &["mysql", "mail", "backend", "relay", "agent", "app", "traffic"];
+
+/// A Datadog API key: `Debug` and `Display` print `********`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    pub fn new(key: impl Into<String>) -> Self {
+        Self(key.into())
+    }
+
+    /// The key itself, for the one place that hands it to the agent.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("********")
+    }
+}
+
+impl std::fmt::Display for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("********")
+    }
+}
+
+/// A real Datadog organisation the agent sends to instead of the lab's backend (`up --datadog`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Datadog {
+    /// `DD_SITE`; default `datadoghq.com`.
+    pub site: String,
+    /// `DD_API_KEY`; required.
+    pub api_key: ApiKey,
+    /// Where the relay sends: `https://app.<site>` (the intake the Agent derives from `site`).
+    pub intake: String,
+}
+
+impl Datadog {
+    /// Reads `DD_SITE` and `DD_API_KEY` from the environment.
+    pub fn from_env() -> Result<Self, StackError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, StackError> {
+        let site = lookup("DD_SITE")
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "datadoghq.com".to_owned());
+        if site.contains(['/', ':', ' ']) {
+            return Err(StackError::Missing(format!(
+                "DD_SITE={site:?} is not a Datadog site (datadoghq.com, datadoghq.eu, us3.datadoghq.com, ...)"
+            )));
+        }
+        let api_key = lookup("DD_API_KEY")
+            .map(|k| k.trim().to_owned())
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| {
+                StackError::Missing(
+                    "--datadog needs DD_API_KEY in the environment (an API key of your organisation)"
+                        .to_owned(),
+                )
+            })?;
+        Ok(Self {
+            intake: format!("https://app.{site}"),
+            site,
+            api_key: ApiKey(api_key),
+        })
+    }
+}
 
 /// A lab on this machine.
 #[derive(Debug, Clone)]
@@ -83,6 +159,25 @@ pub struct ComponentStatus {
     pub log_tail: Vec<String>,
 }
 
+/// A component spawned and not yet waited for.
+#[derive(Debug)]
+struct Starting {
+    component: &'static str,
+    port: u16,
+    files: RunFiles,
+    /// What `up` reports once it listens.
+    ready: String,
+}
+
+/// What `start_app` did.
+#[derive(Debug)]
+enum AppStart {
+    /// The solution has no app.
+    Absent,
+    Running,
+    Starting(Starting),
+}
+
 impl Lab {
     pub fn files(&self, component: &str) -> RunFiles {
         RunFiles::new(&self.state.join("run"), &self.state.join("logs"), component)
@@ -118,22 +213,97 @@ impl Lab {
                 running.display()
             )));
         }
+        if process::running(&self.files("relay").pid_file).is_some() {
+            return Err(StackError::Missing(
+                "the lab is running against Datadog (--datadog); stop it first with `cargo xtask down`"
+                    .to_owned(),
+            ));
+        }
         let venv = self.lab_venv(progress)?;
+        self.record_solution()?;
+        // The app (Python under ddtrace-run) and the mail sink take the longest to start and need nothing
+        // else: they start first and are waited for last.
+        let app = self.start_app(progress)?;
+        let mail = self.start_mail(&venv, progress)?;
+        let programs = self.up_mysql(progress)?;
+        let backend = self.start_backend(progress)?;
+        self.finish(mail, progress)?;
+        self.finish(backend, progress)?;
+        let (api_key, _) = self
+            .keys()
+            .ok_or_else(|| StackError::Missing("the backend has not written its keys yet".to_owned()))?;
+        self.up_agent(&venv, &ApiKey(api_key), &[], progress)?;
+        if self.finish_app(app, progress)? {
+            self.up_traffic(&venv, &programs, progress)?;
+        }
+        Ok(())
+    }
+
+    /// Brings the lab up against a real Datadog organisation: MySQL, the relay to `datadog.intake` on the
+    /// backend's port, the agent (with `DD_SITE` and the API key in its environment only), the app and the
+    /// traffic; no backend and no mail sink.
+    pub fn up_datadog(&self, datadog: &Datadog, progress: &mut dyn FnMut(&str)) -> Result<(), StackError> {
+        if process::running(&self.files("backend").pid_file).is_some() {
+            return Err(StackError::Missing(
+                "the lab is running with its own backend; stop it first with `cargo xtask down`".to_owned(),
+            ));
+        }
+        if let Some(running) = self.running_solution()
+            && running != self.solution
+            && process::running(&self.files("agent").pid_file).is_some()
+        {
+            return Err(StackError::Missing(format!(
+                "the lab is already running the solution in {}; stop it first with `cargo xtask down`",
+                running.display()
+            )));
+        }
+        let venv = self.lab_venv(progress)?;
+        self.record_solution()?;
+        let app = self.start_app(progress)?;
+        let programs = self.up_mysql(progress)?;
+        self.up_relay(&venv, &datadog.intake, progress)?;
+        // The relay carries metrics only; the trace intake is HTTPS, which the agent does not speak, so APM
+        // is named at Datadog's trace intake and the agent reports it as off in `status` (and says why).
+        let trace_intake = format!("https://trace.agent.{}", datadog.site);
+        self.up_agent(
+            &venv,
+            &datadog.api_key,
+            &[("DD_SITE", &datadog.site), ("DD_APM_DD_URL", &trace_intake)],
+            progress,
+        )?;
+        if self.finish_app(app, progress)? {
+            self.up_traffic(&venv, &programs, progress)?;
+        }
+        Ok(())
+    }
+
+    fn record_solution(&self) -> Result<(), StackError> {
         let record = self.state.join("run/solution");
         std::fs::create_dir_all(self.state.join("run"))
             .and_then(|()| std::fs::write(&record, self.solution.to_string_lossy().as_bytes()))
             .map_err(|source| StackError::Io {
                 path: record.clone(),
                 source,
-            })?;
-        let programs = self.up_mysql(progress)?;
-        self.up_mail(&venv, progress)?;
-        self.up_backend(progress)?;
-        self.up_agent(&venv, progress)?;
-        let app = self.up_app(progress)?;
-        if app {
-            self.up_traffic(&venv, &programs, progress)?;
+            })
+    }
+
+    /// The relay to a real intake, listening where the backend would.
+    fn up_relay(&self, venv: &Path, intake: &str, progress: &mut dyn FnMut(&str)) -> Result<(), StackError> {
+        if self.already("relay", progress) {
+            return Ok(());
         }
+        self.ports.check_free(&["backend"])?;
+        let port = self.ports.get("backend");
+        let files = self.files("relay");
+        process::spawn(
+            Command::new(venv)
+                .arg(self.project.join("crates/ddlab-stack/python/intake_relay.py"))
+                .arg(port.to_string())
+                .arg(intake),
+            &files,
+        )?;
+        self.wait_tcp("relay", port, &files)?;
+        progress(&format!("relay: {} -> {intake} (HTTPS)", self.backend_url()));
         Ok(())
     }
 
@@ -180,9 +350,22 @@ impl Lab {
         Ok(programs)
     }
 
-    fn up_mail(&self, venv: &Path, progress: &mut dyn FnMut(&str)) -> Result<(), StackError> {
+    /// Waits for a component started with `start_*` to listen, then reports it.
+    fn finish(&self, starting: Option<Starting>, progress: &mut dyn FnMut(&str)) -> Result<(), StackError> {
+        if let Some(starting) = starting {
+            self.wait_tcp(starting.component, starting.port, &starting.files)?;
+            progress(&starting.ready);
+        }
+        Ok(())
+    }
+
+    fn start_mail(
+        &self,
+        venv: &Path,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<Option<Starting>, StackError> {
         if self.already("mail", progress) {
-            return Ok(());
+            return Ok(None);
         }
         self.ports.check_free(&["smtp"])?;
         let port = self.ports.get("smtp");
@@ -195,17 +378,20 @@ impl Lab {
                 .arg(self.mail_dir()),
             &files,
         )?;
-        self.wait_tcp("mail", port, &files)?;
-        progress(&format!(
-            "mail: SMTP sink on 127.0.0.1:{port}, storing messages in {}",
-            self.mail_dir().display()
-        ));
-        Ok(())
+        Ok(Some(Starting {
+            component: "mail",
+            port,
+            files,
+            ready: format!(
+                "mail: SMTP sink on 127.0.0.1:{port}, storing messages in {}",
+                self.mail_dir().display()
+            ),
+        }))
     }
 
-    fn up_backend(&self, progress: &mut dyn FnMut(&str)) -> Result<(), StackError> {
+    fn start_backend(&self, progress: &mut dyn FnMut(&str)) -> Result<Option<Starting>, StackError> {
         if self.already("backend", progress) {
-            return Ok(());
+            return Ok(None);
         }
         self.ports.check_free(&["backend"])?;
         let binary = self.binary("ddlab-backend")?;
@@ -226,18 +412,28 @@ impl Lab {
             command.arg("--test-mode");
         }
         process::spawn(&mut command, &files)?;
-        self.wait_tcp("backend", port, &files)?;
-        progress(&format!(
-            "backend: {} (state in {})",
-            self.backend_url(),
-            self.state.join("backend").display()
-        ));
-        Ok(())
+        Ok(Some(Starting {
+            component: "backend",
+            port,
+            files,
+            ready: format!(
+                "backend: {} (state in {})",
+                self.backend_url(),
+                self.state.join("backend").display()
+            ),
+        }))
     }
 
     /// Stages the solution's agent files (`datadog.yaml`, `conf.d/`, `checks.d/`) as the agent's config
-    /// root, and starts the agent pointed at the backend with the backend's API key.
-    fn up_agent(&self, venv: &Path, progress: &mut dyn FnMut(&str)) -> Result<(), StackError> {
+    /// root, and starts the agent pointed at the backend's port (the backend, or the relay) with `api_key`
+    /// and `extra` in its environment.
+    fn up_agent(
+        &self,
+        venv: &Path,
+        api_key: &ApiKey,
+        extra: &[(&str, &str)],
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<(), StackError> {
         if self.already("agent", progress) {
             return Ok(());
         }
@@ -266,27 +462,26 @@ impl Lab {
                 copy_tree(&source, &target)?;
             }
         }
-        let (api_key, _) = self
-            .keys()
-            .ok_or_else(|| StackError::Missing("the backend has not written its keys yet".to_owned()))?;
         let files = self.files("agent");
         let ipc = self.ports.get("agent-ipc");
-        process::spawn(
-            Command::new(binary)
-                .arg("--cfgpath")
-                .arg(&root)
-                .arg("run")
-                .arg("--python")
-                .arg(venv)
-                .env("DD_API_KEY", api_key)
-                .env("DD_DD_URL", self.backend_url())
-                // dd_url does not redirect APM, as on the real Agent: the trace intake is named apart.
-                .env("DD_APM_DD_URL", self.backend_url())
-                .env("DD_CMD_PORT", ipc.to_string())
-                .env("DD_DOGSTATSD_PORT", self.ports.get("dogstatsd").to_string())
-                .env("DD_APM_RECEIVER_PORT", self.ports.get("apm").to_string()),
-            &files,
-        )?;
+        let mut command = Command::new(binary);
+        command
+            .arg("--cfgpath")
+            .arg(&root)
+            .arg("run")
+            .arg("--python")
+            .arg(venv)
+            .env("DD_API_KEY", api_key.expose())
+            .env("DD_DD_URL", self.backend_url())
+            // dd_url does not redirect APM, as on the real Agent: the trace intake is named apart.
+            .env("DD_APM_DD_URL", self.backend_url())
+            .env("DD_CMD_PORT", ipc.to_string())
+            .env("DD_DOGSTATSD_PORT", self.ports.get("dogstatsd").to_string())
+            .env("DD_APM_RECEIVER_PORT", self.ports.get("apm").to_string());
+        for (name, value) in extra {
+            command.env(name, value);
+        }
+        process::spawn(&mut command, &files)?;
         self.wait_tcp("agent", ipc, &files)?;
         progress(&format!(
             "agent: config root {} (staged from the solution), DogStatsD 127.0.0.1:{}, status: {} -c {} status",
@@ -298,11 +493,20 @@ impl Lab {
         Ok(())
     }
 
-    /// Starts the solution's app with its own launcher, from a virtualenv of its own requirements.
-    /// Returns whether an app runs.
-    fn up_app(&self, progress: &mut dyn FnMut(&str)) -> Result<bool, StackError> {
+    /// Waits for the app `start_app` started; returns whether an app runs.
+    fn finish_app(&self, app: AppStart, progress: &mut dyn FnMut(&str)) -> Result<bool, StackError> {
+        match app {
+            AppStart::Absent => Ok(false),
+            AppStart::Running => Ok(true),
+            AppStart::Starting(starting) => self.finish(Some(starting), progress).map(|()| true),
+        }
+    }
+
+    /// Starts the solution's app with its own launcher, from a virtualenv of its own requirements,
+    /// without waiting for it to listen.
+    fn start_app(&self, progress: &mut dyn FnMut(&str)) -> Result<AppStart, StackError> {
         if self.already("app", progress) {
-            return Ok(true);
+            return Ok(AppStart::Running);
         }
         let requirements = self.solution.join(ddlab_layout::APP_REQUIREMENTS);
         let launcher = self.solution.join(ddlab_layout::APP_LAUNCHER);
@@ -312,7 +516,7 @@ impl Lab {
                 ddlab_layout::APP_REQUIREMENTS,
                 ddlab_layout::APP_LAUNCHER
             ));
-            return Ok(false);
+            return Ok(AppStart::Absent);
         }
         self.ports.check_free(&["app"])?;
         progress(&format!("app: installing {}", requirements.display()));
@@ -336,12 +540,12 @@ impl Lab {
             &files,
         )?;
         let port = self.ports.get("app");
-        self.wait_tcp("app", port, &files)?;
-        progress(&format!(
-            "app: http://127.0.0.1:{port} (python {})",
-            built.python.display()
-        ));
-        Ok(true)
+        Ok(AppStart::Starting(Starting {
+            component: "app",
+            port,
+            files,
+            ready: format!("app: http://127.0.0.1:{port} (python {})", built.python.display()),
+        }))
     }
 
     fn up_traffic(
@@ -485,3 +689,46 @@ fn copy_tree(source: &Path, target: &Path) -> Result<(), StackError> {
 
 /// The solution layout, re-exported under a short name.
 use ddlab_solution::layout as ddlab_layout;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn datadog(vars: &[(&str, &str)]) -> Result<Datadog, String> {
+        Datadog::from_lookup(|name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+        .map_err(|err| err.to_string())
+    }
+
+    #[test]
+    fn datadog_reads_the_site_and_key_from_the_environment() {
+        let site = datadog(&[("DD_SITE", "datadoghq.eu"), ("DD_API_KEY", "abc")]).unwrap();
+        assert_eq!(site.site, "datadoghq.eu");
+        assert_eq!(site.intake, "https://app.datadoghq.eu");
+        assert_eq!(site.api_key.expose(), "abc");
+        let default = datadog(&[("DD_API_KEY", "abc")]).unwrap();
+        assert_eq!(default.intake, "https://app.datadoghq.com");
+    }
+
+    #[test]
+    fn datadog_errors_name_the_variable() {
+        let missing = datadog(&[("DD_SITE", "datadoghq.eu")]).unwrap_err();
+        assert!(missing.contains("DD_API_KEY"), "{missing}");
+        let url = datadog(&[("DD_SITE", "https://app.datadoghq.com"), ("DD_API_KEY", "k")]).unwrap_err();
+        assert!(
+            url.starts_with("DD_SITE=\"https://app.datadoghq.com\" is not a Datadog site"),
+            "{url}"
+        );
+    }
+
+    #[test]
+    fn the_api_key_never_prints() {
+        let site = datadog(&[("DD_API_KEY", "0123456789abcdef")]).unwrap();
+        let shown = format!("{site:?} {}", site.api_key);
+        assert!(!shown.contains("0123456789abcdef"), "{shown}");
+        assert!(shown.contains("********"), "{shown}");
+    }
+}

@@ -200,16 +200,9 @@ impl Server {
     }
 }
 
-/// The sample schema the traffic generator writes to, so the server's metrics move.
-pub const SAMPLE_SCHEMA: &str = "CREATE DATABASE IF NOT EXISTS lab;
-CREATE TABLE IF NOT EXISTS lab.visits (
-    id BIGINT AUTO_INCREMENT PRIMARY KEY,
-    route VARCHAR(64) NOT NULL,
-    at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
-    INDEX (route)
-) ENGINE=InnoDB;
-CREATE USER IF NOT EXISTS 'lab'@'localhost' IDENTIFIED BY 'lab';
-GRANT SELECT, INSERT, DELETE ON lab.* TO 'lab'@'localhost';";
+/// The sample schema the traffic generator writes to, so the server's metrics move. The same file is
+/// applied by `provision/provision.sh` in the container image and the VM.
+pub const SAMPLE_SCHEMA: &str = include_str!("../sql/sample_schema.sql");
 
 /// As root, a server refuses to start unless told which user to run as.
 fn user_args() -> Vec<String> {
