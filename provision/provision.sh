@@ -40,10 +40,16 @@ PORT_APP="${DDLAB_PORT_APP:-5050}"
 say() { printf 'provision: %s\n' "$*"; }
 fail() {
   printf 'provision: error: %s\n' "$*" >&2
+  # A failed start stops what it had started, in reverse order.
+  if [ "${#STARTED[@]}" -gt 0 ]; then stop_all; fi
   exit 1
 }
 
 has_role() { [ "$ROLE" = all ] || [ "$ROLE" = "$1" ]; }
+
+# The components `run` started, in order, and their pids.
+declare -a STARTED=()
+declare -A PIDS=()
 
 # ---------------------------------------------------------------------------------------------- install
 
@@ -162,9 +168,6 @@ cmd_install() {
 
 # -------------------------------------------------------------------------------------------------- run
 
-declare -a STARTED=()
-declare -A PIDS=()
-
 # start NAME COMMAND...: runs a component in the background with its output in $DATA/logs/NAME.log (which
 # `follow_logs` copies to this script's output, the container's log). The recorded pid is the component's
 # own: the command is executed directly, with no pipe or subshell in between.
@@ -251,7 +254,6 @@ run_mysql() {
   start mysql mariadbd --no-defaults --datadir="$dir/data" --socket="$(mysql_socket)" --port="$PORT_MYSQL" \
     --bind-address=127.0.0.1 --tmpdir="$dir/tmp" --pid-file="$dir/mysqld.pid" --log-bin="$dir/binlog" \
     --performance-schema=ON --user=root
-  wait_ready mysql test -S "$(mysql_socket)"
   wait_ready mysql mariadb-admin --no-defaults --socket="$(mysql_socket)" --user=root ping
   local grants="$SOLUTION/mysql/grants.sql"
   [ -f "$grants" ] || fail "the solution has no mysql/grants.sql ($grants)"
@@ -267,14 +269,16 @@ run_mail() {
   wait_ready mail tcp_open "$PORT_SMTP"
 }
 
+# The backend listens and has written its keys (the agent of the `all` role reads them).
+backend_ready() { tcp_open "$PORT_BACKEND" && [ -s "$DATA/backend/keys.json" ]; }
+
 run_backend() {
   local args=(--state-dir "$DATA/backend" --listen "${DDLAB_BACKEND_LISTEN:-0.0.0.0:$PORT_BACKEND}"
     --smtp "127.0.0.1:$PORT_SMTP")
   [ -z "${DDLAB_PUBLIC_URL:-}" ] || args+=(--public-url "$DDLAB_PUBLIC_URL")
   [ "${DDLAB_TEST_MODE:-0}" != 1 ] || args+=(--test-mode)
   start backend env -u DDLAB_API_KEY -u DDLAB_APP_KEY "$HOME_DIR/bin/ddlab-backend" "${args[@]}"
-  wait_ready backend tcp_open "$PORT_BACKEND"
-  wait_ready backend test -s "$DATA/backend/keys.json"
+  wait_ready backend backend_ready
 }
 
 # Stages the solution's agent files as the agent's config root, as the local provider does.

@@ -226,38 +226,69 @@ async fn exercise(docker: &docker::Docker, lab: &DockerLab) -> Result<(), String
 
     // The agent flushes every 15 s: poll the query API, bounded.
     let query = format!("avg:system.cpu.user{{host:{}}}", lab.host_name());
+    let cpu = poll_series(docker, lab, (&api_key, &app_key), &query, || {}).await?;
+    assert_eq!(cpu["scope"], format!("host:{}", lab.host_name()));
+    let value = cpu["pointlist"][0][1].as_f64().unwrap_or(-1.0);
+    assert!(
+        (0.0..=100.0).contains(&value),
+        "system.cpu.user is a percentage, got {value}"
+    );
+
+    // DogStatsD through the published UDP port reaches the agent in the host container.
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let target = ("127.0.0.1", lab.ports.get("dogstatsd"));
+    let gauge = poll_series(
+        docker,
+        lab,
+        (&api_key, &app_key),
+        "avg:ddlab.it.published{source:test}",
+        || {
+            socket
+                .send_to(b"ddlab.it.published:42|g|#source:test", target)
+                .unwrap();
+        },
+    )
+    .await?;
+    assert_eq!(gauge["pointlist"][0][1].as_f64(), Some(42.0), "{gauge}");
+    Ok(())
+}
+
+/// Polls `/api/v1/query` for the last 10 minutes of `query` until it has a series with points (bounded:
+/// 120 s), calling `each` before every attempt; returns the first series.
+async fn poll_series(
+    docker: &docker::Docker,
+    lab: &DockerLab,
+    (api_key, app_key): (&str, &str),
+    query: &str,
+    mut each: impl FnMut(),
+) -> Result<serde_json::Value, String> {
+    let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
+        each();
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_secs();
         let params = form_urlencoded::Serializer::new(String::new())
-            .append_pair("query", &query)
+            .append_pair("query", query)
             .append_pair("from", &(now - 600).to_string())
             .append_pair("to", &now.to_string())
             .finish();
         let answer: serde_json::Value = client
             .get(format!("{}/api/v1/query?{params}", lab.backend_url()))
-            .header("DD-API-KEY", &api_key)
-            .header("DD-APPLICATION-KEY", &app_key)
+            .header("DD-API-KEY", api_key)
+            .header("DD-APPLICATION-KEY", app_key)
             .send()
             .await
             .map_err(|err| err.to_string())?
             .json()
             .await
             .map_err(|err| err.to_string())?;
-        let series = answer["series"].as_array().cloned().unwrap_or_default();
-        if let Some(first) = series.first() {
-            assert_eq!(first["scope"], format!("host:{}", lab.host_name()));
-            let points = first["pointlist"].as_array().cloned().unwrap_or_default();
-            assert!(!points.is_empty(), "a series without points: {first}");
-            let value = points[0][1].as_f64().unwrap_or(-1.0);
-            assert!(
-                (0.0..=100.0).contains(&value),
-                "system.cpu.user is a percentage, got {value}"
-            );
-            return Ok(());
+        if let Some(first) = answer["series"].as_array().and_then(|s| s.first())
+            && first["pointlist"].as_array().is_some_and(|p| !p.is_empty())
+        {
+            return Ok(first.clone());
         }
         if Instant::now() >= deadline {
             return Err(format!(
