@@ -264,7 +264,10 @@ async fn poll_series(
 ) -> Result<serde_json::Value, String> {
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(120);
+    // One attempt per tick of a 1 s interval, up to the deadline.
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
+        tick.tick().await;
         each();
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -296,6 +299,5 @@ async fn poll_series(
                 lab.logs(docker, "host", 40).await.unwrap_or_default().join("\n")
             ));
         }
-        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
