@@ -5,10 +5,12 @@
 // A command-line tool talks to its user on stdout and stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod backend;
 mod bench;
 mod ci;
 mod compat;
 mod grade;
+mod load;
 mod screenshots;
 mod stack;
 #[cfg(test)]
@@ -79,6 +81,8 @@ enum Task {
     Bench,
     /// Grade a solution: run the scenarios on it and write a report of every exercise item.
     Grade(grade::GradeArgs),
+    /// Concurrent clients against a real backend (intake, queries, API, UI pages); fails on any error.
+    Load(load::LoadArgs),
     /// Capture every page of the web UI, on a backend seeded with demo data, into docs/img/ (headless Chromium).
     Screenshots,
 }
@@ -92,6 +96,7 @@ fn main() -> ExitCode {
         Task::Bench => bench::run(),
         Task::Grade(args) => grade::run(&args),
         Task::Screenshots => screenshots::run(),
+        Task::Load(args) => load::run(&args),
         Task::Up {
             stack,
             test_mode,

@@ -14,7 +14,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use serde_json::Value;
 
-use crate::compat::{Backend, free_loopback_address, wait_for_port};
+use crate::backend::LocalBackend;
 use crate::{project_root, target_dir};
 
 const API_KEY: &str = "0123456789abcdef0123456789abcdef";
@@ -27,34 +27,13 @@ pub(crate) fn run() -> anyhow::Result<()> {
     let root = project_root();
     let chromium = which(&["chromium", "chromium-browser", "google-chrome"])
         .context("no Chromium found: install it with `apt-get install chromium`")?;
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let status = Command::new(&cargo)
-        .args(["build", "--locked", "-p", "ddlab-backend"])
-        .current_dir(&root)
-        .status()
-        .context("cannot run cargo build")?;
-    if !status.success() {
-        bail!("building ddlab-backend failed");
-    }
-    let state = target_dir(&root).join("screenshots");
-    if state.exists() {
-        std::fs::remove_dir_all(&state).with_context(|| format!("cannot clear {}", state.display()))?;
-    }
-    std::fs::create_dir_all(&state)?;
-    let address = free_loopback_address()?;
-    let log = std::fs::File::create(state.join("backend.log"))?;
-    let backend = Backend(
-        Command::new(target_dir(&root).join("debug/ddlab-backend"))
-            .arg("--state-dir")
-            .arg(state.join("backend"))
-            .args(["--listen", &address.to_string(), "--demo"])
-            .args(["--api-key", API_KEY, "--app-key", APP_KEY])
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .context("cannot start ddlab-backend")?,
-    );
-    wait_for_port(address, Duration::from_secs(120))?;
+    let backend = LocalBackend::start(
+        &root,
+        target_dir(&root).join("screenshots"),
+        &["--demo", "--api-key", API_KEY, "--app-key", APP_KEY],
+    )?;
+    let address = backend.address;
+    let state = backend.dir.clone();
     let trace_id = mysql_trace(address)?;
     let board = |file: &str| -> anyhow::Result<String> {
         let text = std::fs::read_to_string(root.join("fixtures/solution/api").join(file))?;

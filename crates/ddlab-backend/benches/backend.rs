@@ -9,7 +9,11 @@
 //!   with `anomalies()`, the hourly `rollup(sum, 3600)`) over one day, against running its three queries
 //!   through `/api/v1/query` (goal: time ratio ≤ 1.5, rendering must not dominate);
 //! - snapshot: `/api/v1/graph/snapshot` of one day of a host's `my_metric` as an 800×400 PNG, beside the
-//!   same query alone.
+//!   same query alone;
+//! - monitors: one evaluation pass over 1,000 metric monitors × 10 groups each (the exercise's monitor
+//!   shape: `avg(last_5m):avg:<metric>{*} by {host} > 800`, warning 500, no-data on), against running the
+//!   same 1,000 queries over the same windows through the query engine on the same store (goal: time
+//!   ratio ≤ 1.5: states, history and notifications must not dominate).
 //!
 //! Prints a table and writes the numbers as JSON to the path in `DDLAB_BENCH_JSON` (if set).
 
@@ -18,7 +22,11 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use ddlab_backend::source::StoreSource;
 use ddlab_backend::{AppState, Config, Keys, Secret, router};
+use ddlab_monitor::query::MonitorQuery;
+use ddlab_monitor::state::{Options, window};
+use ddlab_query::{QueryItem, QueryList, Window};
 use ddlab_store::{MetricKind, NewSeries, Store};
 use ddlab_wire::series::{self, MetricBatch, Point, Series};
 use serde_json::{Value, json};
@@ -36,6 +44,10 @@ const POINTS_PER_SERIES: usize = 20;
 const HOSTS: usize = 100;
 const DAY: i64 = 86_400;
 const RUNS: usize = 5;
+/// Monitors: monitors × groups (hosts) each, and minutes of 15 s data before now.
+const MONITORS: usize = 1_000;
+const GROUPS: usize = 10;
+const MONITOR_MINUTES: i64 = 15;
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -46,6 +58,7 @@ fn main() {
     results.push(runtime.block_on(intake()));
     results.extend(runtime.block_on(query()));
     results.extend(runtime.block_on(dashboard()));
+    results.extend(runtime.block_on(monitors()));
     println!();
     println!(
         "{:<52} {:>14} {:>14} {:>8} {:>8}",
@@ -73,7 +86,7 @@ fn main() {
 
 async fn intake() -> Value {
     let dir = tempfile::tempdir().unwrap();
-    let (address, state) = start(dir.path()).await;
+    let (address, state) = start(dir.path(), false).await;
     let now = state.clock.now();
     let payloads: Vec<(MetricBatch, Vec<u8>)> = (0..PAYLOADS)
         .map(|p| {
@@ -205,7 +218,7 @@ async fn query() -> Vec<Value> {
             .append_series(&[stored("bench.anomaly.m", 0, week)], end)
             .unwrap();
     }
-    let (address, _state) = start(dir.path()).await;
+    let (address, _state) = start(dir.path(), false).await;
     let mut http = Http::connect(address).await;
 
     let q = "avg:bench.query.m{*} by {host}";
@@ -318,7 +331,7 @@ async fn dashboard() -> Vec<Value> {
             .append_series(&[stored("mysql.performance.cpu_time", 0, mysql)], end)
             .unwrap();
     }
-    let (address, _state) = start(dir.path()).await;
+    let (address, _state) = start(dir.path(), false).await;
     let mut http = Http::connect(address).await;
     let queries = [
         "avg:my_metric{host:host-0}",
@@ -414,6 +427,137 @@ async fn dashboard() -> Vec<Value> {
     ]
 }
 
+/// The monitor benchmark: 1,000 monitors, each over its own metric reported by 10 hosts, whose values put
+/// groups in OK, Warn and Alert so the first pass records transitions, events and notifications.
+async fn monitors() -> Vec<Value> {
+    let dir = tempfile::tempdir().unwrap();
+    let (address, state) = start(dir.path(), true).await;
+    let now = state.clock.now();
+    let batch: Vec<NewSeries> = (0..MONITORS)
+        .flat_map(|m| {
+            (0..GROUPS).map(move |host| {
+                // Hosts 0–6 stay under 500 (OK), 7–8 between 500 and 800 (Warn), 9 above 800 (Alert).
+                let level = match host {
+                    0..=6 => 100.0 + host as f64 * 50.0,
+                    7 | 8 => 650.0,
+                    _ => 900.0,
+                };
+                let points = (0..MONITOR_MINUTES * 4)
+                    .map(|k| (now - MONITOR_MINUTES * 60 + k * 15, level + (m % 7) as f64))
+                    .collect();
+                stored(&format!("bench.monitor.m{m}"), host, points)
+            })
+        })
+        .collect();
+    for chunk in batch.chunks(1_000) {
+        state.store.append_series(chunk, now).unwrap();
+    }
+    let mut http = Http::connect(address).await;
+    let queries: Vec<String> = (0..MONITORS)
+        .map(|m| format!("avg(last_5m):avg:bench.monitor.m{m}{{*}} by {{host}} > 800"))
+        .collect();
+    for (m, query) in queries.iter().enumerate() {
+        let body = json!({
+            "name": format!("bench monitor {m}"), "type": "metric alert", "query": query,
+            "message": "{{#is_alert}}{{host.name}} is at {{value}}{{/is_alert}} @ops@example.com",
+            "options": {"thresholds": {"critical": 800, "warning": 500}, "notify_no_data": true,
+                        "no_data_timeframe": 10},
+        })
+        .to_string();
+        let (status, answer) = http
+            .request(
+                "POST",
+                "/api/v1/monitor",
+                &[("Content-Type", "application/json")],
+                body.as_bytes(),
+            )
+            .await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    let pass = async |http: &mut Http| {
+        let started = Instant::now();
+        let (status, answer) = http
+            .request("POST", "/ddlab/test/monitors/evaluate", &[], &[])
+            .await;
+        let took = started.elapsed();
+        assert_eq!(status, 200, "{answer}");
+        let report: Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!(report["evaluation"]["monitors"], MONITORS, "{answer}");
+        assert_eq!(report["evaluation"]["errors"], json!([]), "{answer}");
+        (took, report)
+    };
+    // The first pass finds every group new: 3 of each monitor's 10 groups leave OK.
+    let (first, report) = pass(&mut http).await;
+    assert_eq!(report["evaluation"]["transitions"], MONITORS * 3, "{report}");
+    let mut times = Vec::with_capacity(RUNS);
+    for _ in 0..RUNS {
+        let (took, report) = pass(&mut http).await;
+        assert_eq!(report["evaluation"]["transitions"], 0, "{report}");
+        times.push(took);
+    }
+    let steady = median(times);
+
+    // The anchor: the same queries over the same windows, through the query engine, one source for all.
+    let parsed: Vec<MonitorQuery> = queries.iter().map(|q| MonitorQuery::parse(q).unwrap()).collect();
+    let options = Options::default();
+    let mut times = Vec::with_capacity(RUNS);
+    for _ in 0..RUNS {
+        let store = std::sync::Arc::clone(&state.store);
+        let parsed = parsed.clone();
+        let options = options.clone();
+        let now = state.clock.now();
+        let (took, series) = tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            let source = StoreSource::new(&store);
+            let mut series = 0;
+            for query in &parsed {
+                let (from, to) = window(query, &options, now);
+                let list = QueryList {
+                    items: vec![QueryItem {
+                        query_index: 0,
+                        expr: query.expression.clone(),
+                    }],
+                };
+                series += ddlab_query::evaluate(
+                    &list,
+                    &source,
+                    Window {
+                        from,
+                        to,
+                        interval: None,
+                    },
+                )
+                .unwrap()
+                .len();
+            }
+            (started.elapsed(), series)
+        })
+        .await
+        .unwrap();
+        assert_eq!(series, MONITORS * GROUPS);
+        times.push(took);
+    }
+    let anchor = median(times);
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let name = format!("monitor evaluation pass, {MONITORS} monitors x {GROUPS} groups");
+    vec![
+        json!({
+            "name": format!("{name}, steady (no transitions)"),
+            "ours": ms(steady), "ours_display": format!("{:.0} ms", ms(steady)),
+            "anchor": ms(anchor), "anchor_display": format!("{:.0} ms", ms(anchor)),
+            "anchor_name": "its 1,000 queries through the query engine, same store and windows",
+            "ratio": steady.as_secs_f64() / anchor.as_secs_f64(), "goal": "<= 1.5",
+        }),
+        json!({
+            "name": format!("{name}, first (3,000 transitions, events, notifications)"),
+            "ours": ms(first), "ours_display": format!("{:.0} ms", ms(first)),
+            "anchor": ms(anchor), "anchor_display": format!("{:.0} ms", ms(anchor)),
+            "anchor_name": "its 1,000 queries through the query engine, same store and windows",
+            "ratio": first.as_secs_f64() / anchor.as_secs_f64(), "goal": null,
+        }),
+    ]
+}
+
 fn encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
@@ -441,13 +585,13 @@ fn median(mut times: Vec<Duration>) -> Duration {
     times[times.len() / 2]
 }
 
-async fn start(dir: &std::path::Path) -> (std::net::SocketAddr, AppState) {
+async fn start(dir: &std::path::Path, test_mode: bool) -> (std::net::SocketAddr, AppState) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let config = Config {
         state_dir: dir.join("state"),
         listen: address,
-        test_mode: false,
+        test_mode,
         keys: Some(Keys {
             api_key: Secret::new(API),
             app_key: Secret::new(APP),

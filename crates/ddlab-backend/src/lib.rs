@@ -9,7 +9,7 @@ mod clock;
 pub mod demo;
 mod http;
 mod keys;
-mod source;
+pub mod source;
 mod ui;
 
 use std::net::SocketAddr;

@@ -15,13 +15,14 @@ use ddlab_store::Store;
 /// One `StoreSource` serves one query evaluation: the host tags are read once, on the first fetch, however
 /// many metric queries, shifts and anomaly histories the evaluation reads.
 #[derive(Debug)]
-pub(crate) struct StoreSource<'s> {
+pub struct StoreSource<'s> {
     store: &'s Store,
     host_tags: OnceLock<BTreeMap<String, Vec<String>>>,
 }
 
 impl<'s> StoreSource<'s> {
-    pub(crate) fn new(store: &'s Store) -> Self {
+    /// A source over `store`; host tags are read on the first fetch.
+    pub fn new(store: &'s Store) -> Self {
         Self {
             store,
             host_tags: OnceLock::new(),
