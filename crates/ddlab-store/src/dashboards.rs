@@ -7,6 +7,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
+use crate::schema::{IdTable, next_id};
 use crate::{Store, StoreError};
 
 /// A stored dashboard.
@@ -309,11 +310,14 @@ impl Store {
     /// Creates an empty dashboard list; returns its id.
     pub fn insert_dashboard_list(&self, name: &str, now_ms: i64) -> Result<i64, StoreError> {
         let writer = self.writer()?;
-        writer.conn.execute(
-            "INSERT INTO dashboard_lists (name, created, modified) VALUES (?1, ?2, ?2)",
-            params![name, now_ms],
+        let tx = writer.conn.unchecked_transaction()?;
+        let id = next_id(&tx, IdTable::DashboardLists)?;
+        tx.execute(
+            "INSERT INTO dashboard_lists (id, name, created, modified) VALUES (?1, ?2, ?3, ?3)",
+            params![id, name, now_ms],
         )?;
-        Ok(writer.conn.last_insert_rowid())
+        tx.commit()?;
+        Ok(id)
     }
 
     /// Renames a dashboard list; false when there is no such list.
@@ -697,5 +701,8 @@ mod tests {
         assert!(store.delete_dashboard_list(list).unwrap());
         assert_eq!(store.dashboard_list_items(list).unwrap(), None);
         assert_eq!(add(&["ddd-eee-fff"], false, 8_000), Ok(false));
+        // The deleted list had the highest id; a new list never takes it over.
+        let next = store.insert_dashboard_list("next", 9_000).unwrap();
+        assert_eq!(next, list + 1);
     }
 }

@@ -8,6 +8,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
 use crate::events::{NewEvent, NewNotification, insert_event_row, insert_notification};
+use crate::schema::{IdTable, next_id};
 use crate::{Store, StoreError};
 
 /// A stored monitor.
@@ -61,6 +62,9 @@ pub struct TransitionEvent {
 #[derive(Debug, Clone, PartialEq)]
 pub struct EvaluationRecord {
     pub monitor_id: i64,
+    /// The definition's `modified` when the evaluation read it: a monitor updated since is left alone, so
+    /// a pass never writes states computed from an old query over the reset of a new one.
+    pub definition_modified: i64,
     pub overall_state: String,
     pub groups: Vec<GroupRow>,
     pub removed: Vec<String>,
@@ -71,11 +75,14 @@ impl Store {
     /// Stores a new monitor; its state is "No Data" until it is evaluated. Returns its id.
     pub fn insert_monitor(&self, definition: &Value, now_ms: i64) -> Result<i64, StoreError> {
         let writer = self.writer()?;
-        writer.conn.execute(
-            "INSERT INTO monitors (definition, created, modified, overall_state) VALUES (?1, ?2, ?2, 'No Data')",
-            params![definition.to_string(), now_ms],
+        let tx = writer.conn.unchecked_transaction()?;
+        let id = next_id(&tx, IdTable::Monitors)?;
+        tx.execute(
+            "INSERT INTO monitors (id, definition, created, modified, overall_state) VALUES (?1, ?2, ?3, ?3, 'No Data')",
+            params![id, definition.to_string(), now_ms],
         )?;
-        Ok(writer.conn.last_insert_rowid())
+        tx.commit()?;
+        Ok(id)
     }
 
     /// Replaces a monitor's definition; false when there is no such monitor. Its groups are dropped when
@@ -184,74 +191,97 @@ impl Store {
         })
     }
 
-    /// Writes one evaluation in one transaction. A monitor deleted meanwhile is left alone (false).
-    pub fn record_evaluation(&self, record: &EvaluationRecord, now: i64) -> Result<bool, StoreError> {
+    /// Writes the evaluations of one pass in one transaction, so a pass over many monitors pays for one
+    /// commit, not one per monitor. Answers, for each record in order, whether it was written: a monitor
+    /// deleted or updated since it was read is left alone (false).
+    pub fn record_evaluations(
+        &self,
+        records: &[EvaluationRecord],
+        now: i64,
+    ) -> Result<Vec<bool>, StoreError> {
         let writer = self.writer()?;
         let tx = writer.conn.unchecked_transaction()?;
-        let previous: Option<String> = tx
-            .query_row(
-                "SELECT overall_state FROM monitors WHERE id = ?1",
-                [record.monitor_id],
-                |row| row.get(0),
-            )
-            .optional()?;
-        let Some(previous) = previous else {
-            return Ok(false);
-        };
-        {
-            let mut upsert = tx.prepare_cached(
-                "INSERT INTO monitor_groups (monitor_id, name, status, state) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (monitor_id, name) DO UPDATE SET status = excluded.status, state = excluded.state",
-            )?;
-            for group in &record.groups {
-                upsert.execute(params![
-                    record.monitor_id,
-                    group.name,
-                    group.status,
-                    group.state.to_string()
-                ])?;
-            }
-            let mut remove =
-                tx.prepare_cached("DELETE FROM monitor_groups WHERE monitor_id = ?1 AND name = ?2")?;
-            for name in &record.removed {
-                remove.execute(params![record.monitor_id, name])?;
-            }
-        }
-        for transition in &record.transitions {
-            let event_id = insert_event_row(&tx, &transition.event, now)?;
-            let h = &transition.history;
-            tx.prepare_cached(
-                "INSERT INTO monitor_history (monitor_id, group_name, ts, from_status, to_status, value, notified, event_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?
-            .execute(params![
-                record.monitor_id,
-                h.group,
-                h.ts,
-                h.from_status,
-                h.to_status,
-                h.value,
-                h.notified,
-                event_id
-            ])?;
-            for (notification, variables) in &transition.notifications {
-                let id = insert_notification(&tx, notification, Some(record.monitor_id), now)?;
-                tx.prepare_cached(
-                    "INSERT INTO notification_variables (notification_id, variables) VALUES (?1, ?2)",
-                )?
-                .execute(params![id, variables.to_string()])?;
-            }
-        }
-        let state_changed = previous != record.overall_state;
-        tx.execute(
-            "UPDATE monitors SET overall_state = ?2, last_evaluated = ?3,
-                overall_state_modified = CASE WHEN ?4 THEN ?3 ELSE overall_state_modified END
-             WHERE id = ?1",
-            params![record.monitor_id, record.overall_state, now, state_changed],
-        )?;
+        let written = records
+            .iter()
+            .map(|record| write_evaluation(&tx, record, now))
+            .collect::<Result<Vec<bool>, StoreError>>()?;
         tx.commit()?;
-        Ok(true)
+        Ok(written)
     }
+}
+
+fn write_evaluation(
+    tx: &rusqlite::Transaction<'_>,
+    record: &EvaluationRecord,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let previous: Option<(String, i64)> = tx
+        .prepare_cached("SELECT overall_state, modified FROM monitors WHERE id = ?1")?
+        .query_row([record.monitor_id], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?;
+    let Some((previous, modified)) = previous else {
+        return Ok(false);
+    };
+    if modified != record.definition_modified {
+        return Ok(false);
+    }
+    {
+        let mut upsert = tx.prepare_cached(
+            "INSERT INTO monitor_groups (monitor_id, name, status, state) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (monitor_id, name) DO UPDATE SET status = excluded.status, state = excluded.state",
+        )?;
+        for group in &record.groups {
+            upsert.execute(params![
+                record.monitor_id,
+                group.name,
+                group.status,
+                group.state.to_string()
+            ])?;
+        }
+        let mut remove =
+            tx.prepare_cached("DELETE FROM monitor_groups WHERE monitor_id = ?1 AND name = ?2")?;
+        for name in &record.removed {
+            remove.execute(params![record.monitor_id, name])?;
+        }
+    }
+    for transition in &record.transitions {
+        let event_id = insert_event_row(tx, &transition.event, now)?;
+        let h = &transition.history;
+        tx.prepare_cached(
+            "INSERT INTO monitor_history (monitor_id, group_name, ts, from_status, to_status, value, notified, event_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?
+        .execute(params![
+            record.monitor_id,
+            h.group,
+            h.ts,
+            h.from_status,
+            h.to_status,
+            h.value,
+            h.notified,
+            event_id
+        ])?;
+        for (notification, variables) in &transition.notifications {
+            let id = insert_notification(tx, notification, Some(record.monitor_id), now)?;
+            tx.prepare_cached(
+                "INSERT INTO notification_variables (notification_id, variables) VALUES (?1, ?2)",
+            )?
+            .execute(params![id, variables.to_string()])?;
+        }
+    }
+    let state_changed = previous != record.overall_state;
+    tx.prepare_cached(
+        "UPDATE monitors SET overall_state = ?2, last_evaluated = ?3,
+            overall_state_modified = CASE WHEN ?4 THEN ?3 ELSE overall_state_modified END
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        record.monitor_id,
+        record.overall_state,
+        now,
+        state_changed
+    ])?;
+    Ok(true)
 }
 
 const MONITOR_COLUMNS: &str =
@@ -297,6 +327,7 @@ mod tests {
     fn record(monitor_id: i64, status: &str, transitions: Vec<TransitionEvent>) -> EvaluationRecord {
         EvaluationRecord {
             monitor_id,
+            definition_modified: 1_000,
             overall_state: status.to_owned(),
             groups: vec![GroupRow {
                 name: "*".to_owned(),
@@ -348,8 +379,9 @@ mod tests {
         };
         assert!(
             store
-                .record_evaluation(&record(id, "Alert", vec![transition]), 60)
+                .record_evaluations(&[record(id, "Alert", vec![transition])], 60)
                 .unwrap()
+                == [true]
         );
         let stored = store.monitor(id).unwrap().unwrap();
         assert_eq!(
@@ -379,7 +411,7 @@ mod tests {
 
         // An evaluation that does not change the overall state keeps its modification time.
         store
-            .record_evaluation(&record(id, "Alert", vec![]), 120)
+            .record_evaluations(&[record(id, "Alert", vec![])], 120)
             .unwrap();
         assert_eq!(
             store.monitor(id).unwrap().unwrap().overall_state_modified,
@@ -398,7 +430,33 @@ mod tests {
         assert!(store.monitor_groups(id).unwrap().is_empty());
         assert!(store.delete_monitor(id).unwrap());
         assert!(!store.delete_monitor(id).unwrap());
-        assert!(!store.record_evaluation(&record(id, "OK", vec![]), 180).unwrap());
+        // The deleted monitor had the highest id: the next one still gets a new id.
+        // A batch writes what it can: the deleted monitor is skipped, the others are written.
+        let other = store
+            .insert_monitor(&json!({"name": "n", "query": "q"}), 1_000)
+            .unwrap();
+        let updated = store
+            .insert_monitor(&json!({"name": "u", "query": "q"}), 1_000)
+            .unwrap();
+        assert!(
+            store
+                .update_monitor(updated, &json!({"name": "u", "query": "q2"}), 3_000, true)
+                .unwrap()
+        );
+        let records = [
+            record(id, "OK", vec![]),
+            record(other, "OK", vec![]),
+            record(updated, "OK", vec![]),
+        ];
+        // Deleted, written, and updated after it was read (its `modified` is no longer 1,000).
+        assert_eq!(
+            store.record_evaluations(&records, 3_060).unwrap(),
+            [false, true, false]
+        );
+        assert_eq!(store.monitor(updated).unwrap().unwrap().overall_state, "No Data");
+        assert!(store.delete_monitor(updated).unwrap());
+        assert_eq!(store.monitor(other).unwrap().unwrap().overall_state, "OK");
+        assert!(store.delete_monitor(other).unwrap());
         assert_eq!(store.monitors().unwrap().len(), 0);
     }
 }

@@ -226,7 +226,40 @@ const MIGRATIONS: &[&str] = &[
         added        INTEGER NOT NULL,          -- epoch ms
         PRIMARY KEY (list_id, dashboard_id)
     ) WITHOUT ROWID;",
+    // 7: ids that are never handed out twice. Without AUTOINCREMENT SQLite reuses the highest id after it
+    // is deleted, and Datadog never reuses a monitor's or a list's id: a downtime naming a deleted monitor
+    // must not mute the next one created. Each row holds the last id given out for its table.
+    "CREATE TABLE id_floors (
+        name TEXT PRIMARY KEY,                  -- the table: 'monitors' or 'dashboard_lists'
+        last INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO id_floors (name, last) SELECT 'monitors', COALESCE(MAX(id), 0) FROM monitors;
+    INSERT INTO id_floors (name, last) SELECT 'dashboard_lists', COALESCE(MAX(id), 0) FROM dashboard_lists;",
 ];
+
+/// The tables whose ids are handed out from `id_floors`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum IdTable {
+    Monitors,
+    DashboardLists,
+}
+
+/// The next id for `table`: one past the last ever given out, so a deleted row's id is never reused.
+pub(crate) fn next_id(conn: &Connection, table: IdTable) -> rusqlite::Result<i64> {
+    let (name, query) = match table {
+        IdTable::Monitors => (
+            "monitors",
+            "UPDATE id_floors SET last = MAX(last, (SELECT COALESCE(MAX(id), 0) FROM monitors)) + 1
+             WHERE name = ?1 RETURNING last",
+        ),
+        IdTable::DashboardLists => (
+            "dashboard_lists",
+            "UPDATE id_floors SET last = MAX(last, (SELECT COALESCE(MAX(id), 0) FROM dashboard_lists)) + 1
+             WHERE name = ?1 RETURNING last",
+        ),
+    };
+    conn.prepare_cached(query)?.query_row([name], |row| row.get(0))
+}
 
 pub(crate) fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);

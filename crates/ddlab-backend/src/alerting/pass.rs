@@ -2,7 +2,7 @@
 //! written to the store whole with its transitions, events and notifications. Blocking: it runs on the
 //! blocking pool.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use ddlab_monitor::notify::{HostInfo, MonitorInfo, notice};
 use ddlab_monitor::state::{GroupState, Mute, Status, Transition, observe, step};
@@ -14,6 +14,10 @@ use serde_json::{Map, Value, json};
 
 use super::model::{DowntimeDef, MonitorDef};
 use crate::source::StoreSource;
+
+/// How many monitors' evaluations one write transaction holds: large enough that commits are rare, small
+/// enough that intake waiting for the writer is not held up for long.
+const WRITE_BATCH: usize = 100;
 
 /// What a pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -70,8 +74,15 @@ pub(crate) fn run(store: &Store, now: i64, app_url: &str) -> Result<PassReport, 
             )
         })
         .collect();
-    // One source for the pass: host tags are read once however many monitors there are.
+    // One source for the pass: host tags are read once however many monitors there are. The groups'
+    // previous states are read in one query too, and evaluations are written in batches: per-monitor
+    // reads and commits would cost more than the monitors' own queries.
     let source = StoreSource::new(store);
+    let mut previous_groups: HashMap<i64, Vec<GroupState>> = HashMap::new();
+    for (id, row) in store.all_monitor_groups()? {
+        previous_groups.entry(id).or_default().push(group_from_row(&row));
+    }
+    let mut batch: Vec<EvaluationRecord> = Vec::with_capacity(WRITE_BATCH);
     for record in store.monitors()? {
         let def = match MonitorDef::from_stored(record.id, &record.definition) {
             Ok(def) => def,
@@ -84,7 +95,7 @@ pub(crate) fn run(store: &Store, now: i64, app_url: &str) -> Result<PassReport, 
             continue;
         };
         report.monitors += 1;
-        let previous: Vec<GroupState> = store.monitor_groups(def.id)?.iter().map(group_from_row).collect();
+        let previous = previous_groups.remove(&def.id).unwrap_or_default();
         let observations = match observe(query, &def.options, &source, now) {
             Ok(observations) => observations,
             Err(err) => {
@@ -106,13 +117,19 @@ pub(crate) fn run(store: &Store, now: i64, app_url: &str) -> Result<PassReport, 
         report.notifications += transitions.iter().map(|t| t.notifications.len()).sum::<usize>();
         let record = EvaluationRecord {
             monitor_id: def.id,
+            definition_modified: record.modified,
             overall_state: evaluation.overall.name().to_owned(),
             groups: evaluation.groups.iter().map(group_to_row).collect(),
             removed: evaluation.removed.clone(),
             transitions,
         };
-        store.record_evaluation(&record, now)?;
+        batch.push(record);
+        if batch.len() == WRITE_BATCH {
+            store.record_evaluations(&batch, now)?;
+            batch.clear();
+        }
     }
+    store.record_evaluations(&batch, now)?;
     Ok(report)
 }
 
