@@ -390,18 +390,18 @@ pub(crate) fn insert_notification(
     origin_id: Option<i64>,
     now: i64,
 ) -> rusqlite::Result<i64> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO notifications (created_at, origin, origin_id, handle, subject, body, state, next_attempt)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'recorded', ?1)",
-        params![
+    )?
+    .execute(params![
             now,
             notification.origin,
             origin_id,
             notification.handle,
             notification.subject,
             notification.body
-        ],
-    )?;
+        ])?;
     Ok(conn.last_insert_rowid())
 }
 

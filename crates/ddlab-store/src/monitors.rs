@@ -33,8 +33,9 @@ pub struct MonitorRecord {
 pub struct GroupRow {
     pub name: String,
     pub status: String,
-    /// The rest of the state (JSON object), as the backend keeps it.
-    pub state: Value,
+    /// The rest of the state, a JSON object as the backend writes it; the store keeps its text and never
+    /// parses it, so a pass over thousands of groups pays for one (typed) parse in the backend.
+    pub state: String,
 }
 
 /// One transition of a group.
@@ -139,6 +140,17 @@ impl Store {
         })
     }
 
+    /// Every monitor's id and `modified` (epoch ms), by id: enough to tell which definitions changed.
+    pub fn monitor_versions(&self) -> Result<Vec<(i64, i64)>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached("SELECT id, modified FROM monitors ORDER BY id")?;
+            let found = stmt
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            Ok(found)
+        })
+    }
+
     /// The groups of a monitor, by name.
     pub fn monitor_groups(&self, id: i64) -> Result<Vec<GroupRow>, StoreError> {
         self.read(|conn| groups_of(conn, id))
@@ -152,13 +164,12 @@ impl Store {
             )?;
             let found = stmt
                 .query_map([], |row| {
-                    let state: String = row.get(3)?;
                     Ok((
                         row.get(0)?,
                         GroupRow {
                             name: row.get(1)?,
                             status: row.get(2)?,
-                            state: serde_json::from_str(&state).unwrap_or(Value::Null),
+                            state: row.get(3)?,
                         },
                     ))
                 })?
@@ -215,14 +226,21 @@ fn write_evaluation(
     record: &EvaluationRecord,
     now: i64,
 ) -> Result<bool, StoreError> {
-    let previous: Option<(String, i64)> = tx
-        .prepare_cached("SELECT overall_state, modified FROM monitors WHERE id = ?1")?
-        .query_row([record.monitor_id], |row| Ok((row.get(0)?, row.get(1)?)))
-        .optional()?;
-    let Some((previous, modified)) = previous else {
-        return Ok(false);
-    };
-    if modified != record.definition_modified {
+    // The monitor row first: no row changes when the monitor was deleted or updated since it was read,
+    // and then nothing else is written.
+    let updated = tx
+        .prepare_cached(
+            "UPDATE monitors SET overall_state = ?2, last_evaluated = ?3,
+                overall_state_modified = CASE WHEN overall_state != ?2 THEN ?3 ELSE overall_state_modified END
+             WHERE id = ?1 AND modified = ?4",
+        )?
+        .execute(params![
+            record.monitor_id,
+            record.overall_state,
+            now,
+            record.definition_modified
+        ])?;
+    if updated == 0 {
         return Ok(false);
     }
     {
@@ -231,12 +249,7 @@ fn write_evaluation(
              ON CONFLICT (monitor_id, name) DO UPDATE SET status = excluded.status, state = excluded.state",
         )?;
         for group in &record.groups {
-            upsert.execute(params![
-                record.monitor_id,
-                group.name,
-                group.status,
-                group.state.to_string()
-            ])?;
+            upsert.execute(params![record.monitor_id, group.name, group.status, group.state])?;
         }
         let mut remove =
             tx.prepare_cached("DELETE FROM monitor_groups WHERE monitor_id = ?1 AND name = ?2")?;
@@ -269,18 +282,6 @@ fn write_evaluation(
             .execute(params![id, variables.to_string()])?;
         }
     }
-    let state_changed = previous != record.overall_state;
-    tx.prepare_cached(
-        "UPDATE monitors SET overall_state = ?2, last_evaluated = ?3,
-            overall_state_modified = CASE WHEN ?4 THEN ?3 ELSE overall_state_modified END
-         WHERE id = ?1",
-    )?
-    .execute(params![
-        record.monitor_id,
-        record.overall_state,
-        now,
-        state_changed
-    ])?;
     Ok(true)
 }
 
@@ -306,11 +307,10 @@ fn groups_of(conn: &Connection, id: i64) -> Result<Vec<GroupRow>, StoreError> {
     )?;
     let found = stmt
         .query_map([id], |row| {
-            let state: String = row.get(2)?;
             Ok(GroupRow {
                 name: row.get(0)?,
                 status: row.get(1)?,
-                state: serde_json::from_str(&state).unwrap_or(Value::Null),
+                state: row.get(2)?,
             })
         })?
         .collect::<Result<_, _>>()?;
@@ -332,7 +332,7 @@ mod tests {
             groups: vec![GroupRow {
                 name: "*".to_owned(),
                 status: status.to_owned(),
-                state: json!({"value": 900.0}),
+                state: json!({"value": 900.0}).to_string(),
             }],
             removed: vec![],
             transitions,
@@ -347,6 +347,7 @@ mod tests {
             .unwrap();
         let stored = store.monitor(id).unwrap().unwrap();
         assert_eq!(stored.overall_state, "No Data");
+        assert_eq!(store.monitor_versions().unwrap(), [(id, 1_000)]);
         assert_eq!(stored.definition["name"], "m");
         let transition = TransitionEvent {
             history: HistoryRow {
@@ -392,7 +393,7 @@ mod tests {
             ),
             ("Alert", Some(60), Some(60))
         );
-        assert_eq!(store.monitor_groups(id).unwrap()[0].state["value"], 900.0);
+        assert_eq!(store.monitor_groups(id).unwrap()[0].state, r#"{"value":900.0}"#);
         let history = store.monitor_history(id, 10).unwrap();
         assert_eq!(history.len(), 1);
         let event = store.event(history[0].event_id.unwrap()).unwrap().unwrap();

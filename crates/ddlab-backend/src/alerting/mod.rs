@@ -29,8 +29,8 @@ const DELIVERY_BATCH: usize = 100;
 #[derive(Debug)]
 pub struct Alerting {
     delivery: Delivery,
-    /// One evaluation pass at a time.
-    pass_lock: Mutex<()>,
+    /// One evaluation pass at a time; the lock holds what a pass keeps for the next.
+    pass_lock: Mutex<pass::PassCache>,
     /// One delivery pass at a time, so a notification is never sent twice.
     deliver_lock: Mutex<()>,
     wake: Notify,
@@ -52,7 +52,7 @@ impl Alerting {
     ) -> anyhow::Result<Alerting> {
         Ok(Alerting {
             delivery: Delivery::new(config, state_dir)?,
-            pass_lock: Mutex::new(()),
+            pass_lock: Mutex::new(pass::PassCache::default()),
             deliver_lock: Mutex::new(()),
             wake: Notify::new(),
         })
@@ -66,13 +66,19 @@ impl Alerting {
 
 /// Runs one evaluation pass at the backend clock's now, then wakes the deliverer.
 pub(crate) async fn evaluate(state: &AppState) -> anyhow::Result<PassReport> {
-    let _pass = state.alerting.pass_lock.lock().await;
+    let mut cache = state.alerting.pass_lock.lock().await;
     let now = state.clock.now();
     let store = Arc::clone(&state.store);
     let app_url = state.app_url.clone();
-    let report = tokio::task::spawn_blocking(move || pass::run(&store, now, &app_url))
-        .await
-        .context("the evaluation task failed")??;
+    // A pass that fails leaves no cache behind: the next one reads every group from the store.
+    let mut kept = std::mem::take(&mut *cache);
+    let report = tokio::task::spawn_blocking(move || {
+        pass::run(&store, now, &app_url, &mut kept).map(|report| (report, kept))
+    })
+    .await
+    .context("the evaluation task failed")??;
+    let (report, kept) = report;
+    *cache = kept;
     state.alerting.wake.notify_one();
     Ok(report)
 }

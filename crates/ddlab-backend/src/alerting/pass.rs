@@ -2,13 +2,14 @@
 //! written to the store whole with its transitions, events and notifications. Blocking: it runs on the
 //! blocking pool.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use ddlab_monitor::notify::{HostInfo, MonitorInfo, notice};
 use ddlab_monitor::state::{GroupState, Mute, Status, Transition, observe, step};
 use ddlab_store::{
-    ActivePeriod, EvaluationRecord, GroupRow, HistoryRow, NewEvent, NewNotification, Store, StoreError,
-    TransitionEvent,
+    ActivePeriod, EvaluationRecord, GroupRow, HistoryRow, MonitorRecord, NewEvent, NewNotification, Store,
+    StoreError, TransitionEvent,
 };
 use serde_json::{Map, Value, json};
 
@@ -37,8 +38,13 @@ struct Ended<'a> {
     how: &'static str,
 }
 
-/// Runs one pass.
-pub(crate) fn run(store: &Store, now: i64, app_url: &str) -> Result<PassReport, StoreError> {
+/// Runs one pass. `cache` is what the previous pass kept; the pass updates it for the next.
+pub(crate) fn run(
+    store: &Store,
+    now: i64,
+    app_url: &str,
+    cache: &mut PassCache,
+) -> Result<PassReport, StoreError> {
     let mut report = PassReport {
         now,
         ..PassReport::default()
@@ -75,32 +81,69 @@ pub(crate) fn run(store: &Store, now: i64, app_url: &str) -> Result<PassReport, 
         })
         .collect();
     // One source for the pass: host tags are read once however many monitors there are. The groups'
-    // previous states are read in one query too, and evaluations are written in batches: per-monitor
-    // reads and commits would cost more than the monitors' own queries.
+    // previous states come from the last pass's cache (or, for monitors it does not hold, from one read of
+    // every group), and evaluations are written in batches: per-monitor reads and commits would cost more
+    // than the monitors' own queries.
     let source = StoreSource::new(store);
-    let mut previous_groups: HashMap<i64, Vec<GroupState>> = HashMap::new();
-    for (id, row) in store.all_monitor_groups()? {
-        previous_groups.entry(id).or_default().push(group_from_row(&row));
+    let versions = store.monitor_versions()?;
+    cache.retain(|id, cached| {
+        versions
+            .iter()
+            .any(|&(v, modified)| v == *id && modified == cached.modified)
+    });
+    let mut misses: HashMap<i64, (MonitorRecord, Vec<GroupState>)> = HashMap::new();
+    if versions.iter().any(|(id, _)| !cache.contains_key(id)) {
+        for record in store.monitors()? {
+            if !cache.contains_key(&record.id) {
+                misses.insert(record.id, (record, Vec::new()));
+            }
+        }
+        for (id, row) in store.all_monitor_groups()? {
+            if let Some((_, groups)) = misses.get_mut(&id) {
+                groups.push(group_from_row(&row));
+            }
+        }
     }
     let mut batch: Vec<EvaluationRecord> = Vec::with_capacity(WRITE_BATCH);
-    for record in store.monitors()? {
-        let def = match MonitorDef::from_stored(record.id, &record.definition) {
-            Ok(def) => def,
-            Err(err) => {
-                report.errors.push(format!("monitor {}: {err}", record.id));
-                continue;
-            }
+    let mut written: Vec<(i64, Cached)> = Vec::with_capacity(WRITE_BATCH);
+    for (id, record_modified) in versions {
+        let (def, previous) = match (cache.remove(&id), misses.remove(&id)) {
+            (Some(cached), _) => (cached.def, cached.groups),
+            (None, Some((record, groups))) => match MonitorDef::from_stored(id, &record.definition) {
+                Ok(def) => (def, groups),
+                Err(err) => {
+                    report.errors.push(format!("monitor {id}: {err}"));
+                    continue;
+                }
+            },
+            // Created after the versions were read: the next pass has it.
+            (None, None) => continue,
         };
         let Some(query) = &def.query else {
+            cache.insert(
+                id,
+                Cached {
+                    modified: record_modified,
+                    def,
+                    groups: previous,
+                },
+            );
             continue;
         };
         report.monitors += 1;
-        let previous = previous_groups.remove(&def.id).unwrap_or_default();
         let observations = match observe(query, &def.options, &source, now) {
             Ok(observations) => observations,
             Err(err) => {
                 tracing::warn!(monitor = def.id, error = %err, "Monitor evaluation failed; its state is kept.");
                 report.errors.push(format!("monitor {}: {err}", def.id));
+                cache.insert(
+                    id,
+                    Cached {
+                        modified: record_modified,
+                        def,
+                        groups: previous,
+                    },
+                );
                 continue;
             }
         };
@@ -117,20 +160,60 @@ pub(crate) fn run(store: &Store, now: i64, app_url: &str) -> Result<PassReport, 
         report.notifications += transitions.iter().map(|t| t.notifications.len()).sum::<usize>();
         let record = EvaluationRecord {
             monitor_id: def.id,
-            definition_modified: record.modified,
+            definition_modified: record_modified,
             overall_state: evaluation.overall.name().to_owned(),
             groups: evaluation.groups.iter().map(group_to_row).collect(),
             removed: evaluation.removed.clone(),
             transitions,
         };
         batch.push(record);
+        written.push((
+            id,
+            Cached {
+                modified: record_modified,
+                def,
+                groups: evaluation.groups,
+            },
+        ));
         if batch.len() == WRITE_BATCH {
-            store.record_evaluations(&batch, now)?;
-            batch.clear();
+            write_batch(store, &mut batch, &mut written, cache, now)?;
         }
     }
-    store.record_evaluations(&batch, now)?;
+    write_batch(store, &mut batch, &mut written, cache, now)?;
     Ok(report)
+}
+
+/// A monitor's parsed definition and its groups as the last pass wrote them, while its definition is
+/// unchanged.
+#[derive(Debug)]
+pub(crate) struct Cached {
+    /// The definition's `modified` the entry was made under.
+    modified: i64,
+    def: MonitorDef,
+    groups: Vec<GroupState>,
+}
+
+/// What a pass keeps for the next one: each monitor's definition and group states. The store stays the
+/// truth: an entry is used only while the monitor's `modified` is unchanged, and only a write that the
+/// store accepted makes one.
+pub(crate) type PassCache = HashMap<i64, Cached>;
+
+/// Writes a batch of evaluations and keeps, for the next pass, the groups of those the store accepted.
+fn write_batch(
+    store: &Store,
+    batch: &mut Vec<EvaluationRecord>,
+    written: &mut Vec<(i64, Cached)>,
+    cache: &mut PassCache,
+    now: i64,
+) -> Result<(), StoreError> {
+    let accepted = store.record_evaluations(batch, now)?;
+    for ((id, cached), accepted) in written.drain(..).zip(accepted) {
+        if accepted {
+            cache.insert(id, cached);
+        }
+    }
+    batch.clear();
+    Ok(())
 }
 
 /// How downtimes and legacy mutes bear on one group of one monitor.
@@ -397,47 +480,89 @@ fn transition_event(
     }
 }
 
+/// A group's state as the `state` column keeps it (everything but its name and status), written and read
+/// with serde: a pass reads and writes one per group, and typed (de)serialisation is several times
+/// cheaper than going through `serde_json::Value`. Empty fields are left out: every pass rewrites every
+/// group, and the bytes written are most of what that costs.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub(crate) struct StoredGroup<'a> {
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub(crate) tags: Cow<'a, [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) value: Option<f64>,
+    pub(crate) first_seen: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) last_data: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) first_triggered: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) last_triggered: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) last_notified: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) last_resolved: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) last_nodata: Option<i64>,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub(crate) renotified: u32,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) muted_trigger: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) host: Option<Cow<'a, str>>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl StoredGroup<'static> {
+    /// Reads a stored state; an unreadable one (written by hand, or by a future version) counts as empty
+    /// rather than stopping the monitor's evaluation.
+    pub(crate) fn parse(text: &str) -> StoredGroup<'static> {
+        serde_json::from_str(text).unwrap_or_default()
+    }
+}
+
 pub(crate) fn group_to_row(group: &GroupState) -> GroupRow {
+    let stored = StoredGroup {
+        tags: Cow::Borrowed(&group.tags),
+        value: group.value,
+        first_seen: group.first_seen,
+        last_data: group.last_data,
+        first_triggered: group.first_triggered,
+        last_triggered: group.last_triggered,
+        last_notified: group.last_notified,
+        last_resolved: group.last_resolved,
+        last_nodata: group.last_nodata,
+        renotified: group.renotified,
+        muted_trigger: group.muted_trigger,
+        host: group.host.as_deref().map(Cow::Borrowed),
+    };
     GroupRow {
         name: group.name.clone(),
         status: group.status.name().to_owned(),
-        state: json!({
-            "tags": group.tags,
-            "value": group.value,
-            "first_seen": group.first_seen,
-            "last_data": group.last_data,
-            "first_triggered": group.first_triggered,
-            "last_triggered": group.last_triggered,
-            "last_notified": group.last_notified,
-            "last_resolved": group.last_resolved,
-            "last_nodata": group.last_nodata,
-            "renotified": group.renotified,
-            "muted_trigger": group.muted_trigger,
-            "host": group.host,
-        }),
+        // Serialising plain numbers, strings and lists cannot fail.
+        state: serde_json::to_string(&stored).unwrap_or_default(),
     }
 }
 
 pub(crate) fn group_from_row(row: &GroupRow) -> GroupState {
-    let s = &row.state;
-    let int = |key: &str| s[key].as_i64();
+    let stored = StoredGroup::parse(&row.state);
     GroupState {
         name: row.name.clone(),
-        tags: super::model::string_list(s.get("tags"), "tags").unwrap_or_default(),
+        tags: stored.tags.into_owned(),
         status: Status::parse(&row.status).unwrap_or(Status::Ok),
-        value: s["value"].as_f64(),
-        first_seen: int("first_seen").unwrap_or(0),
-        last_data: int("last_data"),
-        first_triggered: int("first_triggered"),
-        last_triggered: int("last_triggered"),
-        last_notified: int("last_notified"),
-        last_resolved: int("last_resolved"),
-        last_nodata: int("last_nodata"),
-        renotified: s["renotified"]
-            .as_u64()
-            .and_then(|n| u32::try_from(n).ok())
-            .unwrap_or(0),
-        muted_trigger: s["muted_trigger"].as_bool().unwrap_or(false),
-        host: s["host"].as_str().map(str::to_owned),
+        value: stored.value,
+        first_seen: stored.first_seen,
+        last_data: stored.last_data,
+        first_triggered: stored.first_triggered,
+        last_triggered: stored.last_triggered,
+        last_notified: stored.last_notified,
+        last_resolved: stored.last_resolved,
+        last_nodata: stored.last_nodata,
+        renotified: stored.renotified,
+        muted_trigger: stored.muted_trigger,
+        host: stored.host.map(Cow::into_owned),
     }
 }

@@ -301,6 +301,46 @@ async fn bad_monitors_get_datadogs_messages_with_positions() {
 }
 
 #[tokio::test]
+async fn passes_carry_group_states_forward_and_start_over_after_an_update() {
+    let lab = lab();
+    let mut grouped = exercise_monitor();
+    grouped["query"] = json!("avg(last_5m):avg:my_metric{*} by {host} > 800");
+    grouped["options"]["new_group_delay"] = json!(0);
+    let id = lab.ok("POST", "/api/v1/monitor", Some(grouped.clone())).await["id"]
+        .as_i64()
+        .unwrap();
+    let alert_since = |monitor: &Value| monitor["state"]["groups"]["host:lab"]["last_triggered_ts"].clone();
+    lab.post_metric("lab", T0 - 300, T0 + 1, 900.0).await;
+    lab.evaluate().await;
+    // The second pass starts from the first one's states (kept between passes): still in Alert since T0.
+    lab.state.clock.set(T0 + 60);
+    lab.post_metric("lab", T0 + 1, T0 + 61, 900.0).await;
+    let report = lab.evaluate().await;
+    assert_eq!(report["evaluation"]["transitions"], 0, "{report}");
+    let monitor = lab
+        .ok("GET", &format!("/api/v1/monitor/{id}?group_states=all"), None)
+        .await;
+    assert_eq!(alert_since(&monitor), T0);
+    // An update starts the groups over: the next pass triggers again, at its own time.
+    grouped["options"]["thresholds"]["critical"] = json!(850.0);
+    grouped["query"] = json!("avg(last_5m):avg:my_metric{*} by {host} > 850");
+    lab.ok("PUT", &format!("/api/v1/monitor/{id}"), Some(grouped))
+        .await;
+    lab.state.clock.set(T0 + 120);
+    lab.post_metric("lab", T0 + 61, T0 + 121, 900.0).await;
+    let report = lab.evaluate().await;
+    assert_eq!(report["evaluation"]["transitions"], 1, "{report}");
+    let monitor = lab
+        .ok("GET", &format!("/api/v1/monitor/{id}?group_states=all"), None)
+        .await;
+    assert_eq!(alert_since(&monitor), T0 + 120);
+    // A deleted monitor leaves nothing behind for later passes.
+    lab.ok("DELETE", &format!("/api/v1/monitor/{id}"), None).await;
+    let report = lab.evaluate().await;
+    assert_eq!(report["evaluation"]["monitors"], 0, "{report}");
+}
+
+#[tokio::test]
 async fn search_and_group_search_see_evaluated_states() {
     let lab = lab();
     let mut grouped = exercise_monitor();

@@ -19,6 +19,7 @@ use super::blocking;
 use super::error::ApiError;
 use crate::AppState;
 use crate::alerting::model::{DowntimeDef, MonitorDef, normalise_monitor};
+use crate::alerting::pass::StoredGroup;
 
 /// The organisation id the lab answers with.
 pub(crate) const ORG_ID: i64 = 1;
@@ -403,7 +404,8 @@ pub(crate) async fn group_search(
             continue;
         };
         let def = MonitorDef::from_stored(record.id, &record.definition).ok();
-        let tags = crate::alerting::pass::group_from_row(group).tags;
+        let state = StoredGroup::parse(&group.state);
+        let tags = state.tags.clone().into_owned();
         let matching: Vec<&DowntimeDef> = downtimes
             .iter()
             .filter(|d| d.active_at(now).is_some() && def.as_ref().is_some_and(|m| d.applies(m, &tags)))
@@ -419,8 +421,8 @@ pub(crate) async fn group_search(
             "group": display_group(&group.name),
             "group_tags": if group.name == UNGROUPED { vec!["*".to_owned()] } else { group.name.split(',').map(str::to_owned).collect() },
             "status": group.status,
-            "last_triggered_ts": group.state["last_triggered"],
-            "last_nodata_ts": group.state["last_nodata"],
+            "last_triggered_ts": state.last_triggered,
+            "last_nodata_ts": state.last_nodata,
             "muted": muted,
             "muted_until_ts": Value::Null,
             "downtimes": matching.iter().map(|d| json!({"id": d.id, "uuid": d.uuid})).collect::<Vec<_>>(),
@@ -568,16 +570,17 @@ pub(crate) fn monitor_json(
             .iter()
             .filter(|g| all || Status::parse(&g.status).is_some_and(|s| wanted.contains(&s)))
             .map(|g| {
+                let state = StoredGroup::parse(&g.state);
                 (
                     g.name.clone(),
                     json!({
                         "name": g.name,
                         "status": g.status,
-                        "last_triggered_ts": g.state["last_triggered"],
-                        "last_notified_ts": g.state["last_notified"],
-                        "last_resolved_ts": g.state["last_resolved"],
-                        "last_nodata_ts": g.state["last_nodata"],
-                        "triggering_value": g.state["value"],
+                        "last_triggered_ts": state.last_triggered,
+                        "last_notified_ts": state.last_notified,
+                        "last_resolved_ts": state.last_resolved,
+                        "last_nodata_ts": state.last_nodata,
+                        "triggering_value": state.value,
                     }),
                 )
             })

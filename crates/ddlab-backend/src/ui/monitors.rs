@@ -18,6 +18,7 @@ use super::widget::{self, Body, Frame};
 use super::{PageError, ago, badge, viewer_tz, when};
 use crate::AppState;
 use crate::alerting::model::DowntimeDef;
+use crate::alerting::pass::StoredGroup;
 use crate::http::blocking;
 
 /// `GET /monitors/manage`.
@@ -296,8 +297,9 @@ fn thresholds_text(options: &Value) -> String {
 }
 
 fn group_row(g: &GroupRow) -> Markup {
-    let value = g.state["value"].as_f64();
-    let triggered = g.state["last_triggered"].as_i64().filter(|t| *t > 0);
+    let state = StoredGroup::parse(&g.state);
+    let value = state.value;
+    let triggered = state.last_triggered.filter(|t| *t > 0);
     html! {
         tr {
             td.mono.small { (if g.name.is_empty() || g.name == "*" { "(all)" } else { g.name.as_str() }) }
