@@ -81,6 +81,32 @@ pub(crate) fn run() -> anyhow::Result<()> {
         }
         commands.push(command);
     }
+    // The backend's memory idle and under the load test's mix (the same command as `cargo xtask load`).
+    let load_args = crate::load::LoadArgs {
+        clients: 32,
+        seconds: 20,
+        json: true,
+    };
+    println!("==> cargo xtask load --clients 32 --seconds 20 (backend RSS idle and under load)");
+    let (loaded, _) = crate::load::measure(&load_args)?;
+    if loaded["errors"].as_u64() != Some(0) {
+        bail!(
+            "the load run behind the RSS figures had errors: {}",
+            loaded["error_messages"]
+        );
+    }
+    let mb = |key: &str| loaded["backend_rss_mb"][key].as_f64().unwrap_or(0.0);
+    all.insert(
+        "load".to_owned(),
+        serde_json::json!([
+            {"name": "backend idle RSS after start-up (a day of demo data)",
+             "ours": mb("idle"), "ours_display": format!("{:.1} MB", mb("idle")), "goal": "report"},
+            {"name": format!("backend peak RSS under load (32 clients, 20 s, {:.0} requests/s, p99 {:.1} ms, 0 errors)",
+                loaded["requests_per_second"].as_f64().unwrap_or(0.0), loaded["p99_ms"].as_f64().unwrap_or(0.0)),
+             "ours": mb("peak"), "ours_display": format!("{:.1} MB", mb("peak")), "goal": "report"},
+        ]),
+    );
+    commands.push("cargo xtask load --clients 32 --seconds 20".to_owned());
     let machine = format!("{}; load average at the start: {load}", machine());
     let date = command_output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]).unwrap_or_default();
     let report =

@@ -28,13 +28,13 @@ const KEPT_ERRORS: usize = 10;
 pub(crate) struct LoadArgs {
     /// Concurrent clients, each with its own keep-alive connection.
     #[arg(long, default_value_t = 32)]
-    clients: usize,
+    pub(crate) clients: usize,
     /// How long the clients run, in seconds.
     #[arg(long, default_value_t = 60)]
-    seconds: u64,
+    pub(crate) seconds: u64,
     /// Print the report as JSON.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 /// The kinds of request, in the order each client cycles through them (intake twice: it is the bulk of a
@@ -81,6 +81,23 @@ struct Seen {
 }
 
 pub(crate) fn run(args: &LoadArgs) -> anyhow::Result<()> {
+    let (report, log_tail) = measure(args)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", markdown(&report));
+    }
+    let errors = report["errors"].as_u64().unwrap_or(0);
+    if errors > 0 {
+        eprintln!("--- backend log (last lines) ---\n{log_tail}");
+        bail!("{errors} requests failed under load (see above)");
+    }
+    Ok(())
+}
+
+/// Starts a backend, runs the clients against it, and answers the report and the end of the backend's
+/// log. `cargo xtask bench` uses it for the backend's RSS idle and under load.
+pub(crate) fn measure(args: &LoadArgs) -> anyhow::Result<(Value, String)> {
     if args.clients == 0 || args.seconds == 0 {
         bail!("--clients and --seconds must be at least 1");
     }
@@ -105,17 +122,7 @@ pub(crate) fn run(args: &LoadArgs) -> anyhow::Result<()> {
     let loaded_rss = rss(backend.pid(), "VmRSS")?;
     let peak_rss = rss(backend.pid(), "VmHWM")?;
     let report = report(args, &seen, elapsed, idle_rss, loaded_rss, peak_rss);
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print!("{}", markdown(&report));
-    }
-    let errors = report["errors"].as_u64().unwrap_or(0);
-    if errors > 0 {
-        eprintln!("--- backend log (last lines) ---\n{}", backend.log_tail(30));
-        bail!("{errors} requests failed under load (see above)");
-    }
-    Ok(())
+    Ok((report, backend.log_tail(30)))
 }
 
 /// Runs the clients until `limit` and merges what they saw.
