@@ -10,6 +10,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
 use axum::Router;
@@ -513,6 +514,87 @@ async fn a_share_token_shows_its_own_dashboard_and_nothing_else() {
         "{} {}",
         private.status,
         private.text()
+    );
+}
+
+#[tokio::test]
+async fn every_file_of_the_state_folder_is_its_owners_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let state_dir = dir.path().join("state");
+    // A state folder made by hand with the usual umask is narrowed at start.
+    std::fs::create_dir(&state_dir).unwrap();
+    std::fs::set_permissions(&state_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = Config {
+        state_dir: state_dir.clone(),
+        listen: "127.0.0.1:8480".parse().unwrap(),
+        test_mode: true,
+        keys: None,
+        public_url: None,
+        notifications: NotificationConfig::default(),
+    };
+    let state = AppState::open(&config).unwrap();
+    let (api, app) = (
+        state.keys.api_key.expose().to_owned(),
+        state.keys.app_key.expose().to_owned(),
+    );
+    let lab = Lab {
+        _dir: dir,
+        router: router(state),
+    };
+    let both = keys(Some(&api), Some(&app));
+    // Every kind of file the backend writes: the keys and database (at start), an e-mail in the outbox,
+    // a graph snapshot.
+    let event = json!({"title": "Deploy", "text": "done @dev@example.com"});
+    let posted = lab.send("POST", "/api/v1/events", &both, Some(&event)).await;
+    assert_eq!(posted.status, StatusCode::ACCEPTED, "{}", posted.text());
+    let delivered = lab
+        .send("POST", "/ddlab/test/notifications/deliver", &both, None)
+        .await;
+    assert_eq!(delivered.json()["delivery"]["sent"], 1, "{}", delivered.text());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let snapshot = format!(
+        "/api/v1/graph/snapshot?metric_query=avg:system.load.1{{*}}&start={}&end={now}",
+        now - 3600
+    );
+    let answer = lab.call("GET", &snapshot, &both).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+
+    let mut seen = Vec::new();
+    let mut wide = Vec::new();
+    let mut pending = vec![state_dir.clone()];
+    while let Some(path) = pending.pop() {
+        let meta = std::fs::metadata(&path).unwrap();
+        let mode = meta.permissions().mode() & 0o777;
+        let expected = if meta.is_dir() { 0o700 } else { 0o600 };
+        if mode != expected {
+            wide.push(format!("{} is {mode:o}, expected {expected:o}", path.display()));
+        }
+        if meta.is_dir() {
+            pending.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        }
+        let relative = path.strip_prefix(&state_dir).unwrap().display().to_string();
+        seen.push(relative);
+    }
+    assert!(wide.is_empty(), "{wide:#?}");
+    for expected in [
+        "keys.json",
+        "ddlab.db",
+        "ddlab.db-wal",
+        "outbox/00000001.eml",
+        "snapshots",
+    ] {
+        assert!(
+            seen.iter().any(|s| s == expected),
+            "the state folder has no {expected}, so its mode went unchecked: {seen:?}"
+        );
+    }
+    assert!(
+        seen.iter()
+            .any(|s| s.starts_with("snapshots/") && s.ends_with(".png")),
+        "no snapshot PNG: {seen:?}"
     );
 }
 
