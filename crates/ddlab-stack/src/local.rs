@@ -283,12 +283,17 @@ impl Lab {
     /// owner only (0700), narrowing them if an older version made them wider: the backend's keys, the
     /// agent's staged configuration (it holds the MySQL password), the logs, the mail and the database.
     fn private_state(&self) -> Result<(), StackError> {
+        // The Maildir's own folders too: Python's `mailbox.Maildir` makes `tmp/`, `new/` and `cur/` only
+        // when it creates the Maildir itself, and cannot store a message without them.
         let dirs = [
             self.state.clone(),
             self.state.join("run"),
             self.state.join("logs"),
             self.state.join("agent"),
-            self.state.join("mail"),
+            self.mail_dir(),
+            self.mail_dir().join("tmp"),
+            self.mail_dir().join("new"),
+            self.mail_dir().join("cur"),
             self.state.join("mysql"),
         ];
         for dir in dirs {

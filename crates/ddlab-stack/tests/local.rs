@@ -146,7 +146,9 @@ fn assert_private(state: &Path) {
             & 0o777
     };
     let mut wrong = Vec::new();
-    for dir in ["", "run", "logs", "agent", "mail", "mysql", "backend"] {
+    for dir in [
+        "", "run", "logs", "agent", "mail", "mail/tmp", "mail/new", "mail/cur", "mysql", "backend",
+    ] {
         let path = state.join(dir);
         if mode(&path) != 0o700 {
             wrong.push(format!("{} is {:o}", path.display(), mode(&path)));
