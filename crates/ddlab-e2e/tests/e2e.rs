@@ -253,9 +253,10 @@ async fn secrets_outcome() -> Option<Outcome> {
     let names: Vec<&str> = secrets.iter().map(|s| s.name.as_str()).collect();
     let sweep = secrets::sweep(&live, lab, &secrets).await;
     let failure = sweep.failure();
+    let seconds = began.elapsed().as_secs_f64();
     match &failure {
         None => println!(
-            "e2e: secrets: none of [{}] in {}",
+            "e2e: secrets: none of [{}] in {} ({seconds:.1} s)",
             names.join(", "),
             sweep.checked()
         ),
@@ -270,7 +271,7 @@ async fn secrets_outcome() -> Option<Outcome> {
             names.join(", "),
             sweep.checked()
         )],
-        seconds: began.elapsed().as_secs_f64(),
+        seconds,
         failure,
     })
 }
