@@ -227,12 +227,17 @@ mod tests {
         std::fs::set_permissions(logs.join("quiet.log"), std::fs::Permissions::from_mode(0o644)).unwrap();
         let files = RunFiles::new(&dir.path().join("state/run"), &logs, "quiet");
         spawn(&mut Command::new("true"), &files).unwrap();
-        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode(&dir.path().join("state")), 0o700);
-        assert_eq!(mode(&dir.path().join("state/run")), 0o700);
-        assert_eq!(mode(&logs), 0o700);
-        assert_eq!(mode(&files.pid_file), 0o600);
-        assert_eq!(mode(&files.log_file), 0o600);
+        let mode = |path: &Path| {
+            format!(
+                "{:o}",
+                std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+            )
+        };
+        assert_eq!(mode(&dir.path().join("state")), "700");
+        assert_eq!(mode(&dir.path().join("state/run")), "700");
+        assert_eq!(mode(&logs), "700");
+        assert_eq!(mode(&files.pid_file), "600");
+        assert_eq!(mode(&files.log_file), "600");
     }
 
     #[test]
