@@ -41,6 +41,11 @@ Feature: Collecting metrics
       And the host reports a metric whose name starts with "mysql.performance."
       And the host reports a metric whose name starts with "mysql.innodb."
 
+    @EX-7 @mysql
+    Scenario: The monitoring user reads the server's status and can write nothing
+      Then the MySQL user of the check "mysql" can read the server's status
+      And the MySQL user of the check "mysql" cannot insert, update, delete, create, alter, drop or grant
+
     @EX-8
     Scenario: my_metric arrives as a gauge between 0 and 1000
       Then the host reports the metric "my_metric"

@@ -9,6 +9,7 @@ mod clock;
 pub mod demo;
 mod http;
 mod keys;
+mod private;
 pub mod source;
 mod ui;
 

@@ -2,6 +2,7 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+use std::io::IsTerminal as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -66,14 +67,22 @@ async fn main() -> ExitCode {
         }),
         _ => match ddlab_backend::state_dir_keys(&args.state_dir) {
             Ok((keys, created)) => {
-                if created {
+                let file = args.state_dir.join(ddlab_backend::KEYS_FILE);
+                if created && std::io::stdout().is_terminal() {
                     // The one time the keys are shown: the lab is local and the user needs them to
                     // point an agent or a client at it. They stay readable in the key file.
                     println!(
                         "Generated a key pair for this lab (kept in {}):\n  DD_API_KEY={}\n  DD_APP_KEY={}",
-                        args.state_dir.join(ddlab_backend::KEYS_FILE).display(),
+                        file.display(),
                         keys.api_key.expose(),
                         keys.app_key.expose()
+                    );
+                } else if created {
+                    // Output that is not a terminal ends up in a log file (the lab's logs/backend.log),
+                    // which must never hold a key.
+                    println!(
+                        "Generated a key pair for this lab in {} (keys are printed only to a terminal)",
+                        file.display()
                     );
                 }
                 Some(keys)

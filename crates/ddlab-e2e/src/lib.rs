@@ -10,6 +10,7 @@ pub mod mailbox;
 pub mod poll;
 pub mod python;
 pub mod report;
+pub mod secrets;
 pub mod stack;
 
 use std::fmt;

@@ -1,5 +1,7 @@
 //! What the live scenarios talk to: a running lab (or a real Datadog organisation), reached only over
-//! public protocols — the Datadog API, the app's HTTP port, DogStatsD and the mail sink's folder.
+//! public protocols — the Datadog API, the app's HTTP port, DogStatsD, MySQL and the mail sink's folder —
+//! and, for the secrets sweep after the run, the lab's logs and the agent's command line, as its user
+//! would read them.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -35,6 +37,21 @@ pub struct LabAccess {
     pub test_clock: bool,
     /// The lab's Python (with the official Datadog clients), for the solution's scripts.
     pub python: PathBuf,
+    /// The lab's state folder, whose `logs/` the secrets sweep reads after the run.
+    pub state: PathBuf,
+    /// The agent's command line, as its user runs `status` and `configcheck`.
+    pub agent: AgentCli,
+    /// The lab's MySQL server (TCP, loopback).
+    pub mysql: SocketAddr,
+}
+
+/// How to run the lab agent's CLI: `<binary> -c <root> status` with `DD_CMD_PORT=<cmd_port>`.
+#[derive(Debug, Clone)]
+pub struct AgentCli {
+    pub binary: PathBuf,
+    /// The agent's config root (the solution's files, staged).
+    pub root: PathBuf,
+    pub cmd_port: u16,
 }
 
 impl Live {

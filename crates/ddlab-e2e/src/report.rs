@@ -351,6 +351,7 @@ pub fn pitfalls(id: &str) -> &'static [&'static str] {
         ],
         "EX-7" => &[
             "The monitoring user lacks REPLICATION CLIENT, PROCESS or SELECT on performance_schema, or conf.d/mysql.d/conf.yaml has the wrong host, port or password.",
+            "The monitoring user can write (GRANT ALL, or writes on a database): it needs only REPLICATION CLIENT, PROCESS and SELECT ON performance_schema.*.",
         ],
         "EX-8" => &[
             "randint(0, 1001) goes out of range: randint includes both ends, use randint(0, 1000).",

@@ -10,7 +10,7 @@ use ddlab_stack::ports::Ports;
 use reqwest::Method;
 
 use crate::api::Api;
-use crate::live::{LabAccess, Live, run_id};
+use crate::live::{AgentCli, LabAccess, Live, run_id};
 use crate::mailbox::Mailbox;
 
 /// The address notifications go to in the lab (`$EMAIL` in the payloads).
@@ -131,6 +131,13 @@ pub async fn lab(
             dogstatsd: std::net::SocketAddr::from(([127, 0, 0, 1], lab.ports.get("dogstatsd"))),
             test_clock,
             python: lab.venv_dir().join("bin/python"),
+            state: lab.state.clone(),
+            agent: AgentCli {
+                binary: lab.binaries.join("ddlab-agent"),
+                root: lab.state.join("agent"),
+                cmd_port: lab.ports.get("agent-ipc"),
+            },
+            mysql: std::net::SocketAddr::from(([127, 0, 0, 1], lab.ports.get("mysql"))),
         }),
         run: run_id(),
     };

@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use cucumber::{StatsWriter as _, World as _, WriterExt as _, cli, event, gherkin, writer};
 use ddlab_e2e::live::{Live, wall_clock};
 use ddlab_e2e::report::Report;
+use ddlab_e2e::secrets;
 use ddlab_e2e::stack::{self, Target};
 use ddlab_e2e::{Outcome, Summary};
 use ddlab_solution::Solution;
@@ -39,7 +40,7 @@ static STARTED: Mutex<Option<Target>> = Mutex::new(None);
 static LAB_START: Mutex<Option<f64>> = Mutex::new(None);
 
 /// Tags of scenarios that need what only the lab has.
-const LAB_ONLY: &[&str] = &["test-clock", "mailbox", "scripts"];
+const LAB_ONLY: &[&str] = &["test-clock", "mailbox", "scripts", "mysql"];
 
 #[derive(Debug, cli::Args)]
 struct Options {
@@ -143,13 +144,20 @@ async fn main() -> ExitCode {
         .await;
     if datadog {
         println!(
-            "e2e: --datadog leaves out the scenarios tagged {} (they need the lab's test clock, mailbox or Python)",
+            "e2e: --datadog leaves out the scenarios tagged {} (they need the lab's test clock, mailbox, Python or MySQL server)",
             LAB_ONLY
                 .iter()
                 .map(|t| format!("@{t}"))
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+    }
+    // The lab is still up: its logs, agent and pages are checked for secrets after every scenario ran.
+    if !datadog
+        && let Some(outcome) = secrets_outcome().await
+        && let Ok(mut summary) = summary.lock()
+    {
+        summary.outcomes.push(outcome);
     }
     let started = STARTED.lock().ok().and_then(|mut s| s.take());
     if let Some(target) = started {
@@ -230,6 +238,42 @@ pub(crate) async fn live() -> Result<Arc<Live>, String> {
         })
         .await
         .clone()
+}
+
+/// The secrets sweep (`ddlab_e2e::secrets`) over the lab this run reached, as one more outcome; `None`
+/// when no scenario reached the lab.
+async fn secrets_outcome() -> Option<Outcome> {
+    let live = TARGET.get()?.as_ref().ok()?.clone();
+    let lab = live.lab.as_ref()?;
+    let began = std::time::Instant::now();
+    let passwords = solution()
+        .map(|s| secrets::mysql_passwords(&s))
+        .unwrap_or_default();
+    let secrets = secrets::lab_secrets(&live, lab, &passwords);
+    let names: Vec<&str> = secrets.iter().map(|s| s.name.as_str()).collect();
+    let sweep = secrets::sweep(&live, lab, &secrets).await;
+    let failure = sweep.failure();
+    let seconds = began.elapsed().as_secs_f64();
+    match &failure {
+        None => println!(
+            "e2e: secrets: none of [{}] in {} ({seconds:.1} s)",
+            names.join(", "),
+            sweep.checked()
+        ),
+        Some(why) => println!("e2e: secrets: FAILED after checking {}:\n{why}", sweep.checked()),
+    }
+    Some(Outcome {
+        feature: "Security".to_owned(),
+        scenario: "No secret of the lab in its logs, mail, agent output, API errors or UI pages".to_owned(),
+        tags: vec!["live".to_owned(), "security".to_owned()],
+        steps: vec![format!(
+            "Then none of [{}] is in {}",
+            names.join(", "),
+            sweep.checked()
+        )],
+        seconds,
+        failure,
+    })
 }
 
 fn failure(finished: &event::ScenarioFinished) -> Option<String> {

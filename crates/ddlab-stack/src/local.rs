@@ -219,6 +219,7 @@ impl Lab {
                     .to_owned(),
             ));
         }
+        self.private_state()?;
         let venv = self.lab_venv(progress)?;
         self.record_solution()?;
         // The app (Python under ddtrace-run) and the mail sink take the longest to start and need nothing
@@ -257,6 +258,7 @@ impl Lab {
                 running.display()
             )));
         }
+        self.private_state()?;
         let venv = self.lab_venv(progress)?;
         self.record_solution()?;
         let app = self.start_app(progress)?;
@@ -277,10 +279,33 @@ impl Lab {
         Ok(())
     }
 
+    /// Creates the state folder and the folders the lab keeps its secrets and output in, readable by their
+    /// owner only (0700), narrowing them if an older version made them wider: the backend's keys, the
+    /// agent's staged configuration (it holds the MySQL password), the logs, the mail and the database.
+    fn private_state(&self) -> Result<(), StackError> {
+        // The Maildir's own folders too: Python's `mailbox.Maildir` makes `tmp/`, `new/` and `cur/` only
+        // when it creates the Maildir itself, and cannot store a message without them.
+        let dirs = [
+            self.state.clone(),
+            self.state.join("run"),
+            self.state.join("logs"),
+            self.state.join("agent"),
+            self.mail_dir(),
+            self.mail_dir().join("tmp"),
+            self.mail_dir().join("new"),
+            self.mail_dir().join("cur"),
+            self.state.join("mysql"),
+        ];
+        for dir in dirs {
+            process::private_dir(&dir).map_err(|source| StackError::Io { path: dir, source })?;
+        }
+        Ok(())
+    }
+
     fn record_solution(&self) -> Result<(), StackError> {
         let record = self.state.join("run/solution");
-        std::fs::create_dir_all(self.state.join("run"))
-            .and_then(|()| std::fs::write(&record, self.solution.to_string_lossy().as_bytes()))
+        process::private_dir(&self.state.join("run"))
+            .and_then(|()| process::private_file(&record, self.solution.to_string_lossy().as_bytes()))
             .map_err(|source| StackError::Io {
                 path: record.clone(),
                 source,
@@ -666,23 +691,25 @@ impl Lab {
     }
 }
 
-/// Copies a file or a folder tree.
+/// Copies a file or a folder tree, readable by its owner only (folders 0700, files 0600): the agent's
+/// configuration holds the MySQL password.
 fn copy_tree(source: &Path, target: &Path) -> Result<(), StackError> {
     let io = |path: &Path| {
         let path = path.to_owned();
         move |source| StackError::Io { path, source }
     };
     if source.is_dir() {
-        std::fs::create_dir_all(target).map_err(io(target))?;
+        process::private_dir(target).map_err(io(target))?;
         for entry in std::fs::read_dir(source).map_err(io(source))? {
             let entry = entry.map_err(io(source))?;
             copy_tree(&entry.path(), &target.join(entry.file_name()))?;
         }
     } else {
         if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent).map_err(io(parent))?;
+            process::private_dir(parent).map_err(io(parent))?;
         }
-        std::fs::copy(source, target).map_err(io(source))?;
+        let bytes = std::fs::read(source).map_err(io(source))?;
+        process::private_file(target, &bytes).map_err(io(target))?;
     }
     Ok(())
 }

@@ -1,7 +1,12 @@
 //! The stack's processes: started detached with their output in a log file, recorded in a pid file with
 //! the process's start time (so a recycled pid is never mistaken for ours), checked and stopped.
+//!
+//! Run and log folders are created 0700 and their files 0600: a component's log holds whatever it
+//! prints, and only the lab's owner may read it.
 
 use std::fs::OpenOptions;
+use std::io::Write as _;
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -46,20 +51,25 @@ pub fn spawn(command: &mut Command, files: &RunFiles) -> Result<Recorded, Proces
     use std::os::unix::process::CommandExt as _;
     for path in [&files.pid_file, &files.log_file] {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| ProcessError::Write {
+            private_dir(dir).map_err(|source| ProcessError::Write {
                 path: dir.to_owned(),
                 source,
             })?;
         }
     }
+    let log_error = |source| ProcessError::Write {
+        path: files.log_file.clone(),
+        source,
+    };
     let log = OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(0o600)
         .open(&files.log_file)
-        .map_err(|source| ProcessError::Write {
-            path: files.log_file.clone(),
-            source,
-        })?;
+        .map_err(log_error)?;
+    // A log file from before logs were private is narrowed too.
+    log.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .map_err(log_error)?;
     let log_err = log.try_clone().map_err(|source| ProcessError::Write {
         path: files.log_file.clone(),
         source,
@@ -79,15 +89,36 @@ pub fn spawn(command: &mut Command, files: &RunFiles) -> Result<Recorded, Proces
         pid,
         start_ticks: start_ticks(pid).unwrap_or(0),
     };
-    std::fs::write(
+    private_file(
         &files.pid_file,
-        format!("{} {}\n", recorded.pid, recorded.start_ticks),
+        format!("{} {}\n", recorded.pid, recorded.start_ticks).as_bytes(),
     )
     .map_err(|source| ProcessError::Write {
         path: files.pid_file.clone(),
         source,
     })?;
     Ok(recorded)
+}
+
+/// Creates `dir` and its missing parents with mode 0700, and narrows `dir` itself to 0700 if it existed.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
+/// Writes `bytes` to `path` with mode 0600, replacing what was there.
+pub fn private_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(bytes)
 }
 
 /// The process recorded in `pid_file`, if it is still the one that was started and has not exited.
@@ -183,6 +214,30 @@ mod tests {
             !stop(&files.pid_file, Duration::from_secs(1)),
             "nothing left to stop"
         );
+    }
+
+    #[test]
+    fn run_and_log_files_are_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = dir.path().join("logs");
+        // A log left readable by an older version is narrowed at the next start.
+        std::fs::create_dir(&logs).unwrap();
+        std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(logs.join("quiet.log"), "old\n").unwrap();
+        std::fs::set_permissions(logs.join("quiet.log"), std::fs::Permissions::from_mode(0o644)).unwrap();
+        let files = RunFiles::new(&dir.path().join("state/run"), &logs, "quiet");
+        spawn(&mut Command::new("true"), &files).unwrap();
+        let mode = |path: &Path| {
+            format!(
+                "{:o}",
+                std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+            )
+        };
+        assert_eq!(mode(&dir.path().join("state")), "700");
+        assert_eq!(mode(&dir.path().join("state/run")), "700");
+        assert_eq!(mode(&logs), "700");
+        assert_eq!(mode(&files.pid_file), "600");
+        assert_eq!(mode(&files.log_file), "600");
     }
 
     #[test]

@@ -8,6 +8,8 @@
 
 mod lab;
 
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
 use std::time::Duration;
 
 use ddlab_stack::local::COMPONENTS;
@@ -43,6 +45,7 @@ fn cycles(lab: &ddlab_stack::local::Lab, dir: &std::path::Path) {
             panic!("cycle {cycle}: up failed: {err}\nsteps: {steps:#?}");
         }
         let running = pids(lab);
+        assert_private(&lab.state);
         // The leftovers check below sees the lab's processes while they run.
         let live = lab::processes_in(dir);
         assert!(
@@ -130,6 +133,54 @@ fn cycles(lab: &ddlab_stack::local::Lab, dir: &std::path::Path) {
     assert!(lab.state.join("mysql/data/mysql").is_dir());
     lab.down(true, &mut |_| {}).unwrap();
     assert!(!lab.state.join("mysql").exists());
+}
+
+/// The state folder and what holds keys, passwords and output are their owner's alone: folders 0700, files
+/// 0600 (the backend's keys, the agent's staged configuration, every log and pid file).
+fn assert_private(state: &Path) {
+    let mode = |path: &Path| {
+        std::fs::metadata(path)
+            .unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let mut wrong = Vec::new();
+    for dir in [
+        "", "run", "logs", "agent", "mail", "mail/tmp", "mail/new", "mail/cur", "mysql", "backend",
+    ] {
+        let path = state.join(dir);
+        if mode(&path) != 0o700 {
+            wrong.push(format!("{} is {:o}", path.display(), mode(&path)));
+        }
+    }
+    let mut files = vec![
+        state.join("backend/keys.json"),
+        state.join("agent/conf.d/mysql.d/conf.yaml"),
+        state.join("agent/datadog.yaml"),
+        state.join("run/solution"),
+    ];
+    for dir in ["logs", "run"] {
+        files.extend(
+            std::fs::read_dir(state.join(dir))
+                .unwrap()
+                .map(|e| e.unwrap().path()),
+        );
+    }
+    assert!(
+        files.iter().any(|f| f.ends_with("logs/agent.log"))
+            && files.iter().any(|f| f.ends_with("run/backend.pid")),
+        "no logs or pid files to check: {files:?}"
+    );
+    for file in files {
+        if mode(&file) != 0o600 {
+            wrong.push(format!("{} is {:o}", file.display(), mode(&file)));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "state files readable beyond their owner: {wrong:#?}"
+    );
 }
 
 fn pids(lab: &ddlab_stack::local::Lab) -> Vec<(&'static str, Option<u32>)> {

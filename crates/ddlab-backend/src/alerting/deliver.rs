@@ -215,10 +215,10 @@ async fn write_eml(outbox: &Path, id: i64, bytes: &[u8]) -> anyhow::Result<PathB
     let outbox = outbox.to_owned();
     let bytes = bytes.to_vec();
     tokio::task::spawn_blocking(move || {
-        std::fs::create_dir_all(&outbox)
+        crate::private::create_dir_all(&outbox)
             .with_context(|| format!("cannot create the outbox {}", outbox.display()))?;
         let path = outbox.join(format!("{id:08}.eml"));
-        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        crate::private::write(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
         Ok(path)
     })
     .await

@@ -65,7 +65,7 @@ pub(crate) async fn render(
     let params = view.params.clone();
     let public = view.public;
     let (dashboard, variables, widgets) = blocking(state, move |store| {
-        let variables = template_variables(store, &dashboard, &params, now)?;
+        let variables = template_variables(store, &dashboard, &params, now, public)?;
         let vars: HashMap<String, String> = variables
             .iter()
             .map(|v| {
@@ -220,11 +220,16 @@ const EXAMPLE: &str = r#"{"title": "my_metric", "layout_type": "ordered", "widge
 
 /// The dashboard's template variables with their selections (`tpl_var_<name>`, else the default, else
 /// all) and the values each offers (its `available_values`, else the tag values the lab has seen).
+///
+/// A `public` share page offers only the variable's `available_values`: the tags the lab has seen belong
+/// to every host and metric, and a share link must not list the hosts and tags of data its dashboard
+/// does not show.
 fn template_variables(
     store: &ddlab_store::Store,
     dashboard: &Value,
     params: &HashMap<String, String>,
     now: i64,
+    public: bool,
 ) -> Result<Vec<TemplateVariable>, ddlab_store::StoreError> {
     let Some(list) = dashboard.get("template_variables").and_then(Value::as_array) else {
         return Ok(Vec::new());
@@ -263,7 +268,7 @@ fn template_variables(
             .and_then(Value::as_array)
             .map(|l| l.iter().filter_map(Value::as_str).map(str::to_owned).collect())
             .unwrap_or_default();
-        let mut options: BTreeSet<String> = if available.is_empty() && !prefix.is_empty() {
+        let mut options: BTreeSet<String> = if available.is_empty() && !prefix.is_empty() && !public {
             if seen.is_none() {
                 seen = Some(seen_tags(store, now)?);
             }

@@ -77,12 +77,12 @@ pub(crate) fn save(dir: &Path, date: &str, png: &[u8]) -> Result<String, Snapsho
     getrandom::fill(&mut bytes).map_err(|err| SnapshotError::Random(err.to_string()))?;
     let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     let folder = dir.join(date);
-    std::fs::create_dir_all(&folder).map_err(|source| SnapshotError::Write {
+    crate::private::create_dir_all(&folder).map_err(|source| SnapshotError::Write {
         path: folder.clone(),
         source,
     })?;
     let path = folder.join(format!("{token}.png"));
-    std::fs::write(&path, png).map_err(|source| SnapshotError::Write { path, source })?;
+    crate::private::write(&path, png).map_err(|source| SnapshotError::Write { path, source })?;
     Ok(format!("{BUCKET}/{date}/{token}.png"))
 }
 

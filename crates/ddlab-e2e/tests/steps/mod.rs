@@ -13,6 +13,7 @@ mod live;
 mod mail;
 mod monitors;
 mod monitors_live;
+mod mysql_live;
 mod script_live;
 mod submission;
 
