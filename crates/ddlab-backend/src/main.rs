@@ -58,6 +58,8 @@ async fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
+        // Colours only on a terminal: the lab writes this stream to logs/backend.log.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let args = Args::parse();
     let keys = match (args.api_key, args.app_key) {
