@@ -76,6 +76,8 @@ impl Kind {
 struct Seen {
     /// Latency of every successful request, in microseconds, by kind.
     latencies: BTreeMap<Kind, Vec<u64>>,
+    /// The slowest request of each kind: its latency (µs) and when it started, in seconds into the run.
+    slowest: BTreeMap<Kind, (u64, f64)>,
     errors: BTreeMap<Kind, usize>,
     messages: Vec<String>,
 }
@@ -127,6 +129,7 @@ pub(crate) fn measure(args: &LoadArgs) -> anyhow::Result<(Value, String)> {
 
 /// Runs the clients until `limit` and merges what they saw.
 async fn drive(address: SocketAddr, clients: usize, limit: Duration) -> anyhow::Result<Seen> {
+    let origin = Instant::now();
     let deadline = tokio::time::Instant::now() + limit;
     let mut tasks = tokio::task::JoinSet::new();
     for client in 0..clients {
@@ -135,13 +138,19 @@ async fn drive(address: SocketAddr, clients: usize, limit: Duration) -> anyhow::
             .timeout(REQUEST_TIMEOUT)
             .build()
             .context("cannot build an HTTP client")?;
-        tasks.spawn(run_client(http, address, client, deadline));
+        tasks.spawn(run_client(http, address, client, origin, deadline));
     }
     let mut seen = Seen::default();
     while let Some(done) = tasks.join_next().await {
         let one = done.context("a load client panicked")?;
         for (kind, latencies) in one.latencies {
             seen.latencies.entry(kind).or_default().extend(latencies);
+        }
+        for (kind, slowest) in one.slowest {
+            let kept = seen.slowest.entry(kind).or_insert(slowest);
+            if slowest.0 > kept.0 {
+                *kept = slowest;
+            }
         }
         for (kind, count) in one.errors {
             *seen.errors.entry(kind).or_default() += count;
@@ -157,6 +166,7 @@ async fn run_client(
     http: reqwest::Client,
     address: SocketAddr,
     client: usize,
+    origin: Instant,
     deadline: tokio::time::Instant,
 ) -> Seen {
     let base = format!("http://{address}");
@@ -185,6 +195,11 @@ async fn run_client(
             Ok(()) => {
                 let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
                 seen.latencies.entry(kind).or_default().push(micros);
+                let at = started.duration_since(origin).as_secs_f64();
+                let slowest = seen.slowest.entry(kind).or_insert((micros, at));
+                if micros > slowest.0 {
+                    *slowest = (micros, at);
+                }
             }
             Err(message) => {
                 *seen.errors.entry(kind).or_default() += 1;
@@ -296,6 +311,7 @@ fn report(args: &LoadArgs, seen: &Seen, elapsed: Duration, idle: u64, loaded: u6
             "kind": kind.name(), "requests": latencies.len() + failed, "errors": failed,
             "p50_ms": percentile(&latencies, 50.0), "p99_ms": percentile(&latencies, 99.0),
             "max_ms": latencies.last().map_or(0.0, |&m| m as f64 / 1000.0),
+            "max_at_s": seen.slowest.get(&kind).map_or(0.0, |&(_, at)| at),
         }));
         all.extend(latencies);
     }
@@ -325,7 +341,7 @@ fn markdown(report: &Value) -> String {
         report["p50_ms"].as_f64().unwrap_or(0.0),
         report["p99_ms"].as_f64().unwrap_or(0.0),
     );
-    md.push_str("| Requests | Count | Errors | p50 | p99 | max |\n|---|---:|---:|---:|---:|---:|\n");
+    md.push_str("| Requests | Count | Errors | p50 | p99 | max (at) |\n|---|---:|---:|---:|---:|---:|\n");
     for kind in report["kinds"].as_array().into_iter().flatten() {
         let ms = |key: &str| format!("{:.1} ms", kind[key].as_f64().unwrap_or(0.0));
         let _ = writeln!(
@@ -336,7 +352,11 @@ fn markdown(report: &Value) -> String {
             kind["errors"],
             ms("p50_ms"),
             ms("p99_ms"),
-            ms("max_ms"),
+            format!(
+                "{} ({:.1} s)",
+                ms("max_ms"),
+                kind["max_at_s"].as_f64().unwrap_or(0.0)
+            ),
         );
     }
     let rss = &report["backend_rss_mb"];
