@@ -1,0 +1,59 @@
+//! The fuzzer's committed inputs as plain tests: every file of `fuzz/corpus/<target>` and
+//! `fuzz/regressions/<target>` goes through the properties the fuzz target checks (`tests/properties`,
+//! the same file the fuzz crate compiles), so a crash found once stays fixed without running the fuzzer.
+//! Each regression's outcome is pinned below; `UPDATE_EXPECT=1 cargo test` rewrites the pins.
+
+mod properties;
+
+use std::path::PathBuf;
+
+use expect_test::{Expect, expect};
+
+/// Runs every committed input of `target` through `property` (which panics when a property fails) and
+/// compares the regressions' outcomes, one line per file, with `regressions`.
+fn check(target: &str, property: fn(&[u8]) -> String, regressions: Expect) {
+    let fuzz = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
+    let corpus = files(&fuzz.join("corpus").join(target));
+    assert!(
+        !corpus.is_empty(),
+        "fuzz/corpus/{target} is empty: run `cargo xtask fuzz {target} --merge` to fill it"
+    );
+    for (name, bytes) in &corpus {
+        // A failed property panics inside; the name says which input it was.
+        eprintln!("fuzz/corpus/{target}/{name}");
+        property(bytes);
+    }
+    let outcomes: Vec<String> = files(&fuzz.join("regressions").join(target))
+        .iter()
+        .map(|(name, bytes)| format!("{name}: {}\n", property(bytes)))
+        .collect();
+    regressions.assert_eq(&outcomes.concat());
+}
+
+/// The files of a folder, sorted by name; none when the folder does not exist.
+fn files(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<(String, Vec<u8>)> = entries
+        .flatten()
+        .filter(|entry| entry.path().is_file())
+        .map(|entry| {
+            let bytes = std::fs::read(entry.path())
+                .unwrap_or_else(|err| panic!("cannot read {}: {err}", entry.path().display()));
+            (entry.file_name().to_string_lossy().into_owned(), bytes)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn monitor_query() {
+    check("monitor_query", properties::monitor_query, expect![[""]]);
+}
+
+#[test]
+fn monitor_template() {
+    check("monitor_template", properties::monitor_template, expect![[""]]);
+}
