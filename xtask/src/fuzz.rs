@@ -76,6 +76,9 @@ pub(crate) struct FuzzArgs {
     /// Print the targets and what each feeds, and stop.
     #[arg(long)]
     list: bool,
+    /// Write the seeds under target/fuzz/seeds/ and stop, without building anything.
+    #[arg(long)]
+    seeds_only: bool,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -128,6 +131,9 @@ pub(crate) fn run(args: &FuzzArgs) -> anyhow::Result<()> {
         seeded,
         work.join("seeds").display()
     );
+    if args.seeds_only {
+        return Ok(());
+    }
 
     let started = Instant::now();
     let binaries = build(&root, &work, &targets)?;
@@ -441,7 +447,10 @@ fn report_table(runs: &[Run], build_seconds: f64, run_seconds: f64, corpus_bytes
     );
     for run in runs {
         let result = match &run.crash {
-            Some(crash) => format!("{} ({})", crash.kind.to_uppercase(), crash.summary),
+            Some(crash) => {
+                let summary: String = crash.summary.chars().take(160).collect();
+                format!("{} ({summary}…)", crash.kind.to_uppercase())
+            }
             None => "ok".to_owned(),
         };
         let _ = writeln!(

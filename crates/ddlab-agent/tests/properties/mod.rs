@@ -20,7 +20,8 @@ pub fn agent_config(bytes: &[u8]) -> String {
     };
     let root = Path::new(ROOT);
     let main = root.join("datadog.yaml");
-    let lines = text.lines().count() as u64;
+    // YAML breaks lines at `\r\n`, `\n` and a lone `\r`, and so do the problems' line numbers.
+    let lines = text.replace("\r\n", "\n").replace('\r', "\n").lines().count() as u64;
     let main_outcome = match AgentConfig::from_yaml(root, &main, text, &|_| None) {
         Ok(loaded) => {
             for warning in &loaded.warnings {
