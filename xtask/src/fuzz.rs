@@ -29,14 +29,20 @@ use crate::project_root;
 pub(crate) const TARGETS: &[(&str, &str)] = &[
     ("query", "ddlab_query::parse, parse_formula"),
     ("monitor_query", "ddlab_monitor::query::MonitorQuery::parse"),
-    ("monitor_template", "ddlab_monitor::template::Template::parse, render"),
+    (
+        "monitor_template",
+        "ddlab_monitor::template::Template::parse, render",
+    ),
     ("series_v1_json", "ddlab_wire::series::decode_v1_json"),
     ("series_v2_json", "ddlab_wire::series::decode_v2_json"),
     ("series_v2_protobuf", "ddlab_wire::series::decode_v2_protobuf"),
     ("trace_v04", "ddlab_wire::trace::decode_v04"),
     ("trace_v05", "ddlab_wire::trace::decode_v05"),
     ("dogstatsd", "ddlab_wire::dogstatsd::parse"),
-    ("agent_config", "AgentConfig::from_yaml, config::checks::read_check_file"),
+    (
+        "agent_config",
+        "AgentConfig::from_yaml, config::checks::read_check_file",
+    ),
 ];
 
 /// Seconds per target when neither `--seconds` nor `--smoke` is given.
@@ -119,9 +125,11 @@ pub(crate) fn run(args: &FuzzArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let targets = selected(&args.targets)?;
-    let seconds = args
-        .seconds
-        .unwrap_or(if args.smoke { SMOKE_SECONDS } else { DEFAULT_SECONDS });
+    let seconds = args.seconds.unwrap_or(if args.smoke {
+        SMOKE_SECONDS
+    } else {
+        DEFAULT_SECONDS
+    });
     let root = project_root();
     let work = crate::target_dir(&root).join("fuzz");
 
@@ -163,7 +171,10 @@ pub(crate) fn run(args: &FuzzArgs) -> anyhow::Result<()> {
     if args.json {
         println!("{}", report_json(&runs, build_seconds, run_seconds, corpus_bytes));
     } else {
-        print!("{}", report_table(&runs, build_seconds, run_seconds, corpus_bytes));
+        print!(
+            "{}",
+            report_table(&runs, build_seconds, run_seconds, corpus_bytes)
+        );
     }
     if crashed {
         let mut help = String::new();
@@ -201,7 +212,10 @@ fn selected(names: &[String]) -> anyhow::Result<Vec<String>> {
     for name in names {
         if !TARGETS.iter().any(|(known, _)| known == name) {
             let known: Vec<&str> = TARGETS.iter().map(|(known, _)| *known).collect();
-            bail!("unknown fuzz target {name:?}: the targets are {}", known.join(", "));
+            bail!(
+                "unknown fuzz target {name:?}: the targets are {}",
+                known.join(", ")
+            );
         }
     }
     Ok(TARGETS
@@ -220,7 +234,13 @@ fn build(root: &Path, work: &Path, targets: &[String]) -> anyhow::Result<PathBuf
     let mut command = Command::new(cargo);
     command
         .current_dir(root)
-        .args(["build", "--release", "--locked", "--manifest-path", "fuzz/Cargo.toml"])
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--manifest-path",
+            "fuzz/Cargo.toml",
+        ])
         .args(["--target", &host])
         .env("CARGO_TARGET_DIR", work)
         // The encoded form wins over RUSTFLAGS, and nothing else the caller set should reach these flags.
@@ -253,13 +273,7 @@ fn host_triple() -> anyhow::Result<String> {
 }
 
 /// Runs one target for `seconds` over its corpora and reads what libFuzzer printed.
-fn run_target(
-    root: &Path,
-    work: &Path,
-    binaries: &Path,
-    target: &str,
-    seconds: u64,
-) -> anyhow::Result<Run> {
+fn run_target(root: &Path, work: &Path, binaries: &Path, target: &str, seconds: u64) -> anyhow::Result<Run> {
     let corpora = corpora(root, work, target)?;
     let artifacts = work.join("artifacts").join(target);
     std::fs::create_dir_all(&artifacts)?;
@@ -360,7 +374,11 @@ fn parse_log(target: &str, text: &str) -> Run {
     };
     if let Some(kind) = kind {
         let summary = panic_message(text)
-            .or_else(|| text.lines().find(|l| l.contains("ERROR: libFuzzer:")).map(str::to_owned))
+            .or_else(|| {
+                text.lines()
+                    .find(|l| l.contains("ERROR: libFuzzer:"))
+                    .map(str::to_owned)
+            })
             .unwrap_or_default();
         run.crash = Some(Crash {
             kind,
@@ -528,7 +546,14 @@ stat::peak_rss_mb:              44
 ";
         let run = parse_log("query", log);
         assert_eq!(
-            (run.cov_start, run.cov, run.ft, run.corpus, run.executions, run.exec_per_sec),
+            (
+                run.cov_start,
+                run.cov,
+                run.ft,
+                run.corpus,
+                run.executions,
+                run.exec_per_sec
+            ),
             (120, 150, 410, 30, 5000, 2500)
         );
         let crash = run.crash.expect("the panic is a crash");
@@ -552,8 +577,8 @@ stat::peak_rss_mb:              44
 
     #[test]
     fn every_target_is_a_bin_of_the_fuzz_crate() {
-        let manifest = std::fs::read_to_string(project_root().join("fuzz/Cargo.toml"))
-            .expect("fuzz/Cargo.toml exists");
+        let manifest =
+            std::fs::read_to_string(project_root().join("fuzz/Cargo.toml")).expect("fuzz/Cargo.toml exists");
         for (name, _) in TARGETS {
             assert!(
                 manifest.contains(&format!("name = \"{name}\"\npath = \"fuzz_targets/{name}.rs\"")),

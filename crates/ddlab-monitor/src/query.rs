@@ -231,8 +231,7 @@ fn parse_aggregation(head: &str) -> Result<(TimeAggregation, &str), String> {
     let aggregation = match name {
         "change" | "pct_change" => {
             return Err(
-                "change() compares a plain aggregation such as avg(last_5m), not another change()"
-                    .to_owned(),
+                "change() compares a plain aggregation such as avg(last_5m), not another change()".to_owned(),
             );
         }
         "avg" => TimeAggregation::Avg,
@@ -366,7 +365,11 @@ mod tests {
 
     #[test]
     fn a_change_inside_a_change_is_an_error_not_a_stack_overflow() {
-        let text = format!("{}avg(last_5m){}:avg:m{{*}} > 1", "change(".repeat(20_000), ",last_5m)".repeat(20_000));
+        let text = format!(
+            "{}avg(last_5m){}:avg:m{{*}} > 1",
+            "change(".repeat(20_000),
+            ",last_5m)".repeat(20_000)
+        );
         let parsed = std::thread::Builder::new()
             .stack_size(2 << 20)
             .spawn(move || MonitorQuery::parse(&text).map(|_| ()).map_err(|e| e.to_string()))
@@ -375,9 +378,11 @@ mod tests {
             .unwrap();
         assert_eq!(
             parsed,
-            Err("invalid monitor query at character 1: change() compares a plain aggregation such as \
+            Err(
+                "invalid monitor query at character 1: change() compares a plain aggregation such as \
                  avg(last_5m), not another change()"
-                .to_owned())
+                    .to_owned()
+            )
         );
     }
 

@@ -473,7 +473,11 @@ mod tests {
     #[test]
     fn deep_nesting_is_an_error_not_a_stack_overflow() {
         // A tokio worker thread has 2 MiB of stack: the backend parses messages on one.
-        let text = format!("{}x{}", "{{#is_alert}}".repeat(20_000), "{{/is_alert}}".repeat(20_000));
+        let text = format!(
+            "{}x{}",
+            "{{#is_alert}}".repeat(20_000),
+            "{{/is_alert}}".repeat(20_000)
+        );
         let parsed = std::thread::Builder::new()
             .stack_size(2 << 20)
             .spawn(move || Template::parse(&text).map(|_| ()).map_err(|e| e.to_string()))

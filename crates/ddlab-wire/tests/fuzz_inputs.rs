@@ -60,7 +60,11 @@ fn series_v2_json() {
 
 #[test]
 fn series_v2_protobuf() {
-    check("series_v2_protobuf", properties::series_v2_protobuf, expect![[""]]);
+    check(
+        "series_v2_protobuf",
+        properties::series_v2_protobuf,
+        expect![[""]],
+    );
 }
 
 #[test]

@@ -116,7 +116,10 @@ fn fixtures(root: &Path, seeds: &mut BTreeMap<&str, BTreeSet<Vec<u8>>>) -> anyho
                     match key.as_str() {
                         "q" | "query" | "formula" => match MonitorQuery::parse(&text) {
                             Ok(monitor) => {
-                                seeds.entry("monitor_query").or_default().insert(text.clone().into());
+                                seeds
+                                    .entry("monitor_query")
+                                    .or_default()
+                                    .insert(text.clone().into());
                                 let expression = monitor.expression_text.into_bytes();
                                 seeds.entry("query").or_default().insert(expression);
                             }
@@ -167,8 +170,14 @@ fn derived(root: &Path, seeds: &mut BTreeMap<&str, BTreeSet<Vec<u8>>>) -> anyhow
         .collect();
     traces.push(flask_request());
     for trace in &traces {
-        seeds.entry("trace_v04").or_default().insert(trace::encode_v04(trace));
-        seeds.entry("trace_v05").or_default().insert(trace::encode_v05(trace));
+        seeds
+            .entry("trace_v04")
+            .or_default()
+            .insert(trace::encode_v04(trace));
+        seeds
+            .entry("trace_v05")
+            .or_default()
+            .insert(trace::encode_v05(trace));
     }
     Ok(())
 }
@@ -265,11 +274,16 @@ pub(crate) fn string_literals(source: &str) -> Vec<Vec<u8>> {
         if rest.starts_with(b"//") {
             i += rest.iter().position(|b| *b == b'\n').unwrap_or(rest.len());
         } else if rest.starts_with(b"/*") {
-            i += rest.windows(2).position(|w| w == b"*/").map_or(rest.len(), |p| p + 2);
+            i += rest
+                .windows(2)
+                .position(|w| w == b"*/")
+                .map_or(rest.len(), |p| p + 2);
         } else if bytes[i] == b'\'' {
             i += char_literal_len(rest);
         } else if let Some((hashes, start)) = raw_string_start(bytes, i) {
-            let closing: Vec<u8> = std::iter::once(b'"').chain(std::iter::repeat_n(b'#', hashes)).collect();
+            let closing: Vec<u8> = std::iter::once(b'"')
+                .chain(std::iter::repeat_n(b'#', hashes))
+                .collect();
             let body = &bytes[start..];
             let end = body
                 .windows(closing.len())
@@ -358,7 +372,10 @@ fn quoted(body: &[u8]) -> (Vec<u8>, usize) {
                         i += 2;
                     }
                     b'u' => {
-                        let end = body[i..].iter().position(|b| *b == b'}').map_or(body.len(), |p| i + p);
+                        let end = body[i..]
+                            .iter()
+                            .position(|b| *b == b'}')
+                            .map_or(body.len(), |p| i + p);
                         let code = body
                             .get(i + 2..end)
                             .and_then(|h| std::str::from_utf8(h).ok())

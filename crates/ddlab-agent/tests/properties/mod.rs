@@ -66,7 +66,10 @@ pub fn agent_config(bytes: &[u8]) -> String {
             "not loaded".to_owned()
         }
     };
-    format!("datadog.yaml {main_outcome}; conf.d {check_outcome}, {} problems", problems.len())
+    format!(
+        "datadog.yaml {main_outcome}; conf.d {check_outcome}, {} problems",
+        problems.len()
+    )
 }
 
 /// A problem names the file it is about and, when it has a line, a line of that file.
@@ -82,5 +85,8 @@ fn check_problem(text: &str, path: &Path, lines: u64, problem: &Problem, severit
             "{text:?}: {problem:?} names line {line} of a text of {lines} lines"
         );
     }
-    assert!(!problem.message.is_empty(), "{text:?}: {problem:?} has no message");
+    assert!(
+        !problem.message.is_empty(),
+        "{text:?}: {problem:?} has no message"
+    );
 }

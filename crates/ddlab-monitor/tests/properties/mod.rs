@@ -154,13 +154,19 @@ fn check_nodes(text: &str, nodes: &[Node]) {
             ),
             Node::Variable { at, .. } => {
                 check_position(text, *at);
-                assert!(text[at.offset..].starts_with("{{"), "{text:?}: {at:?} is not a tag");
+                assert!(
+                    text[at.offset..].starts_with("{{"),
+                    "{text:?}: {at:?} is not a tag"
+                );
             }
             Node::Section {
                 at, then, otherwise, ..
             } => {
                 check_position(text, *at);
-                assert!(text[at.offset..].starts_with("{{"), "{text:?}: {at:?} is not a tag");
+                assert!(
+                    text[at.offset..].starts_with("{{"),
+                    "{text:?}: {at:?} is not a tag"
+                );
                 check_nodes(text, then);
                 check_nodes(text, otherwise);
             }

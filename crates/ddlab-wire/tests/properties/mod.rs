@@ -18,7 +18,11 @@ pub fn series_v1_json(bytes: &[u8]) -> String {
             check_batch(&batch);
             let again = series::decode_v1_json(&series::encode_v1_json(&batch))
                 .unwrap_or_else(|err| panic!("the v1 encoding of a decoded batch does not decode: {err}"));
-            assert_eq!(again, batch, "a batch changes through the v1 encoder");
+            assert_eq!(
+                as_stored(&again),
+                as_stored(&batch),
+                "a batch changes through the v1 encoder"
+            );
             summary(&batch)
         }
         Err(err) => error(&err),
@@ -109,7 +113,10 @@ pub fn dogstatsd(bytes: &[u8]) -> String {
                             again.ignored
                         );
                     }
-                    Err(err) => panic!("{encoded:?}, the encoding of {:?}, does not parse: {err}", line.message),
+                    Err(err) => panic!(
+                        "{encoded:?}, the encoding of {:?}, does not parse: {err}",
+                        line.message
+                    ),
                 }
                 outcomes.push(match line.message {
                     Message::Metric(_) => "metric",
@@ -155,7 +162,10 @@ fn check_message(message: &Message) {
         }
         Message::Event(event) => assert!(!event.title.is_empty(), "an event without a title: {event:?}"),
         Message::ServiceCheck(check) => {
-            assert!(!check.name.is_empty(), "a service check without a name: {check:?}")
+            assert!(
+                !check.name.is_empty(),
+                "a service check without a name: {check:?}"
+            )
         }
     }
 }
@@ -179,14 +189,34 @@ fn check_batch(batch: &MetricBatch) {
                 "the device is not a tag: {series:?}"
             );
         }
-        assert_ne!(series.interval, Some(0), "an interval of 0 is no interval: {series:?}");
+        assert_ne!(
+            series.interval,
+            Some(0),
+            "an interval of 0 is no interval: {series:?}"
+        );
     }
 }
 
 fn check_protobuf_round_trip(batch: &MetricBatch) {
     let again = series::decode_v2_protobuf(&series::encode_v2_protobuf(batch))
         .unwrap_or_else(|err| panic!("the protobuf encoding of a decoded batch does not decode: {err}"));
-    assert_eq!(&again, batch, "a batch changes through the protobuf encoder");
+    assert_eq!(
+        as_stored(&again),
+        as_stored(batch),
+        "a batch changes through the protobuf encoder"
+    );
+}
+
+/// The batch as the store keys it: each series' tags sorted and deduplicated. The encoders send the
+/// device once, as the Agent does, so a `device:` tag also listed among the tags comes back last, once;
+/// Datadog treats tags as a set, and so does the store (`ddlab-store`'s series identity).
+fn as_stored(batch: &MetricBatch) -> MetricBatch {
+    let mut batch = batch.clone();
+    for series in &mut batch.series {
+        series.tags.sort();
+        series.tags.dedup();
+    }
+    batch
 }
 
 fn summary(batch: &MetricBatch) -> String {
