@@ -398,8 +398,10 @@ fn panic_message(text: &str) -> Option<String> {
 }
 
 /// Minimises the committed corpus of `target`: libFuzzer's merge keeps the fewest inputs that cover
-/// every feature of the committed corpus, the working corpus and the seeds, and they replace
-/// `fuzz/corpus/<target>`.
+/// every edge reached by the committed corpus, the working corpus and the seeds, and they replace
+/// `fuzz/corpus/<target>`. Edges, not features (`-use_counters=0`): hit-count buckets would keep
+/// several times the inputs (2.9 MB instead of about 0.4 MB in all) for little more coverage; the working
+/// corpus under `target/fuzz/corpus` keeps them between runs on one machine.
 fn merge(root: &Path, work: &Path, binaries: &Path, target: &str) -> anyhow::Result<()> {
     let merged = work.join("merged").join(target);
     if merged.exists() {
@@ -411,6 +413,7 @@ fn merge(root: &Path, work: &Path, binaries: &Path, target: &str) -> anyhow::Res
     let stderr = std::fs::File::create(&log)?;
     let status = Command::new(binaries.join(target))
         .arg("-merge=1")
+        .arg("-use_counters=0")
         .arg(format!("-timeout={INPUT_TIMEOUT_SECONDS}"))
         .arg(&merged)
         .arg(&committed)

@@ -50,5 +50,12 @@ fn files(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn agent_config() {
-    check("agent_config", properties::agent_config, expect![[""]]);
+    check(
+        "agent_config",
+        properties::agent_config,
+        expect![[r#"
+        durations-past-a-duration.yaml: datadog.yaml ok, 2 warnings; conf.d 1 instances, 2 problems
+        lone-carriage-returns.yaml: datadog.yaml error /etc/datadog-agent/datadog.yaml:60:1: simple key expected ':' at line 60, column 1; conf.d not loaded, 1 problems
+    "#]],
+    );
 }

@@ -50,7 +50,13 @@ fn files(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn series_v1_json() {
-    check("series_v1_json", properties::series_v1_json, expect![[""]]);
+    check(
+        "series_v1_json",
+        properties::series_v1_json,
+        expect![[r#"
+        float-one-ulp-off.json: ok 1 series, 1 points
+    "#]],
+    );
 }
 
 #[test]
@@ -63,7 +69,9 @@ fn series_v2_protobuf() {
     check(
         "series_v2_protobuf",
         properties::series_v2_protobuf,
-        expect![[""]],
+        expect![[r#"
+            device-tag-listed-first.pb: ok 1 series, 0 points
+        "#]],
     );
 }
 
