@@ -19,9 +19,12 @@ fn check(target: &str, property: fn(&[u8]) -> String, regressions: Expect) {
         "fuzz/corpus/{target} is empty: run `cargo xtask fuzz {target} --merge` to fill it"
     );
     for (name, bytes) in &corpus {
-        // A failed property panics inside; the name says which input it was.
-        eprintln!("fuzz/corpus/{target}/{name}");
-        property(bytes);
+        // A failed property panics inside, with what went wrong; this names the input it was.
+        let held = std::panic::catch_unwind(|| property(bytes));
+        assert!(
+            held.is_ok(),
+            "fuzz/corpus/{target}/{name} breaks a property of the {target} fuzz target (the panic above says which)"
+        );
     }
     let outcomes: Vec<String> = files(&fuzz.join("regressions").join(target))
         .iter()
