@@ -243,7 +243,23 @@ fn flask_request() -> Vec<Vec<pb::Span>> {
         r#type: "sql".to_owned(),
         ..request.clone()
     };
-    vec![vec![request, query]]
+    // A span with the v0.4-only fields (span links, meta_struct), as recent tracers send them.
+    let linked = pb::Span {
+        name: "flask.process".to_owned(),
+        span_id: 0x0102_0304_0506_0708,
+        parent_id: request.span_id,
+        span_links: vec![pb::SpanLink {
+            trace_id: 0x0a0b_0c0d_0e0f_1011,
+            trace_id_high: 0x65a1_b2c3_0000_0000,
+            span_id: 0x2122_2324_2526_2728,
+            attributes: strings(&[("link.kind", "follows_from")]),
+            tracestate: "dd=s:1;t.dm:-0".to_owned(),
+            flags: 0x8000_0001,
+        }],
+        meta_struct: [("appsec".to_owned(), vec![0x81, 0xa1, b'a', 0x01])].into(),
+        ..request.clone()
+    };
+    vec![vec![request, query, linked]]
 }
 
 /// Every string value in `value` with the key it is under, at any depth.
