@@ -4,8 +4,9 @@
 //! ```text
 //! seed (fixtures/, test literals, encoders) ─▶ target/fuzz/seeds/<t>
 //! build (sanitizer-coverage flags, release + debug assertions) ─▶ target/fuzz/<host>/release/<t>
-//! run <t> -max_total_time=N  target/fuzz/corpus/<t>  seeds  fuzz/corpus/<t>  fuzz/regressions/<t>
-//! --merge: minimise everything found into fuzz/corpus/<t> (the committed, curated corpus)
+//! fuzz/corpus/<t>.txt (committed, one input per line) ─unpack─▶ target/fuzz/committed/<t>
+//! run <t> -max_total_time=N  target/fuzz/corpus/<t>  seeds  committed  fuzz/regressions/<t>
+//! --merge: minimise everything found and pack it into fuzz/corpus/<t>.txt (the curated corpus)
 //! ```
 //!
 //! Nightly-only `-Zsanitizer` is not needed: libFuzzer only needs the coverage instrumentation LLVM adds
@@ -13,6 +14,7 @@
 //! find panics (failed properties, overflows, debug assertions), aborts, hangs and memory blow-ups;
 //! the crates forbid `unsafe`, so memory errors are not what there is to find.
 
+mod packed;
 mod seeds;
 
 use std::fmt::Write as _;
@@ -76,7 +78,7 @@ pub(crate) struct FuzzArgs {
     /// CI's short run: 10 s per target.
     #[arg(long)]
     smoke: bool,
-    /// After the runs, minimise the committed corpus `fuzz/corpus/<target>` with everything found.
+    /// After the runs, minimise the committed corpus `fuzz/corpus/<target>.txt` with everything found.
     #[arg(long)]
     merge: bool,
     /// Print the targets and what each feeds, and stop.
@@ -316,12 +318,16 @@ fn corpora(root: &Path, work: &Path, target: &str) -> anyhow::Result<Vec<PathBuf
     let dirs = vec![
         work.join("corpus").join(target),
         work.join("seeds").join(target),
-        root.join("fuzz/corpus").join(target),
+        work.join("committed").join(target),
         root.join("fuzz/regressions").join(target),
     ];
     for dir in &dirs {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
+    packed::unpack(
+        &committed_file(root, target),
+        &work.join("committed").join(target),
+    )?;
     Ok(dirs)
 }
 
@@ -399,7 +405,7 @@ fn panic_message(text: &str) -> Option<String> {
 
 /// Minimises the committed corpus of `target`: libFuzzer's merge keeps the fewest inputs that cover
 /// every edge reached by the committed corpus, the working corpus and the seeds, and they replace
-/// `fuzz/corpus/<target>`. Edges, not features (`-use_counters=0`): hit-count buckets would keep
+/// `fuzz/corpus/<target>.txt`. Edges, not features (`-use_counters=0`): hit-count buckets would keep
 /// several times the inputs (2.9 MB instead of about 0.4 MB in all) for little more coverage; the working
 /// corpus under `target/fuzz/corpus` keeps them between runs on one machine.
 fn merge(root: &Path, work: &Path, binaries: &Path, target: &str) -> anyhow::Result<()> {
@@ -408,7 +414,7 @@ fn merge(root: &Path, work: &Path, binaries: &Path, target: &str) -> anyhow::Res
         std::fs::remove_dir_all(&merged)?;
     }
     std::fs::create_dir_all(&merged)?;
-    let committed = root.join("fuzz/corpus").join(target);
+    let committed = work.join("committed").join(target);
     let log = work.join("logs").join(format!("{target}.merge.log"));
     let stderr = std::fs::File::create(&log)?;
     let status = Command::new(binaries.join(target))
@@ -426,19 +432,16 @@ fn merge(root: &Path, work: &Path, binaries: &Path, target: &str) -> anyhow::Res
     if !status.success() {
         bail!("merging the {target} corpus failed; see {}", log.display());
     }
-    std::fs::remove_dir_all(&committed)?;
-    std::fs::create_dir_all(&committed)?;
-    let mut count = 0;
-    for entry in std::fs::read_dir(&merged)? {
-        let entry = entry?;
-        std::fs::copy(entry.path(), committed.join(entry.file_name()))?;
-        count += 1;
-    }
-    eprintln!(
-        "fuzz: {target}: fuzz/corpus/{target} now holds {count} inputs, {} bytes",
-        dir_size(&committed)
-    );
+    let file = committed_file(root, target);
+    let count = packed::pack(&merged, &file)?;
+    let bytes = std::fs::metadata(&file).map_or(0, |m| m.len());
+    eprintln!("fuzz: {target}: fuzz/corpus/{target}.txt now holds {count} inputs, {bytes} bytes");
     Ok(())
+}
+
+/// The committed corpus of a target: one file, one input per line ([`packed`]).
+fn committed_file(root: &Path, target: &str) -> PathBuf {
+    root.join("fuzz/corpus").join(format!("{target}.txt"))
 }
 
 fn dir_size(dir: &Path) -> u64 {
