@@ -9,6 +9,7 @@ mod backend;
 mod bench;
 mod ci;
 mod compat;
+mod fuzz;
 mod grade;
 mod load;
 mod screenshots;
@@ -83,6 +84,8 @@ enum Task {
     Grade(grade::GradeArgs),
     /// Concurrent clients against a real backend (intake, queries, API, UI pages); fails on any error.
     Load(load::LoadArgs),
+    /// Fuzz the parsers and decoders with libFuzzer for a bounded time each; fails on any crash.
+    Fuzz(fuzz::FuzzArgs),
     /// Capture every page of the web UI, on a backend seeded with demo data, into docs/img/ (headless Chromium).
     Screenshots,
 }
@@ -97,6 +100,7 @@ fn main() -> ExitCode {
         Task::Grade(args) => grade::run(&args),
         Task::Screenshots => screenshots::run(),
         Task::Load(args) => load::run(&args),
+        Task::Fuzz(args) => fuzz::run(&args),
         Task::Up {
             stack,
             test_mode,

@@ -105,7 +105,7 @@ fn no_api_keys_in_fixtures() {
 
 fn rust_files() -> Vec<PathBuf> {
     let root = project_root();
-    let files: Vec<PathBuf> = ["crates", "xtask"]
+    let files: Vec<PathBuf> = ["crates", "xtask", "fuzz"]
         .iter()
         .flat_map(|dir| files_under(&root.join(dir)))
         .filter(|path| extension(path) == "rs")

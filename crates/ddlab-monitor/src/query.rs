@@ -200,7 +200,7 @@ fn parse_head(head: &str) -> Result<(TimeAggregation, Option<Change>, &str), Str
         let (aggregation, shift) = split_top_level_comma(inner).ok_or_else(|| {
             format!("{name}() takes an aggregation and a timeshift, e.g. {name}(avg(last_5m),last_5m)")
         })?;
-        let (time_aggregation, _, window_text) = parse_head(aggregation)?;
+        let (time_aggregation, window_text) = parse_aggregation(aggregation)?;
         let shift = shift.trim();
         // `1h_ago` and `last_1h` both name a shift of one hour.
         let core = shift
@@ -219,7 +219,21 @@ fn parse_head(head: &str) -> Result<(TimeAggregation, Option<Change>, &str), Str
             window_text,
         ));
     }
+    let (aggregation, window_text) = parse_aggregation(head)?;
+    Ok((aggregation, None, window_text))
+}
+
+/// `avg(last_5m)`: a time aggregation and its window, never a change form. Reading a nested
+/// `change(change(…))` is refused here rather than recursed into, so no query can exhaust the stack.
+fn parse_aggregation(head: &str) -> Result<(TimeAggregation, &str), String> {
+    let head = head.trim();
+    let (name, inner) = call(head).ok_or_else(|| format!("expected name(window), got {head:?}"))?;
     let aggregation = match name {
+        "change" | "pct_change" => {
+            return Err(
+                "change() compares a plain aggregation such as avg(last_5m), not another change()".to_owned(),
+            );
+        }
         "avg" => TimeAggregation::Avg,
         "sum" => TimeAggregation::Sum,
         "min" => TimeAggregation::Min,
@@ -237,7 +251,7 @@ fn parse_head(head: &str) -> Result<(TimeAggregation, Option<Change>, &str), Str
             ));
         }
     };
-    Ok((aggregation, None, inner.trim()))
+    Ok((aggregation, inner.trim()))
 }
 
 fn call(text: &str) -> Option<(&str, &str)> {
@@ -348,6 +362,29 @@ fn parse_expression(text: &str) -> Result<ddlab_query::Expr, MonitorQueryError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_change_inside_a_change_is_an_error_not_a_stack_overflow() {
+        let text = format!(
+            "{}avg(last_5m){}:avg:m{{*}} > 1",
+            "change(".repeat(20_000),
+            ",last_5m)".repeat(20_000)
+        );
+        let parsed = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || MonitorQuery::parse(&text).map(|_| ()).map_err(|e| e.to_string()))
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(
+            parsed,
+            Err(
+                "invalid monitor query at character 1: change() compares a plain aggregation such as \
+                 avg(last_5m), not another change()"
+                    .to_owned()
+            )
+        );
+    }
 
     fn check(text: &str, expected: &str) {
         let actual = match MonitorQuery::parse(text) {

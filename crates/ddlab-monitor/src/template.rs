@@ -86,7 +86,11 @@ pub const CONDITIONS: &[&str] = &[
 
 impl Template {
     pub fn parse(text: &str) -> Result<Self, TemplateError> {
-        let mut parser = Parser { text, pos: 0 };
+        let mut parser = Parser {
+            text,
+            pos: 0,
+            depth: 0,
+        };
         let (nodes, end) = parser.nodes(None)?;
         match end {
             End::Eof => Ok(Self { nodes }),
@@ -233,7 +237,13 @@ fn html_escape(text: &str) -> String {
 struct Parser<'t> {
     text: &'t str,
     pos: usize,
+    /// How many sections enclose the current position.
+    depth: usize,
 }
+
+/// Deeper nesting is refused so that no message can exhaust the stack of the thread parsing it (a
+/// tokio worker has 2 MiB); real messages nest two or three sections.
+const MAX_DEPTH: usize = 64;
 
 enum End {
     Eof,
@@ -290,6 +300,13 @@ impl Parser<'_> {
                     });
                 }
                 Tag::Open { name, args, inverted } => {
+                    if self.depth >= MAX_DEPTH {
+                        return Err(TemplateError {
+                            message: format!("sections nest more than {MAX_DEPTH} deep"),
+                            at,
+                        });
+                    }
+                    self.depth += 1;
                     let (then, mut end) = self.nodes(Some(&name))?;
                     let mut otherwise = Vec::new();
                     if let End::Else { .. } = end {
@@ -297,6 +314,7 @@ impl Parser<'_> {
                         otherwise = nodes;
                         end = after;
                     }
+                    self.depth -= 1;
                     match end {
                         End::Close { name: closed, .. } if closed == name => {}
                         End::Close {
@@ -451,6 +469,26 @@ mod tests {
     use expect_test::{Expect, expect};
 
     use super::*;
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        // A tokio worker thread has 2 MiB of stack: the backend parses messages on one.
+        let text = format!(
+            "{}x{}",
+            "{{#is_alert}}".repeat(20_000),
+            "{{/is_alert}}".repeat(20_000)
+        );
+        let parsed = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || Template::parse(&text).map(|_| ()).map_err(|e| e.to_string()))
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(
+            parsed,
+            Err("line 1, column 833: sections nest more than 64 deep".to_owned())
+        );
+    }
 
     struct Fixed {
         conditions: BTreeMap<&'static str, bool>,

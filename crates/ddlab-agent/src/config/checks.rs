@@ -295,7 +295,11 @@ fn interval(value: &serde_json::Value) -> Option<Duration> {
         serde_json::Value::String(s) => s.trim().parse().ok()?,
         _ => return None,
     };
-    (seconds.is_finite() && seconds > 0.0).then(|| Duration::from_secs_f64(seconds))
+    // `try_`: a number of seconds past what a `Duration` holds (`1e30`) is refused, not a panic; one so
+    // small it rounds to zero would run the check in a busy loop, so it is refused too.
+    Duration::try_from_secs_f64(seconds)
+        .ok()
+        .filter(|interval| !interval.is_zero())
 }
 
 /// FNV-1a over the instance and init_config as canonical JSON: stable across runs, different per instance.
@@ -333,6 +337,24 @@ mod tests {
             &mut problems,
         );
         (check, problems.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn intervals_past_a_duration_or_rounding_to_zero_are_refused() {
+        // 1e30 s made `Duration::from_secs_f64` panic, which stopped the agent at start.
+        let (check, problems) = read(
+            "instances:\n  - min_collection_interval: 1e30\n  - min_collection_interval: 1e-300\n  - {}\n",
+        );
+        assert_eq!(check.unwrap().instances.len(), 1);
+        assert_eq!(
+            problems,
+            [
+                "conf.d/my_metric.yaml: instance #0: min_collection_interval must be a positive number of \
+                 seconds, got 1e+30",
+                "conf.d/my_metric.yaml: instance #1: min_collection_interval must be a positive number of \
+                 seconds, got 1e-300",
+            ]
+        );
     }
 
     #[test]

@@ -597,8 +597,11 @@ impl RawConfig {
             check_timeout: self
                 .ddlab_check_timeout
                 .map(|n| n.0)
-                .filter(|s| s.is_finite() && *s > 0.0)
-                .map_or(DEFAULT_CHECK_TIMEOUT, Duration::from_secs_f64),
+                // Like any other value that is not a positive number of seconds, one past what a
+                // `Duration` holds (`1e30`) or rounding to zero leaves the default.
+                .and_then(|s| Duration::try_from_secs_f64(s).ok())
+                .filter(|timeout| !timeout.is_zero())
+                .unwrap_or(DEFAULT_CHECK_TIMEOUT),
         }
     }
 }
@@ -633,6 +636,15 @@ mod tests {
         assert!(config.use_v2_api_series);
         assert_eq!(config.metrics_url(), "https://app.datadoghq.com");
         assert_eq!(config.traces_url(), "https://trace.agent.datadoghq.com");
+    }
+
+    #[test]
+    fn a_check_timeout_past_a_duration_is_the_default() {
+        // 1e30 s made `Duration::from_secs_f64` panic while the configuration was read.
+        for text in ["ddlab_check_timeout: 1e30\n", "ddlab_check_timeout: 1e-300\n"] {
+            let config = load(text, &[]).unwrap().config;
+            assert_eq!(config.check_timeout, DEFAULT_CHECK_TIMEOUT, "{text}");
+        }
     }
 
     #[test]

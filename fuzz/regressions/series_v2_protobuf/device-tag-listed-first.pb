@@ -1,0 +1,10 @@
+
+4
+device:sda
+
+devicesda
+i@
+
+r(
+nu
+n
