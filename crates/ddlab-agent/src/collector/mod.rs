@@ -39,7 +39,7 @@ use crate::check::CheckOutput;
 use crate::config::Problem;
 use crate::config::checks::CheckId;
 use crate::dogstatsd::Clock;
-use crate::python::{HostInfo, PythonHost};
+use crate::python::{HostInfo, IsolatedCheck, PythonHost};
 
 pub use checks::{
     Check, CheckInfo, LoadOptions, LoadedCheck, LoadedChecks, LoadingError, RunFuture, load_checks,
@@ -96,9 +96,13 @@ pub struct PythonStatus {
     /// The installed `datadog-checks-base`, `None` when it cannot be imported.
     pub base_version: Option<String>,
     pub base_error: Option<String>,
+    /// The shared interpreter's process, as of its last start.
     pub pid: u32,
-    /// Times the interpreter was replaced after a timeout or a crash.
+    /// Times an interpreter was replaced after a timeout or a crash.
     pub restarts: u64,
+    /// Checks that hung or crashed the shared interpreter, now running in one of their own.
+    #[serde(default)]
+    pub isolated: Vec<IsolatedCheck>,
 }
 
 /// The running collector. [`Collector::shutdown`] stops it.
@@ -127,6 +131,8 @@ impl CollectorView {
         let mut status = lock(&self.status).clone();
         if let (Some(python), Some(host)) = (&mut status.python, &self.python) {
             python.restarts = host.restarts();
+            python.pid = host.pid();
+            python.isolated = host.isolated();
         }
         status
     }
@@ -177,6 +183,7 @@ impl PythonStatus {
             base_error: info.base_error.clone(),
             pid: info.pid,
             restarts,
+            isolated: Vec::new(),
         }
     }
 }

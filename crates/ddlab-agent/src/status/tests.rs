@@ -119,7 +119,11 @@ pub(crate) fn sample() -> AgentStatus {
                 base_version: Some("38.7.0".into()),
                 base_error: None,
                 pid: 4243,
-                restarts: 0,
+                restarts: 1,
+                isolated: vec![crate::python::IsolatedCheck {
+                    check_id: "hangs:00112233aabbccdd".into(),
+                    reason: "check hangs:00112233aabbccdd did not finish within 30 s".into(),
+                }],
             }),
             runners: 4,
         },
@@ -155,6 +159,7 @@ pub(crate) fn sample() -> AgentStatus {
                 retried: 2,
                 dropped_retry_queue_full: 1,
                 dropped_retry_queue_full_bytes: 900,
+                dropped_by_endpoint: BTreeMap::from([("series_v2".to_owned(), 1)]),
                 ..TransactionStats::default()
             },
             retry_queue: RetryQueueStats {
@@ -177,6 +182,7 @@ pub(crate) fn sample() -> AgentStatus {
             metric_samples: 30,
             parse_errors: 1,
             last_parse_error: Some("line 1: no type".into()),
+            udp_kernel_drops: 7,
             ..DogStatsdSection::default()
         },
         apm: apm_sample(),
@@ -375,7 +381,8 @@ fn text_follows_the_agents_layout() {
           =================
             Interpreter: /opt/lab/venv/bin/python (3.11.2)
             datadog-checks-base: 38.7.0
-            Pid: 4243, Restarts: 0
+            Pid: 4243, Restarts: 1
+            Isolated in a process of its own: hangs:00112233aabbccdd (check hangs:00112233aabbccdd did not finish within 30 s)
 
         =========
         Forwarder
@@ -393,6 +400,7 @@ fn text_follows_the_agents_layout() {
             Dropped (HTTP 4xx): 0
             Dropped (retry queue full): 1 (900 bytes)
             Dropped (on shutdown): 0
+            Dropped by endpoint: series_v2: 1
             HTTP Errors: 503: 2
             Retry Queue: 0 payloads, 0 of 15728640 bytes
             Last Error: http://127.0.0.1:8480/api/v2/series answered 503: busy
@@ -434,6 +442,7 @@ fn text_follows_the_agents_layout() {
           Last Parse Error: line 1: no type
           Ignored Fields: 0
           Receive Errors: 0
+          UDP Packets Dropped By The Kernel (receive buffer full): 7
 
         =========
         APM Agent
