@@ -7,6 +7,7 @@
 
 mod backend;
 mod bench;
+mod chaos;
 mod ci;
 mod compat;
 mod grade;
@@ -81,6 +82,9 @@ enum Task {
     Bench,
     /// Grade a solution: run the scenarios on it and write a report of every exercise item.
     Grade(grade::GradeArgs),
+    /// The fault suite: kill, stop and flood the real backend, agent, MySQL and Python checks, and count
+    /// what survived; fails if anything was lost silently or not reported.
+    Chaos(chaos::ChaosArgs),
     /// Concurrent clients against a real backend (intake, queries, API, UI pages); fails on any error.
     Load(load::LoadArgs),
     /// Capture every page of the web UI, on a backend seeded with demo data, into docs/img/ (headless Chromium).
@@ -97,6 +101,7 @@ fn main() -> ExitCode {
         Task::Grade(args) => grade::run(&args),
         Task::Screenshots => screenshots::run(),
         Task::Load(args) => load::run(&args),
+        Task::Chaos(args) => chaos::run(&args),
         Task::Up {
             stack,
             test_mode,

@@ -1,0 +1,200 @@
+//! `python-checks`: custom checks that raise, hang (sleeping, and spinning with the GIL held) and kill
+//! their interpreter, beside a well-behaved one, in one agent. The agent must keep running, report each
+//! failure in `status` (state, message, traceback, the Python host's restarts, one per hang or crash,
+//! and the checks it isolated in a process of their own), and the well-behaved Python check and the
+//! core checks must keep running on schedule without errors.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use serde_json::{Value, json};
+
+use super::Lab;
+use super::lab::{API_KEY, APP_KEY, AgentProcess, AgentSetup, Outcome, check, now_ms, number, until};
+use crate::backend::LocalBackend;
+
+/// `ddlab_check_timeout`, seconds: how long one run may take.
+const TIMEOUT: u64 = 3;
+/// How long the checks are watched once each has run.
+const WATCH: Duration = Duration::from_secs(40);
+/// The checks and what each must report (a piece of its error message).
+const FAULTY: [(&str, &str); 4] = [
+    ("chaos_raise", "chaos_raise fails on purpose"),
+    ("chaos_hang", "did not finish within"),
+    ("chaos_spin", "did not answer in time"),
+    ("chaos_crash", "exited"),
+];
+const HEALTHY: &str = "chaos_ok";
+
+pub(crate) async fn run(lab: &Lab, out: &mut Outcome) -> anyhow::Result<()> {
+    let dir = lab.scenario_dir("python-checks")?;
+    let python = lab.python()?;
+    let backend = tokio::task::block_in_place(|| {
+        LocalBackend::launch(
+            &lab.root,
+            dir.join("lab"),
+            &["--api-key", API_KEY, "--app-key", APP_KEY],
+        )
+    })?;
+    let root = dir.join("agent");
+    std::fs::create_dir_all(&root)?;
+    AgentProcess::configure(
+        &root,
+        &AgentSetup {
+            hostname: "chaos-python".to_owned(),
+            backend: backend.address,
+            dogstatsd_port: 0,
+            python: Some(python),
+            extra: format!("ddlab_check_timeout: {TIMEOUT}\n"),
+        },
+    )?;
+    lab.install_check(&root, HEALTHY)?;
+    for (name, _) in FAULTY {
+        lab.install_check(&root, name)?;
+    }
+    let mut agent = AgentProcess::start(&lab.agent_binary, &root, &[]).await?;
+    let pid = agent.pid();
+
+    let first = until(
+        Duration::from_secs(120),
+        Duration::from_millis(250),
+        "a run of every chaos check",
+        async || {
+            let status = agent.status().await?;
+            let all_ran = FAULTY
+                .iter()
+                .map(|(name, _)| *name)
+                .chain([HEALTHY])
+                .all(|name| check(&status, name).is_some_and(|c| number(&c["total_runs"]) > 0));
+            Ok(all_ran.then_some(status))
+        },
+    )
+    .await?;
+
+    // Watch the well-behaved check's runs: the longest time between two of them.
+    let watch_started = Instant::now();
+    let mut ticks = tokio::time::interval(Duration::from_millis(250));
+    let mut last_run = check(&first, HEALTHY)
+        .and_then(|c| c["last_run_at_ms"].as_i64())
+        .unwrap_or(0);
+    let mut longest_gap = 0;
+    let mut status = first.clone();
+    while watch_started.elapsed() < WATCH {
+        ticks.tick().await;
+        status = agent
+            .status()
+            .await
+            .context("the agent stopped answering while its checks misbehaved")?;
+        let ran = check(&status, HEALTHY)
+            .and_then(|c| c["last_run_at_ms"].as_i64())
+            .unwrap_or(0);
+        if ran > last_run {
+            longest_gap = longest_gap.max(ran - last_run);
+            last_run = ran;
+        }
+    }
+    longest_gap = longest_gap.max(now_ms() - last_run);
+    let watched = watch_started.elapsed().as_secs_f64();
+
+    out.expect(
+        agent.running() && status["pid"].as_u64() == Some(u64::from(pid)),
+        || "the agent process did not survive its checks".to_owned(),
+    );
+    let restarts = number(&status["collector"]["python"]["restarts"]);
+    let mut losses = 0;
+    let mut reported = BTreeMap::new();
+    for (name, expected) in FAULTY {
+        let Some(stats) = check(&status, name) else {
+            out.failures.push(format!("{name} is missing from status"));
+            continue;
+        };
+        let runs = number(&stats["total_runs"]);
+        let errors = number(&stats["total_errors"]);
+        let message = stats["last_error"]["message"].as_str().unwrap_or_default();
+        if name != "chaos_raise" {
+            losses += runs;
+        }
+        reported.insert(
+            name,
+            json!({"runs": runs, "errors": errors, "state": stats["state"], "message": message}),
+        );
+        out.expect(stats["state"] == "ERROR" && errors == runs && runs > 0, || {
+            format!("{name}: state {}, {errors} errors in {runs} runs", stats["state"])
+        });
+        out.expect(message.contains(expected), || {
+            format!("{name}: status says {message:?}, expected {expected:?}")
+        });
+    }
+    let raise = check(&status, "chaos_raise").map_or(Value::Null, |c| c["last_error"]["traceback"].clone());
+    out.expect(raise.as_str().is_some_and(|t| t.contains("RuntimeError")), || {
+        format!("chaos_raise: no traceback with the exception in status: {raise}")
+    });
+    out.figure("check timeout, s", TIMEOUT);
+    out.figure("watched, s", (watched * 10.0).round() / 10.0);
+    out.figure("faulty checks in status", json!(reported));
+    out.figure("python host restarts", restarts);
+    out.figure("hangs + crashes (runs that cost the interpreter)", losses);
+    out.expect(restarts == losses, || {
+        format!("{restarts} restarts of the Python check host for {losses} hung or crashed runs")
+    });
+    let isolated: Vec<String> = status["collector"]["python"]["isolated"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i["check_id"].as_str()?.split(':').next().map(str::to_owned))
+        .collect();
+    out.figure("isolated in a process of their own (status)", json!(isolated));
+    let mut expected_isolated = vec!["chaos_crash", "chaos_hang", "chaos_spin"];
+    let mut sorted = isolated.clone();
+    sorted.sort();
+    expected_isolated.sort_unstable();
+    out.expect(sorted == expected_isolated, || {
+        format!("status lists {isolated:?} as isolated, expected {expected_isolated:?}")
+    });
+
+    // The well-behaved checks.
+    let healthy = check(&status, HEALTHY).cloned().unwrap_or(Value::Null);
+    let before = check(&first, HEALTHY).cloned().unwrap_or(Value::Null);
+    let runs = number(&healthy["total_runs"]) - number(&before["total_runs"]);
+    let interval = healthy["interval_seconds"].as_f64().unwrap_or(2.0);
+    let due = (watched / interval).floor() as u64;
+    let skipped = number(&healthy["skipped_runs"]) - number(&before["skipped_runs"]);
+    out.figure("chaos_ok runs while watched", runs);
+    out.figure("chaos_ok runs due while watched", due);
+    out.figure("chaos_ok slots skipped while watched", skipped);
+    out.figure("chaos_ok longest gap between runs, ms", longest_gap as u64);
+    out.expect(
+        healthy["state"] == "OK" && number(&healthy["total_errors"]) == 0,
+        || {
+            format!(
+                "chaos_ok: state {}, error {}",
+                healthy["state"], healthy["last_error"]
+            )
+        },
+    );
+    // On schedule: every slot but possibly the one cut by the end of the watch.
+    out.expect(runs + 1 >= due && skipped == 0, || {
+        format!("chaos_ok ran {runs} times of {due} due ({skipped} slots skipped) while the other checks misbehaved")
+    });
+    let mut core = BTreeMap::new();
+    for stats in status["collector"]["running_checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        if stats["loader"] != "core" {
+            continue;
+        }
+        let name = stats["name"].as_str().unwrap_or_default();
+        core.insert(name.to_owned(), number(&stats["total_runs"]));
+        out.expect(number(&stats["total_errors"]) == 0, || {
+            format!("core check {name} failed: {}", stats["last_error"])
+        });
+    }
+    out.figure("core check runs", json!(core));
+
+    let took = agent.stop().await?;
+    out.figure("agent stop (SIGTERM until exit), ms", took.as_millis() as u64);
+    Ok(())
+}
