@@ -48,7 +48,7 @@ pub(crate) struct ChaosArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
-    /// How long backend-outage keeps the backend down, in seconds.
+    /// How long backend-outage keeps the backend down, in seconds (at least 20, more than a flush interval).
     #[arg(long, default_value_t = 60)]
     outage_seconds: u64,
 }
@@ -180,8 +180,11 @@ pub(crate) fn run(args: &ChaosArgs) -> anyhow::Result<()> {
             SCENARIOS.join(", ")
         );
     }
-    if args.outage_seconds == 0 {
-        bail!("--outage-seconds must be at least 1");
+    if args.outage_seconds < 20 {
+        bail!(
+            "--outage-seconds must be at least 20: a shorter outage may fall between two of the agents' \
+             flushes (every 15 s) and test nothing"
+        );
     }
     let root = project_root();
     crate::backend::build(&root, &["ddlab-backend", "ddlab-agent"])?;
@@ -203,7 +206,14 @@ pub(crate) fn run(args: &ChaosArgs) -> anyhow::Result<()> {
         }
         let began = Instant::now();
         let mut outcome = lab::Outcome::default();
-        let result = runtime.block_on(run_scenario(&lab, scenario, args, &mut outcome));
+        // Ctrl-C drops the scenario, and with it every process it started: the agents and MariaDB run
+        // in process groups of their own, which the terminal's signal does not reach.
+        let (result, interrupted) = runtime.block_on(async {
+            tokio::select! {
+                result = run_scenario(&lab, scenario, args, &mut outcome) => (result, false),
+                _ = tokio::signal::ctrl_c() => (Err(anyhow::anyhow!("interrupted: the scenario's processes were stopped")), true),
+            }
+        });
         let report = Report {
             scenario: scenario.to_owned(),
             seconds: began.elapsed().as_secs_f64(),
@@ -214,6 +224,9 @@ pub(crate) fn run(args: &ChaosArgs) -> anyhow::Result<()> {
             print!("{}", report.to_text());
         }
         reports.push(report);
+        if interrupted {
+            break;
+        }
     }
     let failed: Vec<&str> = reports
         .iter()
