@@ -369,6 +369,13 @@ pub fn render_check(out: &mut String, check: &CheckStats) {
         "      Last Successful Execution Date : {}",
         optional_date(check.last_successful_run_at_ms)
     );
+    if check.total_timeouts + check.total_crashes > 0 {
+        let _ = writeln!(
+            out,
+            "      Timeouts: {}, Crashes (process restarted): {}",
+            check.total_timeouts, check.total_crashes
+        );
+    }
     if check.skipped_runs > 0 {
         let _ = writeln!(
             out,

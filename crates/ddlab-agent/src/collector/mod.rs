@@ -15,7 +15,8 @@
 //! Each run is bounded by `ddlab_check_timeout` (Python checks: by the Python host, which restarts its
 //! interpreter after an overrun; native checks: by the collector). A run that fails is an `ERROR` in
 //! `status` with its message and traceback, sends `datadog.agent.check_status` CRITICAL, and the other
-//! checks are not affected.
+//! checks are not affected. Runs that overran their timeout and runs whose process died under them are
+//! also counted apart (`total_timeouts`, `total_crashes`).
 //!
 //! The loop reads the monotonic clock once per tick (Tokio's, so tests pause and advance it) and the wall
 //! clock ([`Clock`]) once per finished run, for the commit time.
@@ -407,6 +408,7 @@ async fn bounded_run(check: &mut dyn Check, timeout: Duration) -> CheckOutput {
                 message: format!("the check did not finish within {limit:?} and was stopped"),
                 traceback: "stopped by the collector (ddlab_check_timeout)".to_owned(),
             }),
+            aborted: Some(crate::check::Abort::Timeout),
             ..CheckOutput::default()
         },
     }
@@ -453,6 +455,7 @@ fn finished(
                         message,
                         traceback: String::new(),
                     }),
+                    aborted: Some(crate::check::Abort::Crash),
                     ..CheckOutput::default()
                 };
                 let mut guard = lock(status);

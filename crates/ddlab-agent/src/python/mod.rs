@@ -43,7 +43,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use crate::check::{CheckError, CheckOutput};
+use crate::check::{Abort, CheckError, CheckOutput};
 use crate::config::{AgentConfig, CheckConfig, CheckId, Compressor, Instance};
 use protocol::{HostFailure, Init};
 use worker::{Failure, Reply, Spawn, Worker};
@@ -301,6 +301,9 @@ enum Exchange {
         stderr: String,
         /// The check that was running, taken out of the process before its replacement.
         removed: Option<Registered>,
+        /// How the request ended: the process died ([`Abort::Crash`]) or stopped answering
+        /// ([`Abort::Timeout`]).
+        abort: Abort,
     },
 }
 
@@ -585,6 +588,7 @@ impl PythonHost {
                     ),
                     traceback: timed_out.traceback,
                 });
+                output.aborted = Some(Abort::Timeout);
                 Ok(output)
             }
             Exchange::Lost {
@@ -592,16 +596,20 @@ impl PythonHost {
                 note,
                 stderr,
                 removed,
+                abort,
             } => {
                 let isolated = removed.map(|registered| self.isolate(handle, registered, &cause));
-                Ok(failed_output(
-                    format!(
-                        "{cause} while running check {}; {note}{}",
-                        handle.check_id,
-                        isolated_note(isolated.is_some())
-                    ),
-                    stderr,
-                ))
+                Ok(CheckOutput {
+                    aborted: Some(abort),
+                    ..failed_output(
+                        format!(
+                            "{cause} while running check {}; {note}{}",
+                            handle.check_id,
+                            isolated_note(isolated.is_some())
+                        ),
+                        stderr,
+                    )
+                })
             }
         }
     }
@@ -738,6 +746,7 @@ impl PythonHost {
                         note: restarted_note(&restarted),
                         stderr,
                         removed,
+                        abort: Abort::Crash,
                     });
                 }
                 Err(Failure::Deadline) => {
@@ -751,6 +760,7 @@ impl PythonHost {
                         note: restarted_note(&restarted),
                         stderr,
                         removed,
+                        abort: Abort::Timeout,
                     });
                 }
                 Err(Failure::Protocol(message)) => {
@@ -764,6 +774,7 @@ impl PythonHost {
                         note: restarted_note(&restarted),
                         stderr,
                         removed,
+                        abort: Abort::Crash,
                     });
                 }
             }

@@ -12,7 +12,7 @@ use ddlab_wire::check_run::CheckStatus;
 use ddlab_wire::events::{AlertType, Event, Priority};
 
 use super::*;
-use crate::check::{MetricSubmission, ServiceCheckSubmission, SubmissionKind};
+use crate::check::{Abort, MetricSubmission, ServiceCheckSubmission, SubmissionKind};
 use crate::config::checks::read_check_file;
 
 const RUN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -366,6 +366,7 @@ async fn a_hung_check_times_out_and_the_other_checks_keep_running() {
     let pid = host.info().await.pid;
 
     let output = host.run(&hangs, Duration::from_secs(1)).await.unwrap();
+    assert_eq!(output.aborted, Some(Abort::Timeout));
     let error = output.error.clone().unwrap();
     assert_eq!(
         error.message,
@@ -423,6 +424,7 @@ async fn a_check_that_ends_the_process_is_reported_and_the_host_restarts() {
     let counter = load(&host, "counter").await;
 
     let output = host.run(&exits, RUN_TIMEOUT).await.unwrap();
+    assert_eq!(output.aborted, Some(Abort::Crash));
     assert_eq!(
         output.error.unwrap().message,
         format!(

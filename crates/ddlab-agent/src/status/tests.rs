@@ -61,8 +61,10 @@ pub(crate) fn sample() -> AgentStatus {
     };
     let failed = CheckStats {
         state: RunState::Error,
-        total_runs: 1,
-        total_errors: 1,
+        total_runs: 3,
+        total_errors: 3,
+        total_timeouts: 1,
+        total_crashes: 1,
         last_error: Some(ErrorReport {
             message: "boom".into(),
             traceback: "Traceback (most recent call last):\n  File \"raises.py\", line 7\nException: boom"
@@ -353,13 +355,14 @@ fn text_follows_the_agents_layout() {
             ------
               Instance ID: raises:0011223344556677 [ERROR]
               Configuration Source: file:/etc/datadog-agent/conf.d/raises.yaml
-              Total Runs: 1
+              Total Runs: 3
               Metric Samples: Last Run: 0, Total: 0
               Events: Last Run: 0, Total: 0
               Service Checks: Last Run: 0, Total: 0
               Average Execution Time : 0ms
               Last Execution Date : 2024-05-11 09:35:41 UTC (1715420141000)
               Last Successful Execution Date : never
+              Timeouts: 1, Crashes (process restarted): 1
               Error: boom
               Traceback (most recent call last):
                 File "raises.py", line 7
