@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use serde_json::{Value, json};
 
 use super::Lab;
-use super::lab::{API_KEY, APP_KEY, AgentProcess, AgentSetup, Outcome, check, now_ms, number, until};
+use super::lab::{API_KEY, APP_KEY, AgentProcess, AgentSetup, Outcome, check, number, until};
 use crate::backend::LocalBackend;
 
 /// `ddlab_check_timeout`, seconds: how long one run may take.
@@ -73,29 +73,36 @@ pub(crate) async fn run(lab: &Lab, out: &mut Outcome) -> anyhow::Result<()> {
     )
     .await?;
 
-    // Watch the well-behaved check's runs: the longest time between two of them.
+    // Watch the well-behaved check's runs: the longest time between two consecutive ones (seen when a
+    // status read finds exactly one more run than the last), and how fast the agent answers meanwhile.
     let watch_started = Instant::now();
     let mut ticks = tokio::time::interval(Duration::from_millis(250));
-    let mut last_run = check(&first, HEALTHY)
-        .and_then(|c| c["last_run_at_ms"].as_i64())
-        .unwrap_or(0);
+    let run_of = |status: &Value| {
+        check(status, HEALTHY).map_or((0, 0), |c| {
+            (
+                number(&c["total_runs"]),
+                c["last_run_at_ms"].as_i64().unwrap_or(0),
+            )
+        })
+    };
+    let mut last = run_of(&first);
     let mut longest_gap = 0;
+    let mut slowest_status = Duration::ZERO;
     let mut status = first.clone();
     while watch_started.elapsed() < WATCH {
         ticks.tick().await;
+        let asked = Instant::now();
         status = agent
             .status()
             .await
             .context("the agent stopped answering while its checks misbehaved")?;
-        let ran = check(&status, HEALTHY)
-            .and_then(|c| c["last_run_at_ms"].as_i64())
-            .unwrap_or(0);
-        if ran > last_run {
-            longest_gap = longest_gap.max(ran - last_run);
-            last_run = ran;
+        slowest_status = slowest_status.max(asked.elapsed());
+        let now = run_of(&status);
+        if now.0 == last.0 + 1 {
+            longest_gap = longest_gap.max(now.1 - last.1);
         }
+        last = now;
     }
-    longest_gap = longest_gap.max(now_ms() - last_run);
     let watched = watch_started.elapsed().as_secs_f64();
 
     out.expect(
@@ -174,7 +181,14 @@ pub(crate) async fn run(lab: &Lab, out: &mut Outcome) -> anyhow::Result<()> {
     out.figure("chaos_ok runs while watched", runs);
     out.figure("chaos_ok runs due while watched", due);
     out.figure("chaos_ok slots skipped while watched", skipped);
-    out.figure("chaos_ok longest gap between runs, ms", longest_gap as u64);
+    out.figure(
+        "chaos_ok longest gap between consecutive runs, ms",
+        longest_gap as u64,
+    );
+    out.figure(
+        "slowest status answer while watched, ms",
+        slowest_status.as_millis() as u64,
+    );
     out.expect(
         healthy["state"] == "OK" && number(&healthy["total_errors"]) == 0,
         || {
