@@ -79,17 +79,20 @@ pub(crate) async fn run(lab: &Lab, out: &mut Outcome) -> anyhow::Result<()> {
         "mysql stop (SIGTERM until exit), ms",
         (stopped - stop_began) as u64,
     );
-    let (critical_run, _) = first_run_after(&agent, stopped, "ERROR", INTERVAL).await?;
-    let to_critical = critical_run - stopped;
+    let errors_before = runs_ending_in(&healthy, "ERROR");
+    let critical_run = first_run_ending_in(&agent, "ERROR", errors_before, INTERVAL).await?;
+    let critical_at_backend = service_check_after(&api, stopped / 1000, "CRITICAL").await?;
+    // A status read that came late may have missed the first failed run; the backend has its time
+    // (to the second) from the service check it sent.
+    let to_critical = critical_run.unwrap_or(critical_at_backend.stamped * 1000) - stopped;
     out.figure("check interval, s", INTERVAL);
-    out.figure("stop to CRITICAL (agent), ms", to_critical as u64);
+    out.figure("stop to CRITICAL (agent), ms", to_critical.max(0) as u64);
     out.expect(to_critical <= (INTERVAL * 1000 + 1000) as i64, || {
         format!("mysql.can_connect turned CRITICAL {to_critical} ms after the stop, more than one interval ({INTERVAL} s)")
     });
-    let critical_at_backend = service_check_after(&api, stopped / 1000, "CRITICAL").await?;
     out.figure(
         "stop to CRITICAL in the backend, ms",
-        (critical_at_backend * 1000 - stopped).max(0) as u64,
+        (critical_at_backend.received * 1000 - stopped).max(0) as u64,
     );
 
     // The server stays down for a few more runs; everything else must go on as before.
@@ -148,29 +151,41 @@ pub(crate) async fn run(lab: &Lab, out: &mut Outcome) -> anyhow::Result<()> {
 
     tokio::task::block_in_place(|| mariadb.restart())?;
     let up = now_ms();
-    let (ok_run, _) = first_run_after(&agent, up, "OK", INTERVAL).await?;
-    let to_recover = ok_run - up;
-    out.figure("restart to OK (agent), ms", to_recover as u64);
+    let ok_run = first_run_ending_in(&agent, "OK", runs_ending_in(&down, "OK"), INTERVAL).await?;
+    let ok_at_backend = service_check_after(&api, up / 1000, "OK").await?;
+    let to_recover = ok_run.unwrap_or(ok_at_backend.stamped * 1000) - up;
+    out.figure("restart to OK (agent), ms", to_recover.max(0) as u64);
     out.expect(to_recover <= (INTERVAL * 1000 + 1000) as i64, || {
         format!("mysql.can_connect was OK again {to_recover} ms after the server came back, more than one interval")
     });
-    let ok_at_backend = service_check_after(&api, up / 1000, "OK").await?;
     out.figure(
         "restart to OK in the backend, ms",
-        (ok_at_backend * 1000 - up).max(0) as u64,
+        (ok_at_backend.received * 1000 - up).max(0) as u64,
     );
     Ok(())
 }
 
-/// Waits for the first run of the mysql check that ends after `after_ms` in `state`; returns when it
-/// ended (Unix ms) and the status. A run that ends after `after_ms` in another state is allowed only if
-/// it started before (it may have connected before the change); fails after two intervals.
-async fn first_run_after(
+/// The mysql check's runs so far that ended in `state` (`ERROR`, or `OK` for the others).
+fn runs_ending_in(status: &Value, state: &str) -> u64 {
+    check(status, "mysql").map_or(0, |mysql| {
+        let errors = number(&mysql["total_errors"]);
+        if state == "ERROR" {
+            errors
+        } else {
+            number(&mysql["total_runs"]) - errors
+        }
+    })
+}
+
+/// Waits for the mysql check's first run in `state` after the `before` it had; returns when that run
+/// ended (Unix ms), or `None` when a late status read found a later run already (its time is then
+/// taken from the backend).
+async fn first_run_ending_in(
     agent: &AgentProcess,
-    after_ms: i64,
     state: &str,
+    before: u64,
     interval: u64,
-) -> anyhow::Result<(i64, Value)> {
+) -> anyhow::Result<Option<i64>> {
     until(
         Duration::from_secs(interval * 2 + 10),
         Duration::from_millis(100),
@@ -180,30 +195,32 @@ async fn first_run_after(
             let Some(mysql) = check(&status, "mysql") else {
                 return Ok(None);
             };
-            let ended = mysql["last_run_at_ms"].as_i64().unwrap_or(0);
-            let started = ended - mysql["last_execution_ms"].as_i64().unwrap_or(0);
-            if ended <= after_ms {
-                return Ok(None);
-            }
-            if mysql["state"] == state {
-                return Ok(Some((ended, status)));
-            }
-            anyhow::ensure!(
-                started < after_ms,
-                "a mysql run started {} ms after the change and ended {}",
-                started - after_ms,
-                mysql["state"]
-            );
-            Ok(None)
+            let count = runs_ending_in(&status, state);
+            Ok(if count <= before {
+                None
+            } else if count == before + 1 && mysql["state"] == state {
+                Some(mysql["last_run_at_ms"].as_i64())
+            } else {
+                Some(None)
+            })
         },
     )
     .await
     .context("the mysql check")
 }
 
+/// A service check the backend received.
+#[derive(Debug, Clone, Copy)]
+struct Received {
+    /// When the backend received it, Unix seconds.
+    received: i64,
+    /// Its own timestamp (the run's time), Unix seconds.
+    stamped: i64,
+}
+
 /// Waits until the backend's intake log holds a `mysql.can_connect` in `status` stamped at or after
-/// `since` (Unix seconds); returns when the backend received it (Unix seconds).
-async fn service_check_after(api: &Api, since: i64, status: &str) -> anyhow::Result<i64> {
+/// `since` (Unix seconds); returns the first.
+async fn service_check_after(api: &Api, since: i64, status: &str) -> anyhow::Result<Received> {
     until(
         Duration::from_secs(60),
         Duration::from_millis(250),
@@ -211,13 +228,17 @@ async fn service_check_after(api: &Api, since: i64, status: &str) -> anyhow::Res
         async || {
             // Oldest first: the first payload that carried the change.
             for payload in api.intake_log("/api/v1/check_run", 100).await?.into_iter().rev() {
-                let found = payload["payload"].as_array().into_iter().flatten().any(|run| {
-                    run["check"] == "mysql.can_connect"
-                        && run["status"] == status
-                        && run["timestamp"].as_i64().is_some_and(|t| t >= since)
-                });
-                if found {
-                    return Ok(payload["received_at"].as_i64());
+                let stamped = payload["payload"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find_map(|run| {
+                        let stamped = run["timestamp"].as_i64()?;
+                        (run["check"] == "mysql.can_connect" && run["status"] == status && stamped >= since)
+                            .then_some(stamped)
+                    });
+                if let (Some(stamped), Some(received)) = (stamped, payload["received_at"].as_i64()) {
+                    return Ok(Some(Received { received, stamped }));
                 }
             }
             Ok(None)
