@@ -7,6 +7,7 @@
 
 mod backend;
 mod bench;
+mod chaos;
 mod ci;
 mod compat;
 mod fuzz;
@@ -82,6 +83,9 @@ enum Task {
     Bench,
     /// Grade a solution: run the scenarios on it and write a report of every exercise item.
     Grade(grade::GradeArgs),
+    /// The fault suite: kill, stop and flood the real backend, agent, MySQL and Python checks, and count
+    /// what survived; fails if anything was lost silently or not reported.
+    Chaos(chaos::ChaosArgs),
     /// Concurrent clients against a real backend (intake, queries, API, UI pages); fails on any error.
     Load(load::LoadArgs),
     /// Fuzz the parsers and decoders with libFuzzer for a bounded time each; fails on any crash.
@@ -101,6 +105,7 @@ fn main() -> ExitCode {
         Task::Screenshots => screenshots::run(),
         Task::Load(args) => load::run(&args),
         Task::Fuzz(args) => fuzz::run(&args),
+        Task::Chaos(args) => chaos::run(&args),
         Task::Up {
             stack,
             test_mode,

@@ -105,4 +105,16 @@ pub struct CheckOutput {
     pub logs: Vec<CheckLog>,
     /// `Some` when the run failed; submissions made before the failure are kept, as the Agent keeps them.
     pub error: Option<CheckError>,
+    /// `Some` when the run did not end by itself (`error` then says how), counted apart in `status`.
+    pub aborted: Option<Abort>,
+}
+
+/// How a run that did not end by itself ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Abort {
+    /// It overran its timeout and was stopped.
+    Timeout,
+    /// The process running it died under it (a crash, an exit, a kill): the Python check host's
+    /// interpreter was restarted.
+    Crash,
 }

@@ -15,6 +15,12 @@
 //!
 //! The server owns its tasks: [`DogStatsd::shutdown`] stops them, waits for them and removes the Unix
 //! socket file; dropping the server aborts them.
+//!
+//! No datagram is lost uncounted. At shutdown each socket is first connected to itself, so the kernel
+//! stops queueing other senders' datagrams for it (UDP: it counts them as sent to no port, `Udp:
+//! NoPorts`, as when no agent runs; Unix socket: the senders get an error), then what is already queued
+//! is read and aggregated (`drained_at_stop`) before the socket is closed. Datagrams the kernel dropped
+//! because the UDP socket's receive buffer was full are read from `/proc/net/udp` (`udp_kernel_drops`).
 
 use std::fmt;
 use std::io;
@@ -22,6 +28,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+mod kernel;
 
 use ddlab_wire::dogstatsd::{self as wire, Message};
 use tokio::net::UdpSocket;
@@ -64,11 +72,18 @@ pub struct DogStatsdStats {
     pub ignored_fields: u64,
     /// Failed reads from a socket (the read is retried).
     pub receive_errors: u64,
+    /// Datagrams the kernel dropped on the UDP socket because its receive buffer was full (the socket's
+    /// `drops` in `/proc/net/udp`, read every second and at shutdown; 0 where there is no such file).
+    pub udp_kernel_drops: u64,
+    /// Datagrams still queued when shutdown began, read and aggregated before the sockets closed.
+    pub drained_at_stop: u64,
 }
 
 /// A running DogStatsD server.
 pub struct DogStatsd {
     udp_addr: Option<SocketAddr>,
+    /// Where the kernel counts what it dropped on the UDP socket.
+    udp_drops: Option<kernel::UdpDrops>,
     socket_path: Option<PathBuf>,
     aggregator: AggregatorHandle,
     stats: watch::Receiver<DogStatsdStats>,
@@ -143,6 +158,7 @@ impl DogStatsd {
         let mut tasks = JoinSet::new();
 
         let mut udp_addr = None;
+        let mut udp_drops = None;
         if let Some(addr) = listen.udp {
             let socket = UdpSocket::bind(addr)
                 .await
@@ -152,10 +168,12 @@ impl DogStatsd {
                 .map_err(|source| DogStatsdError::BindUdp { addr, source })?;
             tracing::info!(addr = %local, "DogStatsD listening on UDP");
             udp_addr = Some(local);
+            udp_drops = kernel::UdpDrops::of(&socket);
             tasks.spawn(serve_udp(
                 socket,
                 buffer_size,
                 ingest.clone(),
+                udp_drops.clone(),
                 shutdown.subscribe(),
             ));
         }
@@ -170,6 +188,7 @@ impl DogStatsd {
         };
         Ok(DogStatsd {
             udp_addr,
+            udp_drops,
             socket_path,
             aggregator,
             stats,
@@ -187,6 +206,12 @@ impl DogStatsd {
         self.socket_path.as_deref()
     }
 
+    /// What the kernel holds for the UDP socket right now: the bytes queued (as the kernel accounts
+    /// them) and the datagrams it dropped for want of room; `None` without UDP or `/proc`.
+    pub fn udp_kernel_queue(&self) -> Option<(u64, u64)> {
+        self.udp_drops.as_ref()?.entry()
+    }
+
     /// The counters as of now.
     pub fn stats(&self) -> DogStatsdStats {
         self.stats.borrow().clone()
@@ -202,8 +227,9 @@ impl DogStatsd {
         self.aggregator.flush(now)
     }
 
-    /// Stops reading, waits for the tasks, and removes the Unix socket file.
-    pub async fn shutdown(mut self) {
+    /// Stops taking datagrams, reads what is queued, waits for the tasks, and removes the Unix socket
+    /// file; returns the final counters (also logged, as `DogStatsD stopped`).
+    pub async fn shutdown(mut self) -> DogStatsdStats {
         let _ = self.shutdown.send(true);
         while let Some(joined) = self.tasks.join_next().await {
             if let Err(err) = joined {
@@ -216,7 +242,18 @@ impl DogStatsd {
                 tracing::warn!(error = %err, "could not remove the DogStatsD socket file");
             }
         }
-        tracing::info!("DogStatsD stopped");
+        let stats = self.stats();
+        tracing::info!(
+            packets = stats.packets,
+            metric_samples = stats.metric_samples,
+            events = stats.events,
+            service_checks = stats.service_checks,
+            parse_errors = stats.parse_errors,
+            udp_kernel_drops = stats.udp_kernel_drops,
+            drained_at_stop = stats.drained_at_stop,
+            "DogStatsD stopped"
+        );
+        stats
     }
 }
 
@@ -293,24 +330,88 @@ impl Ingest {
         tracing::warn!(error = %err, "DogStatsD could not read a datagram");
         self.stats.send_modify(|stats| stats.receive_errors += 1);
     }
+
+    /// Takes in every datagram `read` still finds (it must not wait), counting them as drained at stop.
+    fn drain(&self, buffer: &mut [u8], mut read: impl FnMut(&mut [u8]) -> io::Result<usize>) {
+        let mut drained = 0;
+        loop {
+            match read(buffer) {
+                Ok(len) => {
+                    self.datagram(&buffer[..len]);
+                    drained += 1;
+                }
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
+                Err(err) => {
+                    self.receive_error(&err);
+                    break;
+                }
+            }
+        }
+        self.stats.send_modify(|stats| stats.drained_at_stop += drained);
+    }
+
+    fn kernel_drops(&self, drops: Option<u64>) {
+        if let Some(drops) = drops {
+            self.stats.send_if_modified(|stats| {
+                let changed = stats.udp_kernel_drops != drops;
+                stats.udp_kernel_drops = drops;
+                changed
+            });
+        }
+    }
 }
+
+/// How often the UDP socket's kernel drop count is read.
+const KERNEL_DROPS_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 async fn serve_udp(
     socket: UdpSocket,
     buffer_size: usize,
     ingest: Ingest,
+    drops: Option<kernel::UdpDrops>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut buffer = vec![0; buffer_size];
+    let mut drops_tick = tokio::time::interval(KERNEL_DROPS_EVERY);
+    drops_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            // Shutdown first: what is queued then is drained below, and counted as such.
+            biased;
             _ = shutdown.changed() => break,
             received = socket.recv_from(&mut buffer) => match received {
                 Ok((len, _)) => ingest.datagram(&buffer[..len]),
                 Err(err) => ingest.receive_error(&err),
             },
+            _ = drops_tick.tick() => ingest.kernel_drops(drops.as_ref().and_then(kernel::UdpDrops::read)),
         }
     }
+    // A socket connected to itself takes only its own datagrams: the kernel stops queueing the others
+    // (and counts them in `Udp: NoPorts`), so the queue can be read to its end before the socket closes.
+    // The plain socket is read, not tokio's: tokio answers "would block" until its poller has seen the
+    // socket readable, which a queue filled before the stop may never have been.
+    match socket.into_std() {
+        Ok(socket) => {
+            match socket.local_addr() {
+                Ok(local) => {
+                    let own = if local.ip().is_unspecified() {
+                        SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), local.port())
+                    } else {
+                        local
+                    };
+                    if let Err(err) = socket.connect(own) {
+                        tracing::warn!(error = %err, "DogStatsD could not stop the kernel queueing datagrams at shutdown");
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "DogStatsD could not read its own address at shutdown")
+                }
+            }
+            ingest.drain(&mut buffer, |buffer| socket.recv(buffer));
+        }
+        Err(err) => tracing::warn!(error = %err, "DogStatsD could not read what was queued at shutdown"),
+    }
+    ingest.kernel_drops(drops.as_ref().and_then(kernel::UdpDrops::read));
 }
 
 #[cfg(unix)]
@@ -352,12 +453,31 @@ mod unix {
         let mut buffer = vec![0; buffer_size];
         loop {
             tokio::select! {
+                biased;
                 _ = shutdown.changed() => break,
                 received = socket.recv(&mut buffer) => match received {
                     Ok(len) => ingest.datagram(&buffer[..len]),
                     Err(err) => ingest.receive_error(&err),
                 },
             }
+        }
+        // Connected to itself, the socket refuses other senders (they get EPERM, so nothing they send
+        // now is lost without them knowing); what is queued is then read to its end, from the plain
+        // socket (see `serve_udp`).
+        match socket.into_std() {
+            Ok(socket) => {
+                let own = socket
+                    .local_addr()
+                    .ok()
+                    .and_then(|a| a.as_pathname().map(Path::to_path_buf));
+                if let Some(own) = own
+                    && let Err(err) = socket.connect(&own)
+                {
+                    tracing::warn!(error = %err, "DogStatsD could not stop the Unix socket taking datagrams at shutdown");
+                }
+                ingest.drain(&mut buffer, |buffer| socket.recv(buffer));
+            }
+            Err(err) => tracing::warn!(error = %err, "DogStatsD could not read what was queued at shutdown"),
         }
     }
 

@@ -10,10 +10,13 @@
 //!   collector: { running_checks: [CheckStats..], loading_errors, config_errors, config_warnings, python, runners },
 //!   aggregator: { checks_metric_samples, dogstatsd_metric_samples, series_flushed, service_checks_flushed,
 //!                 events_flushed, flushes, last_flush_at, dogstatsd_contexts, check_contexts, .. },
-//!   forwarder: { endpoint, api_key: { state, message, ending }, transactions: {..}, retry_queue: {..}, last_error },
+//!   forwarder: { endpoint, api_key: { state, message, ending },
+//!                transactions: { success, success_by_endpoint, errors, retried, dropped_http,
+//!                                dropped_retry_queue_full, dropped_on_shutdown, dropped_by_endpoint, .. },
+//!                retry_queue: {..}, last_error },
 //!   host_metadata: { sent, last_sent_at, ip },
 //!   dogstatsd: { enabled, udp, socket, error, packets, bytes, metric_samples, events, service_checks,
-//!                parse_errors, last_parse_error, .. },
+//!                parse_errors, last_parse_error, udp_kernel_drops, drained_at_stop, .. },
 //!   apm: { enabled, running, error, receiver, socket, endpoint, default_env,
 //!          tracers: [{ lang, lang_version, interpreter, tracer_version, endpoint, payloads, traces, spans,
 //!                      bytes, services: { <service>: { traces, spans } } }],
@@ -122,6 +125,12 @@ pub struct DogStatsdSection {
     pub last_parse_error: Option<String>,
     pub ignored_fields: u64,
     pub receive_errors: u64,
+    /// Datagrams the kernel dropped on the UDP socket (receive buffer full).
+    #[serde(default)]
+    pub udp_kernel_drops: u64,
+    /// Datagrams read at shutdown, after the sockets stopped taking new ones.
+    #[serde(default)]
+    pub drained_at_stop: u64,
 }
 
 /// The *APM Agent* section: the trace receiver and what it sent. Counts are since the agent started.
@@ -209,6 +218,8 @@ impl DogStatsdSection {
         self.last_parse_error.clone_from(&stats.last_error);
         self.ignored_fields = stats.ignored_fields;
         self.receive_errors = stats.receive_errors;
+        self.udp_kernel_drops = stats.udp_kernel_drops;
+        self.drained_at_stop = stats.drained_at_stop;
         self
     }
 }
@@ -358,6 +369,13 @@ pub fn render_check(out: &mut String, check: &CheckStats) {
         "      Last Successful Execution Date : {}",
         optional_date(check.last_successful_run_at_ms)
     );
+    if check.total_timeouts + check.total_crashes > 0 {
+        let _ = writeln!(
+            out,
+            "      Timeouts: {}, Crashes (process restarted): {}",
+            check.total_timeouts, check.total_crashes
+        );
+    }
     if check.skipped_runs > 0 {
         let _ = writeln!(
             out,
@@ -441,6 +459,13 @@ fn collector(out: &mut String, status: &CollectorStatus) {
                 .unwrap_or("unknown")
         );
         let _ = writeln!(out, "    Pid: {}, Restarts: {}", python.pid, python.restarts);
+        for isolated in &python.isolated {
+            let _ = writeln!(
+                out,
+                "    Isolated in a process of its own: {} ({})",
+                isolated.check_id, isolated.reason
+            );
+        }
         out.push('\n');
     }
 }
@@ -463,6 +488,14 @@ fn forwarder(out: &mut String, stats: &ForwarderStats, metadata: &HostMetadataSe
         t.dropped_retry_queue_full, t.dropped_retry_queue_full_bytes
     );
     let _ = writeln!(out, "    Dropped (on shutdown): {}", t.dropped_on_shutdown);
+    if !t.dropped_by_endpoint.is_empty() {
+        let dropped: Vec<String> = t
+            .dropped_by_endpoint
+            .iter()
+            .map(|(endpoint, count)| format!("{endpoint}: {count}"))
+            .collect();
+        let _ = writeln!(out, "    Dropped by endpoint: {}", dropped.join(", "));
+    }
     if !t.http_errors_by_code.is_empty() {
         let codes: Vec<String> = t
             .http_errors_by_code
@@ -562,6 +595,13 @@ fn dogstatsd(out: &mut String, d: &DogStatsdSection) {
     }
     let _ = writeln!(out, "  Ignored Fields: {}", d.ignored_fields);
     let _ = writeln!(out, "  Receive Errors: {}", d.receive_errors);
+    if d.udp.is_some() {
+        let _ = writeln!(
+            out,
+            "  UDP Packets Dropped By The Kernel (receive buffer full): {}",
+            d.udp_kernel_drops
+        );
+    }
     out.push('\n');
 }
 

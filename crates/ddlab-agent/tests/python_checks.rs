@@ -326,7 +326,8 @@ async fn a_hung_check_times_out_and_the_host_recovers() {
     assert_eq!(
         error.message,
         format!(
-            "check {} did not finish within 2 s; the Python check host was restarted and the checks loaded again",
+            "check {} did not finish within 2 s; the Python check host was restarted and the checks loaded again; \
+             the check now runs in a Python process of its own",
             hangs.check_id()
         )
     );

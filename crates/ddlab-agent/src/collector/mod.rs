@@ -15,7 +15,8 @@
 //! Each run is bounded by `ddlab_check_timeout` (Python checks: by the Python host, which restarts its
 //! interpreter after an overrun; native checks: by the collector). A run that fails is an `ERROR` in
 //! `status` with its message and traceback, sends `datadog.agent.check_status` CRITICAL, and the other
-//! checks are not affected.
+//! checks are not affected. Runs that overran their timeout and runs whose process died under them are
+//! also counted apart (`total_timeouts`, `total_crashes`).
 //!
 //! The loop reads the monotonic clock once per tick (Tokio's, so tests pause and advance it) and the wall
 //! clock ([`Clock`]) once per finished run, for the commit time.
@@ -39,7 +40,7 @@ use crate::check::CheckOutput;
 use crate::config::Problem;
 use crate::config::checks::CheckId;
 use crate::dogstatsd::Clock;
-use crate::python::{HostInfo, PythonHost};
+use crate::python::{HostInfo, IsolatedCheck, PythonHost};
 
 pub use checks::{
     Check, CheckInfo, LoadOptions, LoadedCheck, LoadedChecks, LoadingError, RunFuture, load_checks,
@@ -96,9 +97,13 @@ pub struct PythonStatus {
     /// The installed `datadog-checks-base`, `None` when it cannot be imported.
     pub base_version: Option<String>,
     pub base_error: Option<String>,
+    /// The shared interpreter's process, as of its last start.
     pub pid: u32,
-    /// Times the interpreter was replaced after a timeout or a crash.
+    /// Times an interpreter was replaced after a timeout or a crash.
     pub restarts: u64,
+    /// Checks that hung or crashed the shared interpreter, now running in one of their own.
+    #[serde(default)]
+    pub isolated: Vec<IsolatedCheck>,
 }
 
 /// The running collector. [`Collector::shutdown`] stops it.
@@ -127,6 +132,8 @@ impl CollectorView {
         let mut status = lock(&self.status).clone();
         if let (Some(python), Some(host)) = (&mut status.python, &self.python) {
             python.restarts = host.restarts();
+            python.pid = host.pid();
+            python.isolated = host.isolated();
         }
         status
     }
@@ -177,6 +184,7 @@ impl PythonStatus {
             base_error: info.base_error.clone(),
             pid: info.pid,
             restarts,
+            isolated: Vec::new(),
         }
     }
 }
@@ -400,6 +408,7 @@ async fn bounded_run(check: &mut dyn Check, timeout: Duration) -> CheckOutput {
                 message: format!("the check did not finish within {limit:?} and was stopped"),
                 traceback: "stopped by the collector (ddlab_check_timeout)".to_owned(),
             }),
+            aborted: Some(crate::check::Abort::Timeout),
             ..CheckOutput::default()
         },
     }
@@ -446,6 +455,7 @@ fn finished(
                         message,
                         traceback: String::new(),
                     }),
+                    aborted: Some(crate::check::Abort::Crash),
                     ..CheckOutput::default()
                 };
                 let mut guard = lock(status);

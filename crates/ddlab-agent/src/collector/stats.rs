@@ -6,7 +6,7 @@ use std::time::Duration;
 use ddlab_wire::check_run::CheckStatus;
 use serde::{Deserialize, Serialize};
 
-use crate::check::{CheckOutput, ServiceCheckSubmission};
+use crate::check::{Abort, CheckOutput, ServiceCheckSubmission};
 
 /// The service check the collector sends after every run.
 pub const CHECK_STATUS: &str = "datadog.agent.check_status";
@@ -29,8 +29,14 @@ pub struct CheckStats {
     /// The outcome of the last run.
     pub state: RunState,
     pub total_runs: u64,
-    /// Runs that ended in an error.
+    /// Runs that ended in an error (timeouts and crashes included).
     pub total_errors: u64,
+    /// Runs stopped after overrunning their timeout.
+    #[serde(default)]
+    pub total_timeouts: u64,
+    /// Runs whose process died under them (the Python check host's interpreter, restarted).
+    #[serde(default)]
+    pub total_crashes: u64,
     /// Warnings over all runs.
     pub total_warnings: u64,
     /// Slots skipped because the previous run was still going (or the collector was late).
@@ -110,6 +116,8 @@ impl CheckStats {
             state: RunState::Pending,
             total_runs: 0,
             total_errors: 0,
+            total_timeouts: 0,
+            total_crashes: 0,
             total_warnings: 0,
             skipped_runs: 0,
             metric_samples: RunCounts::default(),
@@ -143,6 +151,11 @@ impl CheckStats {
             self.metadata.insert(key.clone(), value.clone());
         }
         self.last_run_at_ms = Some(finished_at_ms);
+        match output.aborted {
+            Some(Abort::Timeout) => self.total_timeouts += 1,
+            Some(Abort::Crash) => self.total_crashes += 1,
+            None => {}
+        }
         self.last_error = output.error.as_ref().map(|e| ErrorReport {
             message: e.message.clone(),
             traceback: e.traceback.clone(),
@@ -274,6 +287,33 @@ mod tests {
 
         stats.record(&ok, Duration::from_millis(1), 4_000);
         assert_eq!((stats.state, stats.last_error.clone()), (RunState::Ok, None));
+    }
+
+    #[test]
+    fn timeouts_and_crashes_are_errors_counted_apart() {
+        let mut stats = stats();
+        let aborted = |abort| CheckOutput {
+            error: Some(CheckError {
+                message: "cut short".into(),
+                traceback: String::new(),
+            }),
+            aborted: Some(abort),
+            ..CheckOutput::default()
+        };
+        stats.record(&aborted(Abort::Timeout), Duration::from_secs(30), 1_000);
+        stats.record(&aborted(Abort::Crash), Duration::from_millis(5), 2_000);
+        stats.record(&aborted(Abort::Crash), Duration::from_millis(5), 3_000);
+        stats.record(&CheckOutput::default(), Duration::from_millis(5), 4_000);
+        assert_eq!(
+            (
+                stats.total_runs,
+                stats.total_errors,
+                stats.total_timeouts,
+                stats.total_crashes
+            ),
+            (4, 3, 1, 2)
+        );
+        assert_eq!(stats.state, RunState::Ok);
     }
 
     #[test]

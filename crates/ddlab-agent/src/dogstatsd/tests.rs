@@ -90,6 +90,8 @@ async fn udp_datagrams_are_parsed_aggregated_and_flushed() {
             ),
             ignored_fields: 0,
             receive_errors: 0,
+            udp_kernel_drops: 0,
+            drained_at_stop: 0,
         }
     );
 
@@ -118,6 +120,65 @@ async fn udp_datagrams_are_parsed_aggregated_and_flushed() {
     );
     assert!(flush.events.is_empty() && flush.service_checks.is_empty());
     server.shutdown().await;
+}
+
+#[tokio::test]
+async fn datagrams_the_kernel_dropped_on_a_full_buffer_are_counted() {
+    // The test's runtime has one thread: the server cannot read while this test sends, so the socket's
+    // receive buffer overflows and the kernel drops the rest.
+    let server = DogStatsd::start(&loopback(8192), handle(), fixed_clock(NOW))
+        .await
+        .expect("starts");
+    let addr = server.udp_addr().expect("UDP is bound");
+    let sent = 5_000u64;
+    let datagram: &[u8] = b"chaos.flood:1|c";
+    send_udp(addr, &vec![datagram; sent as usize]);
+    let mut stats = server.watch_stats();
+    let accounted = tokio::time::timeout(
+        Duration::from_secs(10),
+        stats.wait_for(|s| s.packets + s.udp_kernel_drops == sent),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        panic!(
+            "not every datagram was read or counted as dropped: {:?}",
+            server.stats()
+        )
+    })
+    .expect("the server is running")
+    .clone();
+    assert!(
+        accounted.udp_kernel_drops > 0,
+        "the buffer never overflowed: {accounted:?}"
+    );
+    assert_eq!(accounted.metric_samples, accounted.packets);
+    let stopped = server.shutdown().await;
+    assert_eq!(
+        (stopped.packets, stopped.udp_kernel_drops, stopped.drained_at_stop),
+        (accounted.packets, accounted.udp_kernel_drops, 0)
+    );
+}
+
+#[tokio::test]
+async fn what_is_queued_at_the_stop_is_read_before_the_socket_closes() {
+    // Nothing is read before the stop (one-thread runtime, no await in between): the stop reads it all.
+    let server = DogStatsd::start(&loopback(8192), handle(), fixed_clock(NOW))
+        .await
+        .expect("starts");
+    let addr = server.udp_addr().expect("UDP is bound");
+    let datagram: &[u8] = b"chaos.queued:1|c";
+    send_udp(addr, &[datagram; 100]);
+    let aggregator = server.aggregator.clone();
+    let stats = server.shutdown().await;
+    assert_eq!(
+        (stats.packets, stats.metric_samples, stats.drained_at_stop),
+        (100, 100, 100)
+    );
+    let flush = aggregator.lock().flush_all(NOW + 10.0);
+    assert_eq!(
+        flush.series.series,
+        [series("chaos.queued", MetricKind::Rate, 10.0)]
+    );
 }
 
 #[tokio::test]

@@ -101,6 +101,10 @@ pub struct TransactionStats {
     pub dropped_retry_queue_full_bytes: u64,
     /// Payloads still undelivered when the agent stopped.
     pub dropped_on_shutdown: u64,
+    /// Every dropped payload (refused, retry queue full, or at shutdown) by endpoint, as the Agent's
+    /// `DroppedByEndpoint`: what was lost, so it can be matched against what the intake holds.
+    #[serde(default)]
+    pub dropped_by_endpoint: BTreeMap<String, u64>,
 }
 
 /// The retry queue right now.
@@ -411,6 +415,7 @@ impl Shared {
             }
             Outcome::Drop { status, reason } => {
                 stats.transactions.dropped_http += 1;
+                *stats.transactions.dropped_by_endpoint.entry(name).or_default() += 1;
                 stats.last_error = Some(reason.clone());
                 if *status == 403 {
                     stats.api_key.state = ApiKeyState::Invalid;
@@ -427,6 +432,13 @@ impl Shared {
         }
         let bytes: usize = dropped.iter().map(Transaction::size).sum();
         let mut stats = self.stats();
+        for transaction in dropped {
+            *stats
+                .transactions
+                .dropped_by_endpoint
+                .entry(transaction.endpoint.name().to_owned())
+                .or_default() += 1;
+        }
         stats.transactions.dropped_retry_queue_full += dropped.len() as u64;
         stats.transactions.dropped_retry_queue_full_bytes += bytes as u64;
         let total = stats.transactions.dropped_retry_queue_full;
@@ -567,11 +579,11 @@ impl Sender {
     async fn stop(&mut self) {
         let deadline = Instant::now() + self.shared.options.stop_timeout;
         let mut left = self.queue.drain();
-        let mut undelivered = 0u64;
+        let mut undelivered: BTreeMap<&'static str, u64> = BTreeMap::new();
         let mut reachable = true;
         for transaction in left.drain(..) {
             if !reachable || Instant::now() >= deadline {
-                undelivered += 1;
+                *undelivered.entry(transaction.endpoint.name()).or_default() += 1;
                 continue;
             }
             match tokio::time::timeout_at(deadline, self.shared.attempt(&transaction)).await {
@@ -580,10 +592,20 @@ impl Sender {
                 Ok(Outcome::Retry(_)) | Err(_) => {
                     // The intake is down: the rest would fail the same way.
                     reachable = false;
-                    undelivered += 1;
+                    *undelivered.entry(transaction.endpoint.name()).or_default() += 1;
                 }
             }
         }
+        let mut stats = self.shared.stats();
+        for (endpoint, count) in &undelivered {
+            *stats
+                .transactions
+                .dropped_by_endpoint
+                .entry((*endpoint).to_owned())
+                .or_default() += count;
+        }
+        drop(stats);
+        let undelivered: u64 = undelivered.values().sum();
         if undelivered > 0 {
             tracing::error!(
                 payloads = undelivered,

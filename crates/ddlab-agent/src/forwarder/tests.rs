@@ -326,15 +326,22 @@ async fn a_failing_intake_gets_retries_in_order_until_it_answers() {
 async fn a_stopped_intake_loses_only_what_overflows_the_queue_and_counts_it() {
     let mut intake = Intake::start().await;
     intake.stop().await;
-    // 250 bytes of queue: two 100-byte payloads fit; five are sent while the port is closed.
+    // 250 bytes of queue: two 100-byte payloads fit; five are sent while the port is closed, the two
+    // oldest service checks, the rest series.
     let forwarder = Forwarder::start(options(intake.url(), 250, 100)).unwrap();
-    forwarder.submit((1..=5).map(|tag| tx(tag, 100)).collect());
+    let check_runs =
+        (1..=2).map(|tag| Transaction::new(Endpoint::CheckRun, vec![tag; 100], ddlab_wire::Encoding::Zstd));
+    forwarder.submit(check_runs.chain((3..=5).map(|tag| tx(tag, 100))).collect());
     until("three dropped payloads", || {
         forwarder.stats().transactions.dropped_retry_queue_full == 3
     })
     .await;
     let stats = forwarder.stats();
     assert_eq!(stats.transactions.dropped_retry_queue_full_bytes, 300);
+    assert_eq!(
+        stats.transactions.dropped_by_endpoint,
+        BTreeMap::from([("check_run_v1".to_owned(), 2), ("series_v2".to_owned(), 1)])
+    );
     assert_eq!((stats.retry_queue.payloads, stats.retry_queue.bytes), (2, 200));
     assert!(
         stats
@@ -384,6 +391,10 @@ async fn client_errors_are_dropped_but_408_and_429_are_retried() {
     }
     let stats = forwarder.shutdown().await;
     assert_eq!(stats.transactions.dropped_http, 3);
+    assert_eq!(
+        stats.transactions.dropped_by_endpoint,
+        BTreeMap::from([("series_v2".to_owned(), 3)])
+    );
     assert_eq!(stats.transactions.success, 2);
     assert_eq!(
         stats
@@ -470,6 +481,10 @@ async fn shutdown_delivers_what_is_held_or_counts_it() {
     assert_eq!(
         (stats.transactions.success, stats.transactions.dropped_on_shutdown),
         (0, 2)
+    );
+    assert_eq!(
+        stats.transactions.dropped_by_endpoint,
+        BTreeMap::from([("series_v2".to_owned(), 2)])
     );
 }
 

@@ -1,4 +1,4 @@
-//! The Python check host: one long-lived Python process that runs the Agent's Python checks unchanged.
+//! The Python check host: long-lived Python processes that run the Agent's Python checks unchanged.
 //!
 //! ```text
 //!  PythonHost ──JSON lines on stdin──▶ python ddlab_check_host.py ──▶ datadog_checks.<name> / checks.d/<name>.py
@@ -14,12 +14,16 @@
 //! checks.d folders are appended to the end of `sys.path`, where the Agent puts `additional_checksd`,
 //! so an installed `datadog_checks.<name>` wins over `checks.d/<name>.py`.
 //!
-//! Checks run one at a time: a run holds the host until it answers. A run that overruns its timeout
-//! is answered with the check's stack and the process exits; a process that dies (a check calling
-//! `os._exit`, a crash in native code, a kill from outside) is noticed on the next request or during
-//! the run. Either way a new process is started and every loaded check is loaded again, so the other
-//! checks keep running; the failed run reports what happened as its error. Check objects otherwise
-//! live as long as the process, so rates and other per-check state carry over between runs.
+//! Every check is loaded into one shared process, where checks run one at a time: a run holds the
+//! process until it answers. A run that overruns its timeout is answered with the check's stack and the
+//! process exits; a process that dies (a check calling `os._exit`, a crash in native code, a kill from
+//! outside) is noticed on the next request or during the run. Either way a new process is started and
+//! the loaded checks are loaded again; the failed run reports what happened as its error. The check
+//! whose run cost the shared process is then *isolated*: it is not loaded into the new shared process
+//! but into a process of its own, started at its next run, so a check that hangs or crashes at every
+//! run costs only its own process from then on, and the other checks run on schedule beside it
+//! (`status` lists isolated checks and why). Check objects otherwise live as long as their process, so
+//! rates and other per-check state carry over between runs.
 //!
 //! **Boundary:** this module only runs checks and hands back what they submitted ([`CheckOutput`]);
 //! scheduling, the per-type aggregation and the service check `datadog.agent.check_status` belong to
@@ -31,14 +35,15 @@ mod worker;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use crate::check::{CheckError, CheckOutput};
+use crate::check::{Abort, CheckError, CheckOutput};
 use crate::config::{AgentConfig, CheckConfig, CheckId, Compressor, Instance};
 use protocol::{HostFailure, Init};
 use worker::{Failure, Reply, Spawn, Worker};
@@ -157,7 +162,8 @@ pub fn agent_settings(config: &AgentConfig) -> Map<String, Value> {
     }
 }
 
-/// The running host. Share it (`Arc`) between the tasks that run checks: requests take turns.
+/// The running host. Share it (`Arc`) between the tasks that run checks: runs in one interpreter take
+/// turns, runs in different interpreters (the shared one, each isolated check's) go at once.
 #[derive(Debug)]
 pub struct PythonHost {
     options: PythonHostOptions,
@@ -165,9 +171,38 @@ pub struct PythonHost {
     cache_dir: PathBuf,
     started: SystemTime,
     restarts: AtomicU64,
-    state: Mutex<State>,
-    // Last, so the process is gone before its modules folder is removed.
+    /// The pid of the shared interpreter, as of its last start.
+    pid: AtomicU32,
+    next_handle: AtomicU64,
+    /// The interpreter every check is loaded into first.
+    shared: Arc<Interpreter>,
+    /// Which interpreter runs each loaded check (by handle), and the checks isolated so far.
+    placement: std::sync::Mutex<Placement>,
+    // Last, so the processes are gone before their modules folder is removed.
     _temporary: Option<tempfile::TempDir>,
+}
+
+/// Where the loaded checks run.
+#[derive(Debug, Default)]
+struct Placement {
+    /// Checks isolated in an interpreter of their own, by handle.
+    isolated: BTreeMap<u64, (Arc<Interpreter>, IsolatedCheck)>,
+    /// Every loaded check's ID, by handle (to refuse loading an instance twice).
+    loaded: BTreeMap<u64, CheckId>,
+}
+
+/// A check that hung or took its interpreter down in the shared interpreter, and now runs alone.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct IsolatedCheck {
+    pub check_id: String,
+    /// What it did in the shared interpreter.
+    pub reason: String,
+}
+
+/// One Python process and the checks loaded into it, to load them again into its replacement.
+#[derive(Debug)]
+struct Interpreter {
+    state: Mutex<State>,
 }
 
 /// A loaded check instance. Handles stay valid across restarts of the Python process.
@@ -245,12 +280,14 @@ struct Registered {
     reload_error: Option<HostFailure>,
 }
 
+/// One interpreter's process (absent until first needed, or after it failed to start) and checks.
 #[derive(Debug)]
 struct State {
+    /// Whether this is the shared interpreter (whose pid `status` shows).
+    shared: bool,
     worker: Option<Worker>,
     info: HostInfo,
     checks: BTreeMap<u64, Registered>,
-    next_handle: u64,
 }
 
 /// The result of one request, after the host dealt with a dead or stuck process.
@@ -262,7 +299,33 @@ enum Exchange {
         cause: String,
         note: String,
         stderr: String,
+        /// The check that was running, taken out of the process before its replacement.
+        removed: Option<Registered>,
+        /// How the request ended: the process died ([`Abort::Crash`]) or stopped answering
+        /// ([`Abort::Timeout`]).
+        abort: Abort,
     },
+}
+
+impl Interpreter {
+    /// An interpreter whose process starts when first needed.
+    fn new(shared: bool, checks: BTreeMap<u64, Registered>) -> Arc<Interpreter> {
+        Arc::new(Interpreter {
+            state: Mutex::new(State {
+                shared,
+                worker: None,
+                info: HostInfo {
+                    python_version: String::new(),
+                    executable: PathBuf::new(),
+                    base_version: None,
+                    base_error: None,
+                    pid: 0,
+                    modules_dir: PathBuf::new(),
+                },
+                checks,
+            }),
+        })
+    }
 }
 
 impl PythonHost {
@@ -292,68 +355,78 @@ impl PythonHost {
             .cache_dir
             .clone()
             .unwrap_or_else(|| runtime_dir.join("cache"));
-        let started = SystemTime::now();
-        let mut host = PythonHost {
+        let host = PythonHost {
             options,
             modules_dir,
             cache_dir,
-            started,
+            started: SystemTime::now(),
             restarts: AtomicU64::new(0),
-            state: Mutex::new(State {
-                worker: None,
-                info: HostInfo {
-                    python_version: String::new(),
-                    executable: PathBuf::new(),
-                    base_version: None,
-                    base_error: None,
-                    pid: 0,
-                    modules_dir: PathBuf::new(),
-                },
-                checks: BTreeMap::new(),
-                next_handle: 1,
-            }),
+            pid: AtomicU32::new(0),
+            next_handle: AtomicU64::new(1),
+            shared: Interpreter::new(true, BTreeMap::new()),
+            placement: std::sync::Mutex::new(Placement::default()),
             _temporary: temporary,
         };
         let (worker, info) = host.spawn().await?;
-        let state = host.state.get_mut();
-        state.worker = Some(worker);
-        state.info = info;
-        tracing::info!(
-            python = %state.info.executable.display(),
-            version = %state.info.python_version,
-            datadog_checks_base = state.info.base_version.as_deref().unwrap_or("missing"),
-            pid = state.info.pid,
-            "started the Python check host"
-        );
+        {
+            let mut state = host.shared.state.lock().await;
+            host.pid.store(info.pid, Ordering::Relaxed);
+            tracing::info!(
+                python = %info.executable.display(),
+                version = %info.python_version,
+                datadog_checks_base = info.base_version.as_deref().unwrap_or("missing"),
+                pid = info.pid,
+                "started the Python check host"
+            );
+            state.worker = Some(worker);
+            state.info = info;
+        }
         Ok(host)
     }
 
-    /// What the current Python process reported at start.
+    /// What the shared Python process reported at its last start.
     pub async fn info(&self) -> HostInfo {
-        self.state.lock().await.info.clone()
+        self.shared.state.lock().await.info.clone()
     }
 
-    /// How many times the Python process was replaced after a timeout or a crash.
+    /// The shared Python process's pid, as of its last start.
+    pub fn pid(&self) -> u32 {
+        self.pid.load(Ordering::Relaxed)
+    }
+
+    /// How many times a Python process was replaced after a timeout or a crash.
     pub fn restarts(&self) -> u64 {
         self.restarts.load(Ordering::Relaxed)
     }
 
-    /// Loads one instance of a check: imports `datadog_checks.<name>` or `<name>` from checks.d,
-    /// constructs the check class with the instance and sets its check ID.
+    /// The checks moved into an interpreter of their own, and why.
+    pub fn isolated(&self) -> Vec<IsolatedCheck> {
+        self.placement()
+            .isolated
+            .values()
+            .map(|(_, isolated)| isolated.clone())
+            .collect()
+    }
+
+    /// Loads one instance of a check into the shared interpreter: imports `datadog_checks.<name>` or
+    /// `<name>` from checks.d, constructs the check class with the instance and sets its check ID.
     pub async fn load(&self, config: &CheckConfig, instance: &Instance) -> Result<CheckHandle, LoadError> {
-        let mut state = self.state.lock().await;
-        if state.checks.values().any(|c| c.check_id == instance.id) {
-            return Err(LoadError::Check {
-                check: config.name.clone(),
-                config: config.source.clone(),
-                file: None,
-                line: None,
-                message: format!("the instance {} is already loaded", instance.id),
-                traceback: String::new(),
-            });
+        let mut state = self.shared.state.lock().await;
+        let failed = |message: String, traceback: String| LoadError::Check {
+            check: config.name.clone(),
+            config: config.source.clone(),
+            file: None,
+            line: None,
+            message,
+            traceback,
+        };
+        if self.placement().loaded.values().any(|id| *id == instance.id) {
+            return Err(failed(
+                format!("the instance {} is already loaded", instance.id),
+                String::new(),
+            ));
         }
-        let id = state.next_handle;
-        state.next_handle += 1;
+        let id = self.next_handle.fetch_add(1, Ordering::Relaxed);
         let init_config = match &config.init_config {
             Value::Null => Value::Object(Map::new()),
             other => other.clone(),
@@ -367,16 +440,8 @@ impl PythonHost {
             "instance": instance.raw,
             "source": config.source,
         });
-        let failed = |message: String, traceback: String| LoadError::Check {
-            check: config.name.clone(),
-            config: config.source.clone(),
-            file: None,
-            line: None,
-            message,
-            traceback,
-        };
         let deadline = Instant::now() + self.options.load_timeout;
-        let answer = match self.exchange(&mut state, request.clone(), deadline).await? {
+        let answer = match self.exchange(&mut state, request.clone(), deadline, None).await? {
             Exchange::Answered(Reply::Ok(answer)) => answer,
             Exchange::Answered(Reply::Failed(failure)) => {
                 return Err(LoadError::Check {
@@ -391,7 +456,9 @@ impl PythonHost {
             Exchange::Answered(Reply::TimedOut(timeout)) => {
                 return Err(failed(timeout.message, timeout.traceback));
             }
-            Exchange::Lost { cause, note, stderr } => {
+            Exchange::Lost {
+                cause, note, stderr, ..
+            } => {
                 return Err(failed(format!("{cause} while loading the check; {note}"), stderr));
             }
         };
@@ -421,6 +488,7 @@ impl PythonHost {
                 reload_error: None,
             },
         );
+        self.placement().loaded.insert(id, instance.id.clone());
         Ok(CheckHandle {
             id,
             name: config.name.clone(),
@@ -435,29 +503,44 @@ impl PythonHost {
     /// Runs the check once. A check that raises, overruns `timeout` or takes the Python process down
     /// still gives an output, with `error` saying what happened; `Err` means no Python process could
     /// be started, or the handle was unloaded.
+    ///
+    /// A check that overruns or takes down the shared interpreter is isolated: the shared one is
+    /// restarted without it, and from its next run on it runs in an interpreter of its own, where it
+    /// can only hurt itself.
     pub async fn run(&self, handle: &CheckHandle, timeout: Duration) -> Result<CheckOutput, HostError> {
-        let mut state = self.state.lock().await;
+        let interpreter = self.interpreter_of(handle);
+        let mut state = interpreter.state.lock().await;
         let Some(registered) = state.checks.get(&handle.id) else {
             return Err(HostError::NotLoaded(handle.check_id.clone()));
         };
-        if registered.reload_error.is_some() {
+        if registered.reload_error.is_some() || state.worker.is_none() {
             let request = registered.request.clone();
+            let reload_error = registered.reload_error.is_some();
             let deadline = Instant::now() + self.options.load_timeout;
-            let failure = match self.exchange(&mut state, request, deadline).await? {
-                Exchange::Answered(Reply::Ok(_)) => None,
-                Exchange::Answered(Reply::Failed(failure)) => Some(failure),
-                Exchange::Answered(Reply::TimedOut(timeout)) => Some(HostFailure {
-                    message: timeout.message,
-                    traceback: timeout.traceback,
-                    file: None,
-                    line: None,
-                }),
-                Exchange::Lost { cause, note, stderr } => Some(HostFailure {
-                    message: format!("{cause} while loading the check again; {note}"),
-                    traceback: stderr,
-                    file: None,
-                    line: None,
-                }),
+            // A process that is not running yet (an isolated check's first run) loads its checks as
+            // it starts; only a check whose reload failed is loaded on its own.
+            let failure = if reload_error {
+                match self.exchange(&mut state, request, deadline, None).await? {
+                    Exchange::Answered(Reply::Ok(_)) => None,
+                    Exchange::Answered(Reply::Failed(failure)) => Some(failure),
+                    Exchange::Answered(Reply::TimedOut(timeout)) => Some(HostFailure {
+                        message: timeout.message,
+                        traceback: timeout.traceback,
+                        file: None,
+                        line: None,
+                    }),
+                    Exchange::Lost {
+                        cause, note, stderr, ..
+                    } => Some(HostFailure {
+                        message: format!("{cause} while loading the check again; {note}"),
+                        traceback: stderr,
+                        file: None,
+                        line: None,
+                    }),
+                }
+            } else {
+                self.respawn(&mut state).await?;
+                state.checks.get(&handle.id).and_then(|c| c.reload_error.clone())
             };
             if let Some(registered) = state.checks.get_mut(&handle.id) {
                 registered.reload_error.clone_from(&failure);
@@ -469,7 +552,9 @@ impl PythonHost {
 
         let deadline = Instant::now() + timeout + self.options.kill_grace;
         let request = protocol::run_request(handle.id, timeout.as_secs_f64());
-        match self.exchange(&mut state, request, deadline).await? {
+        // In the shared interpreter, a check that takes the process down leaves it before the restart.
+        let culprit = state.shared.then_some(handle.id);
+        match self.exchange(&mut state, request, deadline, culprit).await? {
             Exchange::Answered(Reply::Ok(answer)) => match serde_json::from_value(answer) {
                 Ok(raw) => Ok(protocol::into_output(raw)),
                 Err(err) => Ok(failed_output(
@@ -489,27 +574,57 @@ impl PythonHost {
                 })
             }
             Exchange::Answered(Reply::TimedOut(timed_out)) => {
-                tracing::warn!(check = %handle.check_id, ?timeout, "a Python check timed out; restarting the Python check host");
+                tracing::warn!(check = %handle.check_id, ?timeout, "a Python check timed out; restarting its Python process");
                 let mut output = timed_out.output.map(protocol::into_output).unwrap_or_default();
+                let moved = culprit.and_then(|id| state.checks.remove(&id));
+                let isolated = moved.map(|registered| self.isolate(handle, registered, &timed_out.message));
                 let restarted = self.replace_worker(&mut state, "a check timed out").await;
                 output.error = Some(CheckError {
-                    message: format!("{}; {}", timed_out.message, restarted_note(&restarted)),
+                    message: format!(
+                        "{}; {}{}",
+                        timed_out.message,
+                        restarted_note(&restarted),
+                        isolated_note(isolated.is_some())
+                    ),
                     traceback: timed_out.traceback,
                 });
+                output.aborted = Some(Abort::Timeout);
                 Ok(output)
             }
-            Exchange::Lost { cause, note, stderr } => Ok(failed_output(
-                format!("{cause} while running check {}; {note}", handle.check_id),
+            Exchange::Lost {
+                cause,
+                note,
                 stderr,
-            )),
+                removed,
+                abort,
+            } => {
+                let isolated = removed.map(|registered| self.isolate(handle, registered, &cause));
+                Ok(CheckOutput {
+                    aborted: Some(abort),
+                    ..failed_output(
+                        format!(
+                            "{cause} while running check {}; {note}{}",
+                            handle.check_id,
+                            isolated_note(isolated.is_some())
+                        ),
+                        stderr,
+                    )
+                })
+            }
         }
     }
 
     /// Unloads a check instance (calling its `cancel()`); its handle is no longer valid.
     pub async fn unload(&self, handle: CheckHandle) -> Result<(), HostError> {
-        let mut state = self.state.lock().await;
+        let interpreter = self.interpreter_of(&handle);
+        let mut state = interpreter.state.lock().await;
         if state.checks.remove(&handle.id).is_none() {
             return Err(HostError::NotLoaded(handle.check_id));
+        }
+        {
+            let mut placement = self.placement();
+            placement.loaded.remove(&handle.id);
+            placement.isolated.remove(&handle.id);
         }
         let Some(worker) = state.worker.as_mut() else {
             return Ok(());
@@ -530,28 +645,80 @@ impl PythonHost {
                 }
             }
         }
+        if !Arc::ptr_eq(&interpreter, &self.shared)
+            && let Some(worker) = state.worker.take()
+        {
+            // An isolated check's interpreter has nothing left to run.
+            worker.kill().await;
+        }
         Ok(())
     }
 
-    /// Asks the Python process to exit, and kills it if it does not.
+    /// Asks every Python process to exit, and kills those that do not.
     pub async fn shutdown(&self) {
-        let mut state = self.state.lock().await;
-        if let Some(mut worker) = state.worker.take() {
-            let deadline = Instant::now() + self.options.kill_grace;
-            let _ = worker.request(protocol::shutdown_request(), deadline).await;
-            let status = worker.kill().await;
-            tracing::info!(%status, "stopped the Python check host");
+        let mut interpreters = vec![Arc::clone(&self.shared)];
+        interpreters.extend(
+            self.placement()
+                .isolated
+                .values()
+                .map(|(interpreter, _)| Arc::clone(interpreter)),
+        );
+        for interpreter in interpreters {
+            let mut state = interpreter.state.lock().await;
+            if let Some(mut worker) = state.worker.take() {
+                let deadline = Instant::now() + self.options.kill_grace;
+                let _ = worker.request(protocol::shutdown_request(), deadline).await;
+                let status = worker.kill().await;
+                tracing::info!(%status, "stopped a Python check host process");
+            }
         }
+    }
+
+    fn placement(&self) -> std::sync::MutexGuard<'_, Placement> {
+        self.placement
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn interpreter_of(&self, handle: &CheckHandle) -> Arc<Interpreter> {
+        self.placement().isolated.get(&handle.id).map_or_else(
+            || Arc::clone(&self.shared),
+            |(interpreter, _)| Arc::clone(interpreter),
+        )
+    }
+
+    /// Gives `handle`'s check, taken out of the shared interpreter, an interpreter of its own, started
+    /// at its next run.
+    fn isolate(&self, handle: &CheckHandle, registered: Registered, reason: &str) -> IsolatedCheck {
+        let isolated = IsolatedCheck {
+            check_id: handle.check_id.as_str().to_owned(),
+            reason: reason.to_owned(),
+        };
+        let checks = BTreeMap::from([(
+            handle.id,
+            Registered {
+                reload_error: None,
+                ..registered
+            },
+        )]);
+        tracing::warn!(check = %handle.check_id, reason, "isolating a Python check in an interpreter of its own");
+        self.placement()
+            .isolated
+            .insert(handle.id, (Interpreter::new(false, checks), isolated.clone()));
+        isolated
     }
 
     /// Sends one request, starting a new process first if the current one is gone. A process found
     /// dead before the request reached it is replaced and the request sent again; one that dies or
-    /// hangs while handling it is replaced, and the request is reported lost.
+    /// hangs while handling it is replaced, and the request is reported lost. Before that replacement,
+    /// the check `culprit` (the one the request ran) is taken out of the process's checks and handed
+    /// back in [`Exchange::Lost`], so the new process does not load it.
     async fn exchange(
         &self,
         state: &mut State,
         request: Value,
         deadline: Instant,
+        culprit: Option<u64>,
     ) -> Result<Exchange, HostError> {
         let mut attempts = 0;
         loop {
@@ -572,15 +739,19 @@ impl PythonHost {
                     self.restarts.fetch_add(1, Ordering::Relaxed);
                 }
                 Err(Failure::NotRunning { status, stderr }) | Err(Failure::Exited { status, stderr }) => {
+                    let removed = culprit.and_then(|id| state.checks.remove(&id));
                     let restarted = self.replace_worker(state, "the Python check host exited").await;
                     return Ok(Exchange::Lost {
                         cause: format!("the Python check host exited ({status})"),
                         note: restarted_note(&restarted),
                         stderr,
+                        removed,
+                        abort: Abort::Crash,
                     });
                 }
                 Err(Failure::Deadline) => {
                     let stderr = worker.stderr_tail();
+                    let removed = culprit.and_then(|id| state.checks.remove(&id));
                     let restarted = self
                         .replace_worker(state, "the Python check host stopped answering")
                         .await;
@@ -588,10 +759,13 @@ impl PythonHost {
                         cause: "the Python check host did not answer in time and was killed".to_owned(),
                         note: restarted_note(&restarted),
                         stderr,
+                        removed,
+                        abort: Abort::Timeout,
                     });
                 }
                 Err(Failure::Protocol(message)) => {
                     let stderr = worker.stderr_tail();
+                    let removed = culprit.and_then(|id| state.checks.remove(&id));
                     let restarted = self
                         .replace_worker(state, "the Python check host broke the protocol")
                         .await;
@@ -599,6 +773,8 @@ impl PythonHost {
                         cause: format!("the Python check host broke the protocol ({message})"),
                         note: restarted_note(&restarted),
                         stderr,
+                        removed,
+                        abort: Abort::Crash,
                     });
                 }
             }
@@ -626,7 +802,6 @@ impl PythonHost {
         let mut pending: Vec<u64> = state.checks.keys().copied().collect();
         loop {
             let (mut worker, info) = self.spawn().await?;
-            state.info = info;
             let mut lost = None;
             while let Some(&id) = pending.first() {
                 pending.remove(0);
@@ -669,6 +844,10 @@ impl PythonHost {
                 }
             }
             if lost.is_none() {
+                if state.shared {
+                    self.pid.store(info.pid, Ordering::Relaxed);
+                }
+                state.info = info;
                 state.worker = Some(worker);
                 return Ok(());
             }
@@ -798,6 +977,14 @@ fn not_reloaded(check_id: &CheckId, failure: HostFailure) -> CheckOutput {
         ),
         failure.traceback,
     )
+}
+
+fn isolated_note(isolated: bool) -> &'static str {
+    if isolated {
+        "; the check now runs in a Python process of its own"
+    } else {
+        ""
+    }
 }
 
 fn restarted_note(restarted: &Result<(), HostError>) -> String {

@@ -252,6 +252,7 @@ pub(crate) fn into_output(raw: RunOutput) -> CheckOutput {
             message: error.message,
             traceback: error.traceback,
         }),
+        aborted: None,
     }
 }
 

@@ -12,7 +12,7 @@ use ddlab_wire::check_run::CheckStatus;
 use ddlab_wire::events::{AlertType, Event, Priority};
 
 use super::*;
-use crate::check::{MetricSubmission, ServiceCheckSubmission, SubmissionKind};
+use crate::check::{Abort, MetricSubmission, ServiceCheckSubmission, SubmissionKind};
 use crate::config::checks::read_check_file;
 
 const RUN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -366,12 +366,13 @@ async fn a_hung_check_times_out_and_the_other_checks_keep_running() {
     let pid = host.info().await.pid;
 
     let output = host.run(&hangs, Duration::from_secs(1)).await.unwrap();
+    assert_eq!(output.aborted, Some(Abort::Timeout));
     let error = output.error.clone().unwrap();
     assert_eq!(
         error.message,
         format!(
             "check {} did not finish within 1 s; the Python check host was restarted and the checks \
-             loaded again",
+             loaded again; the check now runs in a Python process of its own",
             hangs.check_id()
         )
     );
@@ -423,6 +424,32 @@ async fn a_check_that_ends_the_process_is_reported_and_the_host_restarts() {
     let counter = load(&host, "counter").await;
 
     let output = host.run(&exits, RUN_TIMEOUT).await.unwrap();
+    assert_eq!(output.aborted, Some(Abort::Crash));
+    assert_eq!(
+        output.error.unwrap().message,
+        format!(
+            "the Python check host exited (exit status: 7) while running check {}; the Python check host \
+             was restarted and the checks loaded again; the check now runs in a Python process of its own",
+            exits.check_id()
+        )
+    );
+    assert_eq!(host.restarts(), 1);
+    assert_eq!(
+        host.isolated(),
+        [IsolatedCheck {
+            check_id: exits.check_id().as_str().to_owned(),
+            reason: "the Python check host exited (exit status: 7)".to_owned(),
+        }]
+    );
+
+    let output = host.run(&counter, RUN_TIMEOUT).await.unwrap();
+    assert_eq!(output.error, None);
+    assert_eq!(gauges(&output)[2], ("counter.runs", 1.0));
+    assert_eq!(host.restarts(), 1);
+
+    // From now on the check takes down only its own process: the shared one and its checks go on.
+    let pid = host.pid();
+    let output = host.run(&exits, RUN_TIMEOUT).await.unwrap();
     assert_eq!(
         output.error.unwrap().message,
         format!(
@@ -431,12 +458,50 @@ async fn a_check_that_ends_the_process_is_reported_and_the_host_restarts() {
             exits.check_id()
         )
     );
-    assert_eq!(host.restarts(), 1);
-
+    assert_eq!((host.restarts(), host.pid()), (2, pid));
     let output = host.run(&counter, RUN_TIMEOUT).await.unwrap();
-    assert_eq!(output.error, None);
-    assert_eq!(gauges(&output)[2], ("counter.runs", 1.0));
+    assert_eq!(gauges(&output)[2], ("counter.runs", 2.0));
+}
+
+#[tokio::test]
+async fn an_isolated_hung_check_holds_only_its_own_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = start(dir.path()).await;
+    let counter = load(&host, "counter").await;
+    let hangs = load(&host, "hangs").await;
+    host.run(&hangs, Duration::from_secs(1)).await.unwrap();
     assert_eq!(host.restarts(), 1);
+    assert_eq!(host.isolated().len(), 1);
+    let pid = host.pid();
+    assert_eq!(pid, host.info().await.pid);
+
+    // The hung check's second run holds its own process; the counter runs meanwhile, in the shared one.
+    let hung = host.run(&hangs, Duration::from_secs(5));
+    let counted = host.run(&counter, RUN_TIMEOUT);
+    tokio::pin!(hung);
+    let counted = tokio::select! {
+        biased;
+        hung = &mut hung => panic!("the hung run ended before the counter's: {hung:?}"),
+        counted = counted => counted.unwrap(),
+    };
+    assert_eq!(counted.error, None);
+    assert_eq!(gauges(&counted)[2], ("counter.runs", 1.0));
+    let hung = hung.await.unwrap();
+    assert_eq!(
+        hung.error.unwrap().message,
+        format!(
+            "check {} did not finish within 5 s; the Python check host was restarted and the checks loaded again",
+            hangs.check_id()
+        )
+    );
+    assert_eq!((host.restarts(), host.pid()), (2, pid));
+    let counted = host.run(&counter, RUN_TIMEOUT).await.unwrap();
+    assert_eq!(gauges(&counted)[2], ("counter.runs", 2.0));
+
+    // Unloaded, the isolated check's process goes, and with it the isolation.
+    host.unload(hangs.clone()).await.unwrap();
+    assert_eq!(host.isolated(), []);
+    host.shutdown().await;
 }
 
 #[tokio::test]

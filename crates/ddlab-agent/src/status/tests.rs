@@ -61,8 +61,10 @@ pub(crate) fn sample() -> AgentStatus {
     };
     let failed = CheckStats {
         state: RunState::Error,
-        total_runs: 1,
-        total_errors: 1,
+        total_runs: 3,
+        total_errors: 3,
+        total_timeouts: 1,
+        total_crashes: 1,
         last_error: Some(ErrorReport {
             message: "boom".into(),
             traceback: "Traceback (most recent call last):\n  File \"raises.py\", line 7\nException: boom"
@@ -119,7 +121,11 @@ pub(crate) fn sample() -> AgentStatus {
                 base_version: Some("38.7.0".into()),
                 base_error: None,
                 pid: 4243,
-                restarts: 0,
+                restarts: 1,
+                isolated: vec![crate::python::IsolatedCheck {
+                    check_id: "hangs:00112233aabbccdd".into(),
+                    reason: "check hangs:00112233aabbccdd did not finish within 30 s".into(),
+                }],
             }),
             runners: 4,
         },
@@ -155,6 +161,7 @@ pub(crate) fn sample() -> AgentStatus {
                 retried: 2,
                 dropped_retry_queue_full: 1,
                 dropped_retry_queue_full_bytes: 900,
+                dropped_by_endpoint: BTreeMap::from([("series_v2".to_owned(), 1)]),
                 ..TransactionStats::default()
             },
             retry_queue: RetryQueueStats {
@@ -177,6 +184,7 @@ pub(crate) fn sample() -> AgentStatus {
             metric_samples: 30,
             parse_errors: 1,
             last_parse_error: Some("line 1: no type".into()),
+            udp_kernel_drops: 7,
             ..DogStatsdSection::default()
         },
         apm: apm_sample(),
@@ -347,13 +355,14 @@ fn text_follows_the_agents_layout() {
             ------
               Instance ID: raises:0011223344556677 [ERROR]
               Configuration Source: file:/etc/datadog-agent/conf.d/raises.yaml
-              Total Runs: 1
+              Total Runs: 3
               Metric Samples: Last Run: 0, Total: 0
               Events: Last Run: 0, Total: 0
               Service Checks: Last Run: 0, Total: 0
               Average Execution Time : 0ms
               Last Execution Date : 2024-05-11 09:35:41 UTC (1715420141000)
               Last Successful Execution Date : never
+              Timeouts: 1, Crashes (process restarted): 1
               Error: boom
               Traceback (most recent call last):
                 File "raises.py", line 7
@@ -375,7 +384,8 @@ fn text_follows_the_agents_layout() {
           =================
             Interpreter: /opt/lab/venv/bin/python (3.11.2)
             datadog-checks-base: 38.7.0
-            Pid: 4243, Restarts: 0
+            Pid: 4243, Restarts: 1
+            Isolated in a process of its own: hangs:00112233aabbccdd (check hangs:00112233aabbccdd did not finish within 30 s)
 
         =========
         Forwarder
@@ -393,6 +403,7 @@ fn text_follows_the_agents_layout() {
             Dropped (HTTP 4xx): 0
             Dropped (retry queue full): 1 (900 bytes)
             Dropped (on shutdown): 0
+            Dropped by endpoint: series_v2: 1
             HTTP Errors: 503: 2
             Retry Queue: 0 payloads, 0 of 15728640 bytes
             Last Error: http://127.0.0.1:8480/api/v2/series answered 503: busy
@@ -434,6 +445,7 @@ fn text_follows_the_agents_layout() {
           Last Parse Error: line 1: no type
           Ignored Fields: 0
           Receive Errors: 0
+          UDP Packets Dropped By The Kernel (receive buffer full): 7
 
         =========
         APM Agent
