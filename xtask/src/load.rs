@@ -346,17 +346,14 @@ fn markdown(report: &Value) -> String {
         let ms = |key: &str| format!("{:.1} ms", kind[key].as_f64().unwrap_or(0.0));
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} ({:.1} s) |",
             kind["kind"].as_str().unwrap_or("?"),
             kind["requests"],
             kind["errors"],
             ms("p50_ms"),
             ms("p99_ms"),
-            format!(
-                "{} ({:.1} s)",
-                ms("max_ms"),
-                kind["max_at_s"].as_f64().unwrap_or(0.0)
-            ),
+            ms("max_ms"),
+            kind["max_at_s"].as_f64().unwrap_or(0.0),
         );
     }
     let rss = &report["backend_rss_mb"];
