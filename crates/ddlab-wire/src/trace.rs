@@ -33,9 +33,8 @@ pub use stats::{
     StatsFormat, decode_client_stats, decode_stats_payload, encode_client_stats, encode_stats_payload,
 };
 
-use std::io::Write as _;
-
 use crate::WireError;
+use crate::compression::{GzipPiece, PieceCompressor, gzip_join};
 
 /// The largest trace or stats body the trace-agent reads (`apm_config.max_request_bytes`, 25 MiB).
 pub const MAX_REQUEST_BYTES: usize = 25 * 1024 * 1024;
@@ -82,32 +81,37 @@ pub fn encode_agent_payload_with(head: &pb::AgentPayload, tracer_payloads: &[Vec
     out
 }
 
-/// [`encode_agent_payload_with`], gzipped at the fastest level as the trace-agent's writer sends it,
-/// without holding the uncompressed payload: the pieces go through the compressor one by one.
-pub fn encode_agent_payload_gzip(
-    head: &pb::AgentPayload,
-    tracer_payloads: &[Vec<u8>],
-) -> Result<Vec<u8>, WireError> {
-    let failed = |err: std::io::Error| WireError::Compress {
-        encoding: crate::Encoding::Gzip,
-        reason: err.to_string(),
-    };
-    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    gzip.write_all(&prost::Message::encode_to_vec(head))
-        .map_err(failed)?;
+/// One tracer payload of an `AgentPayload`, already encoded by [`encode_tracer_payload`], compressed on
+/// its own as a [`GzipPiece`] (with its field key and length), so the agent keeps it compressed until the
+/// next `AgentPayload` and compresses on the thread that received it.
+pub fn tracer_payload_piece(
+    compressor: &mut PieceCompressor,
+    encoded: &[u8],
+) -> Result<GzipPiece, WireError> {
     let mut prefix = Vec::with_capacity(16);
-    for bytes in tracer_payloads {
-        prefix.clear();
-        prost::encoding::encode_key(
-            AGENT_PAYLOAD_TRACER_PAYLOADS,
-            prost::encoding::WireType::LengthDelimited,
-            &mut prefix,
-        );
-        prost::encoding::encode_varint(bytes.len() as u64, &mut prefix);
-        gzip.write_all(&prefix).map_err(failed)?;
-        gzip.write_all(bytes).map_err(failed)?;
-    }
-    gzip.finish().map_err(failed)
+    prost::encoding::encode_key(
+        AGENT_PAYLOAD_TRACER_PAYLOADS,
+        prost::encoding::WireType::LengthDelimited,
+        &mut prefix,
+    );
+    prost::encoding::encode_varint(encoded.len() as u64, &mut prefix);
+    GzipPiece::compress(compressor, &[&prefix, encoded])
+}
+
+/// The gzipped protobuf `AgentPayload` of `/api/v0.2/traces` from its other fields (`head`, whose
+/// `tracer_payloads` are written first) and tracer payloads compressed by [`tracer_payload_piece`]: one
+/// gzip member, whose content equals [`encode_agent_payload_with`] of the same payloads (a repeated
+/// message field is its elements, each a length-delimited field 5, in any order among the other fields).
+pub fn agent_payload_gzip(
+    compressor: &mut PieceCompressor,
+    head: &pb::AgentPayload,
+    tracer_payloads: &[GzipPiece],
+) -> Result<Vec<u8>, WireError> {
+    let head = GzipPiece::compress(compressor, &[&prost::Message::encode_to_vec(head)])?;
+    let mut pieces = Vec::with_capacity(tracer_payloads.len() + 1);
+    pieces.push(&head);
+    pieces.extend(tracer_payloads);
+    Ok(gzip_join(&pieces))
 }
 
 /// The field number of `AgentPayload.tracerPayloads`.

@@ -35,6 +35,9 @@ use tokio::sync::{Semaphore, watch};
 use super::pipeline::{Incoming, Pipeline};
 use super::{EndpointStats, ReceiverStats, ServiceCounts, TraceReceiverConfig, TracerKey};
 
+/// Trace bodies up to this size are decoded and processed on the connection's task (about a
+/// millisecond of work); larger ones on the blocking pool.
+const INLINE_BODY_BYTES: u64 = 256 * 1024;
 /// The version of the rates this receiver answers with; the rates never change.
 const RATES_VERSION: &str = "1";
 /// Sampling rates that keep every trace: the lab wants all of them.
@@ -265,8 +268,7 @@ async fn traces(shared: &Shared, version: Version, headers: &HeaderMap, body: Bo
         .parse()
         .unwrap_or(0);
     let pipeline = Arc::clone(&shared.pipeline);
-    let work = tokio::task::spawn_blocking(move || {
-        let _in_flight = in_flight;
+    let work = move || {
         let payload = decode(version, content_type.as_deref(), &bytes, &tracer);
         // The decoder is free again: as in the trace-agent, `decoders` bounds decoding, and the
         // processing of decoded payloads runs on every CPU.
@@ -275,19 +277,27 @@ async fn traces(shared: &Shared, version: Version, headers: &HeaderMap, body: Bo
         let traces = payload.chunks.len() as u64;
         let spans: u64 = payload.chunks.iter().map(|c| c.spans.len() as u64).sum();
         let services = services(&payload);
-        pipeline.process(Incoming {
+        let processed = pipeline.process(Incoming {
             payload,
             client_computed_top_level,
             client_computed_stats,
             client_dropped_p0_traces,
             client_dropped_p0_spans,
         });
-        Ok::<_, WireError>((traces, spans, services))
-    })
-    .await;
+        Ok::<_, WireError>((traces, spans, services, processed))
+    };
+    // A small body is processed on this task: handing it to the blocking pool and back costs more
+    // than the work. Larger ones go to the blocking pool so they never hold a runtime thread long.
+    let work = if received <= INLINE_BODY_BYTES {
+        Ok(work())
+    } else {
+        tokio::task::spawn_blocking(work).await
+    };
     match work {
-        Ok(Ok((traces, spans, services))) => {
+        Ok(Ok((traces, spans, services, processed))) => {
             shared.stats.send_modify(|stats| {
+                in_flight.done(stats);
+                processed.record(stats);
                 let e = stats.endpoints.entry(endpoint.to_owned()).or_default();
                 e.payloads_accepted += 1;
                 e.bytes += received;
@@ -307,11 +317,13 @@ async fn traces(shared: &Shared, version: Version, headers: &HeaderMap, body: Bo
             rates(StatusCode::OK, headers)
         }
         Ok(Err(err)) => {
+            drop(in_flight);
             let refusal = Refusal::Decode(err);
             shared.refused(endpoint, announced, &refusal);
             refusal.into_response(endpoint)
         }
         Err(err) => {
+            drop(in_flight);
             tracing::error!(endpoint, error = %err, "Processing a trace payload failed.");
             text(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
         }
@@ -422,20 +434,28 @@ async fn stats_v06(State(shared): State<Shared>, headers: HeaderMap, body: Body)
     }
 }
 
-/// Counts a payload holding a decoder in [`ReceiverStats::payloads_in_flight`] while it lives.
-struct InFlight(Arc<watch::Sender<ReceiverStats>>);
+/// Counts a payload being read, decoded or processed in [`ReceiverStats::payloads_in_flight`] while it
+/// lives, or until [`InFlight::done`] ends it within the update that records the payload.
+struct InFlight(Option<Arc<watch::Sender<ReceiverStats>>>);
 
 impl InFlight {
     fn new(stats: &Arc<watch::Sender<ReceiverStats>>) -> Self {
         stats.send_modify(|stats| stats.payloads_in_flight += 1);
-        InFlight(Arc::clone(stats))
+        InFlight(Some(Arc::clone(stats)))
+    }
+
+    /// Ends the count inside an update of `stats` already under way.
+    fn done(mut self, stats: &mut ReceiverStats) {
+        self.0 = None;
+        stats.payloads_in_flight = stats.payloads_in_flight.saturating_sub(1);
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0
-            .send_modify(|stats| stats.payloads_in_flight = stats.payloads_in_flight.saturating_sub(1));
+        if let Some(stats) = self.0.take() {
+            stats.send_modify(|stats| stats.payloads_in_flight = stats.payloads_in_flight.saturating_sub(1));
+        }
     }
 }
 

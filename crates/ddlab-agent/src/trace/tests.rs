@@ -901,6 +901,43 @@ async fn traces_are_flushed_on_their_interval() {
 }
 
 #[tokio::test]
+async fn a_full_buffer_is_sent_before_its_interval() {
+    // The interval never fires in the test; a buffer past its size goes at once.
+    let mut lab = start(TraceReceiverConfig {
+        trace_buffer_bytes: 1,
+        ..config()
+    })
+    .await;
+    let traces: Vec<Vec<Span>> = (1..=3).map(|id| vec![request(id, "GET /", "200")]).collect();
+    let answer = send(
+        &lab.url("/v0.4/traces"),
+        Method::PUT,
+        &tracer_headers("3"),
+        v04(&traces),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let payload = tokio::time::timeout(WAIT, lab.payloads.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut sent = Sent::default();
+    sent.take(payload);
+    let ids: Vec<u64> = sent.spans().iter().map(|span| span.trace_id).collect();
+    assert_eq!(ids, [1, 2, 3]);
+    assert_eq!(sent.traces[0].host_name, "agent-host");
+    // The counters are updated just after the sink took the payload.
+    let mut watch = lab.receiver.watch_stats();
+    let spans_sent = tokio::time::timeout(WAIT, watch.wait_for(|s| s.trace_payloads_sent == 1))
+        .await
+        .unwrap()
+        .unwrap()
+        .spans_sent;
+    assert_eq!(spans_sent, 3);
+    lab.finish().await;
+}
+
+#[tokio::test]
 async fn stats_buckets_leave_once_closed() {
     let (clock, now) = fixed_clock();
     let lab = start_with(config(), clock).await;

@@ -854,7 +854,15 @@ fn the_gzipped_agent_payload_inflates_to_the_same_bytes() {
             })
         })
         .collect();
-    let gzipped = encode_agent_payload_gzip(&head, &pieces).unwrap();
-    let inflated = crate::compression::decompress(crate::Encoding::Gzip, &gzipped, 1 << 20).unwrap();
+    let mut compressor = PieceCompressor::default();
+    let compressed: Vec<GzipPiece> = pieces
+        .iter()
+        .map(|encoded| tracer_payload_piece(&mut compressor, encoded).unwrap())
+        .collect();
+    let gzipped = agent_payload_gzip(&mut compressor, &head, &compressed).unwrap();
+    // One gzip member: a reader that stops after the first member sees the whole payload.
+    let mut inflated = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gzipped[..]), &mut inflated).unwrap();
     assert_eq!(inflated, encode_agent_payload_with(&head, &pieces));
+    assert_eq!(decode_agent_payload(&inflated).unwrap().tracer_payloads.len(), 3);
 }
