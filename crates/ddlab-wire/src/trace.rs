@@ -9,8 +9,10 @@
 //! | `POST /api/v0.2/traces` (agent → Datadog) | protobuf `AgentPayload` | [`decode_agent_payload`], [`encode_agent_payload`] |
 //! | `POST /api/v0.2/stats` | msgpack (or protobuf) `StatsPayload` | [`decode_stats_payload`], [`encode_stats_payload`] |
 //!
-//! The message types are libdatadog's ([`pb`], `libdd-trace-protobuf`), so the agent's normaliser and stats
-//! concentrator (also libdatadog's) work on them directly. [`normalize`] repairs spans as the trace-agent
+//! The message types are libdatadog's ([`pb`], `libdd-trace-protobuf`). Each decoder also has a `_ref`
+//! form whose spans borrow their text from the body ([`SpanSlice`], libdatadog's v0.4 span over
+//! `Cow<str>`), which the agent's receiver uses: libdatadog's obfuscator and stats concentrator take
+//! it directly, and [`encode_tracer_payload_ref`] writes its protobuf without an owned copy. [`normalize`] repairs spans as the trace-agent
 //! does; [`sketch`] reads and merges the stats' latency summaries.
 //!
 //! The msgpack decoders follow the trace-agent's leniency (`nil` as zero values, `bin` as strings,
@@ -18,6 +20,7 @@
 //! the body with the path of the value (`traces[0][2].duration`). They never panic and never reserve more
 //! memory than the body could fill (property tests in `trace/tests.rs`).
 
+mod borrowed;
 mod decode;
 mod encode;
 mod msgpack;
@@ -27,7 +30,11 @@ mod stats;
 
 pub use libdd_trace_protobuf::pb;
 
-pub use decode::{decode_v04, decode_v04_json, decode_v05, decode_v07};
+pub use borrowed::{SpanSlice, TraceChunkRef, TracerPayloadRef, encode_tracer_payload_ref, span_to_pb};
+pub use decode::{
+    decode_v04, decode_v04_json, decode_v04_json_ref, decode_v04_ref, decode_v05, decode_v05_ref, decode_v07,
+    decode_v07_ref,
+};
 pub use encode::{encode_v04, encode_v05};
 pub use stats::{
     StatsFormat, decode_client_stats, decode_stats_payload, encode_client_stats, encode_stats_payload,
@@ -165,6 +172,28 @@ pub fn decode_traces(
                 .is_none_or(|media| matches!(media.as_str(), "application/json" | "text/json" | ""));
             match decode_v04_json(body) {
                 Err(_) if !declared_json => decode_v04(body),
+                other => other,
+            }
+        }
+    }
+}
+
+/// [`decode_traces`], the spans borrowing their text from `body` (a JSON body's are owned).
+pub fn decode_traces_ref<'a>(
+    format: TraceFormat,
+    content_type: Option<&str>,
+    body: &'a [u8],
+) -> Result<Vec<Vec<SpanSlice<'a>>>, WireError> {
+    match format {
+        TraceFormat::V04Msgpack => decode_v04_ref(body),
+        TraceFormat::V05 => decode_v05_ref(body),
+        TraceFormat::V04Json => {
+            let declared_json = content_type
+                .and_then(|value| value.split(';').next())
+                .map(|value| value.trim().to_ascii_lowercase())
+                .is_none_or(|media| matches!(media.as_str(), "application/json" | "text/json" | ""));
+            match decode_v04_json_ref(body) {
+                Err(_) if !declared_json => decode_v04_ref(body),
                 other => other,
             }
         }

@@ -27,7 +27,7 @@ use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use ddlab_wire::WireError;
-use ddlab_wire::trace::{self, TraceFormat, pb};
+use ddlab_wire::trace::{self, SpanSlice, TraceChunkRef, TraceFormat, TracerPayloadRef};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use sha2::{Digest as _, Sha256};
 use tokio::sync::{Semaphore, watch};
@@ -269,10 +269,11 @@ async fn traces(shared: &Shared, version: Version, headers: &HeaderMap, body: Bo
         .unwrap_or(0);
     let pipeline = Arc::clone(&shared.pipeline);
     let work = move || {
+        // The spans borrow their text from the body, which lives until they are processed.
         let payload = decode(version, content_type.as_deref(), &bytes, &tracer);
         // The decoder is free again: as in the trace-agent, `decoders` bounds decoding, and the
         // processing of decoded payloads runs on every CPU.
-        drop((permit, bytes));
+        drop(permit);
         let payload = payload?;
         let traces = payload.chunks.len() as u64;
         let spans: u64 = payload.chunks.iter().map(|c| c.spans.len() as u64).sum();
@@ -331,8 +332,9 @@ async fn traces(shared: &Shared, version: Version, headers: &HeaderMap, body: Bo
 }
 
 /// Traces and spans by the service of each trace's root span (the span without a parent, else the first).
-fn services(payload: &pb::TracerPayload) -> BTreeMap<String, ServiceCounts> {
-    let mut by_service: BTreeMap<String, ServiceCounts> = BTreeMap::new();
+fn services(payload: &TracerPayloadRef<'_>) -> BTreeMap<String, ServiceCounts> {
+    // A payload's traces come from a service or two: counted by borrowed name, then owned once each.
+    let mut by_service: Vec<(&str, ServiceCounts)> = Vec::new();
     for chunk in &payload.chunks {
         let root = chunk
             .spans
@@ -340,45 +342,59 @@ fn services(payload: &pb::TracerPayload) -> BTreeMap<String, ServiceCounts> {
             .find(|span| span.parent_id == 0)
             .or_else(|| chunk.spans.first());
         if let Some(root) = root {
-            let counts = by_service.entry(root.service.clone()).or_default();
+            let service: &str = &root.service;
+            let index = match by_service.iter().position(|(name, _)| *name == service) {
+                Some(index) => index,
+                None => {
+                    by_service.push((service, ServiceCounts::default()));
+                    by_service.len() - 1
+                }
+            };
+            let counts = &mut by_service[index].1;
             counts.traces += 1;
             counts.spans += chunk.spans.len() as u64;
         }
     }
-    by_service
+    let mut owned: BTreeMap<String, ServiceCounts> = BTreeMap::new();
+    for (service, counts) in by_service {
+        let entry = owned.entry(service.to_owned()).or_default();
+        entry.traces += counts.traces;
+        entry.spans += counts.spans;
+    }
+    owned
 }
 
-/// Decodes a request into one tracer payload, filling what the headers say.
-fn decode(
+/// Decodes a request into one tracer payload borrowing from `body`, filling what the headers say.
+fn decode<'a>(
     version: Version,
     content_type: Option<&str>,
-    body: &[u8],
+    body: &'a [u8],
     tracer: &Tracer,
-) -> Result<pb::TracerPayload, WireError> {
-    let chunks = |traces: Vec<Vec<pb::Span>>| -> Vec<pb::TraceChunk> {
+) -> Result<TracerPayloadRef<'a>, WireError> {
+    let chunks = |traces: Vec<Vec<SpanSlice<'a>>>| -> Vec<TraceChunkRef<'a>> {
         traces
             .into_iter()
-            .map(|spans| pb::TraceChunk {
+            .map(|spans| TraceChunkRef {
                 priority: trace::normalize::PRIORITY_NONE,
                 spans,
-                ..pb::TraceChunk::default()
+                ..TraceChunkRef::default()
             })
             .collect()
     };
     let mut payload = match version {
-        Version::V04 => pb::TracerPayload {
-            chunks: chunks(trace::decode_traces(
+        Version::V04 => TracerPayloadRef {
+            chunks: chunks(trace::decode_traces_ref(
                 TraceFormat::v04(content_type),
                 content_type,
                 body,
             )?),
-            ..pb::TracerPayload::default()
+            ..TracerPayloadRef::default()
         },
-        Version::V05 => pb::TracerPayload {
-            chunks: chunks(trace::decode_v05(body)?),
-            ..pb::TracerPayload::default()
+        Version::V05 => TracerPayloadRef {
+            chunks: chunks(trace::decode_v05_ref(body)?),
+            ..TracerPayloadRef::default()
         },
-        Version::V07 => trace::decode_v07(body)?,
+        Version::V07 => trace::decode_v07_ref(body)?,
     };
     let fill = |field: &mut String, value: &str| {
         if field.is_empty() {

@@ -24,14 +24,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ddlab_wire::compression::{GzipPiece, PieceCompressor};
-use ddlab_wire::trace::normalize::{self, PRIORITY_NONE, SpanRepairs, TraceDrop, normalize_trace};
+use ddlab_wire::trace::normalize::{self, PRIORITY_NONE, SpanRepairs, TraceDrop, normalize_trace_ref};
 use ddlab_wire::trace::{
-    StatsFormat, agent_payload_gzip, encode_stats_payload, encode_tracer_payload, pb, tracer_payload_piece,
+    SpanSlice, StatsFormat, TraceChunkRef, TracerPayloadRef, agent_payload_gzip, encode_stats_payload,
+    encode_tracer_payload_ref, pb, tracer_payload_piece,
 };
-use libdd_trace_obfuscation::obfuscate::{obfuscate_pb_span, obfuscate_resource_for_stats};
+use libdd_trace_obfuscation::obfuscate::{obfuscate_resource_for_stats, obfuscate_v04_span};
 use libdd_trace_obfuscation::obfuscation_config::ObfuscationConfig;
 use libdd_trace_stats::span_concentrator::SpanConcentrator;
-use libdd_trace_utils::trace_utils::{compute_top_level_span, get_root_span_index};
+use libdd_trace_utils::span::trace_utils::{compute_top_level_span, get_root_span_index};
 use tokio::sync::{Notify, watch};
 
 use super::sink::{ApmPayload, ApmPayloadKind, TraceSink};
@@ -54,10 +55,10 @@ pub(crate) struct Settings {
     pub(crate) trace_buffer_bytes: usize,
 }
 
-/// A decoded request with what its headers said.
+/// A decoded request, its spans borrowing from the body, with what its headers said.
 #[derive(Debug)]
-pub(crate) struct Incoming {
-    pub(crate) payload: pb::TracerPayload,
+pub(crate) struct Incoming<'a> {
+    pub(crate) payload: TracerPayloadRef<'a>,
     /// `Datadog-Client-Computed-Top-Level`: the tracer marked top-level spans itself.
     pub(crate) client_computed_top_level: bool,
     /// `Datadog-Client-Computed-Stats`: the tracer sends `/v0.6/stats`; no stats are computed here.
@@ -109,10 +110,10 @@ impl std::fmt::Debug for Pipeline {
 }
 
 /// What one chunk became.
-enum Sampled {
-    Kept(pb::TraceChunk),
+enum Sampled<'a> {
+    Kept(TraceChunkRef<'a>),
     /// Dropped; the spans single-span sampling picked, if any, survive in a `dropped_trace` chunk.
-    Dropped(Option<pb::TraceChunk>),
+    Dropped(Option<TraceChunkRef<'a>>),
 }
 
 impl Pipeline {
@@ -142,7 +143,7 @@ impl Pipeline {
     /// Processes one request's traces; what it did, for the receiver's counters. A buffer that passes
     /// `trace_buffer_bytes` is not sent from here: the flush task is woken ([`Pipeline::flush_wanted`]),
     /// so compressing it never delays the answer to this request.
-    pub(crate) fn process(&self, incoming: Incoming) -> Processed {
+    pub(crate) fn process(&self, incoming: Incoming<'_>) -> Processed {
         let now = (self.clock)();
         let now_ns = unix_nanos(now);
         let mut payload = incoming.payload;
@@ -156,8 +157,15 @@ impl Pipeline {
             ..Processed::default()
         };
         let mut chunks = Vec::with_capacity(payload.chunks.len());
+        let mut scratch = String::new();
         for mut chunk in std::mem::take(&mut payload.chunks) {
-            if let Err(drop) = normalize_trace(&mut chunk.spans, &lang, now_ns, &mut processed.repairs) {
+            if let Err(drop) = normalize_trace_ref(
+                &mut chunk.spans,
+                &lang,
+                now_ns,
+                &mut processed.repairs,
+                &mut scratch,
+            ) {
                 processed.drop(drop);
                 continue;
             }
@@ -167,7 +175,7 @@ impl Pipeline {
                 compute_top_level_span(&mut chunk.spans);
             }
             for span in &mut chunk.spans {
-                obfuscate_pb_span(span, &self.obfuscation);
+                obfuscate_v04_span(span, &self.obfuscation);
             }
             let key = self.payload_key(&payload, &chunk, root);
             if payload.env.is_empty() {
@@ -222,7 +230,7 @@ impl Pipeline {
         if payload.chunks.is_empty() {
             return processed;
         }
-        let encoded = encode_tracer_payload(&payload);
+        let encoded = encode_tracer_payload_ref(&mut payload);
         drop(payload);
         // Compressed here, on the thread that received the payload: the buffer then holds a fraction
         // of the bytes, and a flush only joins the pieces.
@@ -274,11 +282,16 @@ impl Pipeline {
     }
 
     /// The env, version, hostname and container of a chunk, with the trace-agent's fallbacks.
-    fn payload_key(&self, payload: &pb::TracerPayload, chunk: &pb::TraceChunk, root: usize) -> PayloadKey {
+    fn payload_key(
+        &self,
+        payload: &TracerPayloadRef<'_>,
+        chunk: &TraceChunkRef<'_>,
+        root: usize,
+    ) -> PayloadKey {
         let root = chunk.spans.get(root);
         let meta = |key: &str| -> Option<&str> {
             root.and_then(|span| span.meta.get(key))
-                .map(String::as_str)
+                .map(|value| value.as_ref())
                 .filter(|value| !value.is_empty())
         };
         let env = meta("env")
@@ -287,7 +300,7 @@ impl Pipeline {
                     .spans
                     .iter()
                     .find_map(|span| span.meta.get("env").filter(|env| !env.is_empty()))
-                    .map(String::as_str)
+                    .map(|env| env.as_ref())
             })
             .map(str::to_owned)
             .or_else(|| (!payload.env.is_empty()).then(|| payload.env.clone()))
@@ -536,21 +549,21 @@ fn take_buffer(state: &mut State) -> Buffered {
     }
 }
 
-fn add_spans(concentrator: &mut SpanConcentrator, spans: &[pb::Span]) {
+fn add_spans(concentrator: &mut SpanConcentrator, spans: &[SpanSlice<'_>]) {
     for span in spans {
         concentrator.add_span(span);
     }
 }
 
 /// The trace-agent's samplers, with no rate limits.
-fn sample(chunk: pb::TraceChunk) -> Sampled {
+fn sample(chunk: TraceChunkRef<'_>) -> Sampled<'_> {
     let keep = chunk.priority == PRIORITY_NONE
         || chunk.priority > 0
         || (chunk.priority == 0 && chunk.spans.iter().any(|span| span.error != 0));
     if keep {
         return Sampled::Kept(chunk);
     }
-    let picked: Vec<pb::Span> = chunk
+    let picked: Vec<SpanSlice<'_>> = chunk
         .spans
         .iter()
         .filter(|span| span.metrics.contains_key(SPAN_SAMPLING_MECHANISM))
@@ -559,7 +572,7 @@ fn sample(chunk: pb::TraceChunk) -> Sampled {
     if picked.is_empty() {
         return Sampled::Dropped(None);
     }
-    Sampled::Dropped(Some(pb::TraceChunk {
+    Sampled::Dropped(Some(TraceChunkRef {
         spans: picked,
         dropped_trace: true,
         ..chunk
