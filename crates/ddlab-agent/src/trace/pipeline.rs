@@ -19,6 +19,7 @@
 //! (a gzip piece, see `ddlab_wire::compression::GzipPiece`). The flush task joins the pieces into one
 //! gzip body and hands it to the [`TraceSink`], outside the lock.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -99,6 +100,7 @@ pub(crate) struct Pipeline {
     flush_wanted: Notify,
     /// Compression state for the threads that compress at once, kept for reuse.
     compressors: Mutex<Vec<PieceCompressor>>,
+    sql_cache: Mutex<SqlCache>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -132,6 +134,7 @@ impl Pipeline {
             state: Mutex::new(State::default()),
             flush_wanted: Notify::new(),
             compressors: Mutex::new(Vec::new()),
+            sql_cache: Mutex::new(SqlCache::default()),
         }
     }
 
@@ -175,7 +178,7 @@ impl Pipeline {
                 compute_top_level_span(&mut chunk.spans);
             }
             for span in &mut chunk.spans {
-                obfuscate_v04_span(span, &self.obfuscation);
+                self.obfuscate(span);
             }
             let key = self.payload_key(&payload, &chunk, root);
             if payload.env.is_empty() {
@@ -273,6 +276,47 @@ impl Pipeline {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .push(compressor);
         result
+    }
+
+    /// Obfuscates `span` with the trace-agent's defaults. SQL is the costly part, and an application
+    /// sends the same few queries over and over: their results are kept, as the trace-agent's
+    /// obfuscation cache keeps them (`apm_config.obfuscation.cache`, 5 MB by default).
+    fn obfuscate(&self, span: &mut SpanSlice<'_>) {
+        let sql = matches!(span.r#type.as_ref(), "sql" | "cassandra") && !span.resource.is_empty();
+        if !sql {
+            obfuscate_v04_span(span, &self.obfuscation);
+            return;
+        }
+        let dbms = span
+            .meta
+            .get(DB_TYPE)
+            .map(|dbms| dbms.to_string())
+            .unwrap_or_default();
+        let cached = self.sql_cache().get(&dbms, &span.resource);
+        match cached {
+            Some(obfuscated) => {
+                // Everything else the obfuscator does to the span (credit cards in meta, span events),
+                // with the type set aside so it does not obfuscate the query again; then the query,
+                // in the obfuscator's order: the resource, and a copy in `sql.query`.
+                let kind = std::mem::take(&mut span.r#type);
+                obfuscate_v04_span(span, &self.obfuscation);
+                span.r#type = kind;
+                span.resource = Cow::Owned(obfuscated.clone());
+                span.meta.insert(Cow::Borrowed(SQL_QUERY), Cow::Owned(obfuscated));
+            }
+            None => {
+                let query = span.resource.to_string();
+                obfuscate_v04_span(span, &self.obfuscation);
+                self.sql_cache().insert(dbms, query, span.resource.to_string());
+            }
+        }
+    }
+
+    fn sql_cache(&self) -> MutexGuard<'_, SqlCache> {
+        // A panic elsewhere while holding the lock leaves entries that are still right.
+        self.sql_cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Woken when the trace buffer passes `trace_buffer_bytes`: the flush task sends it then, without
@@ -492,6 +536,40 @@ impl Pipeline {
             stats.payloads_lost += 1;
             stats.last_error = Some(message);
         });
+    }
+}
+
+/// The meta naming a query's database, which picks the SQL dialect.
+const DB_TYPE: &str = "db.type";
+/// The meta the obfuscator copies an obfuscated query into.
+const SQL_QUERY: &str = "sql.query";
+/// How many bytes of queries and their obfuscated forms the cache keeps (the trace-agent's
+/// `apm_config.obfuscation.cache.max_size` default); when full it starts afresh.
+const SQL_CACHE_BYTES: usize = 5_000_000;
+
+/// Obfuscated SQL by database type and query.
+#[derive(Debug, Default)]
+struct SqlCache {
+    by_dbms: HashMap<String, HashMap<String, String>>,
+    bytes: usize,
+}
+
+impl SqlCache {
+    fn get(&self, dbms: &str, query: &str) -> Option<String> {
+        self.by_dbms.get(dbms)?.get(query).cloned()
+    }
+
+    fn insert(&mut self, dbms: String, query: String, obfuscated: String) {
+        let size = dbms.len() + query.len() + obfuscated.len();
+        if self.bytes + size > SQL_CACHE_BYTES {
+            self.by_dbms.clear();
+            self.bytes = 0;
+        }
+        if size > SQL_CACHE_BYTES {
+            return;
+        }
+        self.bytes += size;
+        self.by_dbms.entry(dbms).or_default().insert(query, obfuscated);
     }
 }
 

@@ -826,6 +826,46 @@ async fn sql_is_obfuscated_before_stats_as_the_trace_agent_does() {
 }
 
 #[tokio::test]
+async fn a_query_seen_before_is_obfuscated_the_same_from_the_cache() {
+    let lab = start(config()).await;
+    let query = "SELECT * FROM orders WHERE card = '4111111111111111' AND total > 100";
+    let with_card = |trace_id: u64| {
+        let mut trace = mysql_query(trace_id, query);
+        trace[1]
+            .meta
+            .insert("payment.card".to_owned(), "4111 1111 1111 1111".to_owned());
+        trace
+    };
+    // Two payloads: the first obfuscates the query, the second finds it in the cache.
+    for trace_id in [1, 2] {
+        let answer = send(
+            &lab.url("/v0.4/traces"),
+            Method::PUT,
+            &tracer_headers("1"),
+            ddlab_wire::trace::encode_v04(&[with_card(trace_id)]),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::OK);
+    }
+    let sent = lab.finish().await;
+    let queries: Vec<(&str, Option<&str>, Option<&str>)> = sent
+        .spans()
+        .into_iter()
+        .filter(|s| s.r#type == "sql")
+        .map(|s| {
+            (
+                s.resource.as_str(),
+                s.meta.get("sql.query").map(String::as_str),
+                s.meta.get("payment.card").map(String::as_str),
+            )
+        })
+        .collect();
+    let obfuscated = "SELECT * FROM orders WHERE card = ? AND total > ?";
+    let first = (obfuscated, Some(obfuscated), Some("?"));
+    assert_eq!(queries, [first, first]);
+}
+
+#[tokio::test]
 async fn rates_are_not_sent_again_when_the_tracer_has_them() {
     let lab = start(config()).await;
     let body = v04(&[vec![request(1, "GET /", "200")]]);

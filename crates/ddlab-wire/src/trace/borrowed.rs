@@ -10,6 +10,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::hash::Hash;
 
 use libdd_trace_utils::span::v04::{AttributeAnyValue, AttributeArrayValue, SpanEvent, SpanLink, VecMap};
 use libdd_trace_utils::span::{SliceData, TraceData};
@@ -291,6 +292,25 @@ fn array_value_to_pb<T: TraceData>(value: &AttributeArrayValue<T>) -> pb::Attrib
     }
 }
 
+/// Keeps the last value of every key given twice in `map`, and marks it so. A span's maps hold a few
+/// keys: comparing pairs costs less than the hashing of `VecMap::dedup`, up to a point.
+pub(crate) fn dedup<K: Eq + Hash, V>(map: &mut VecMap<K, V>) {
+    const PAIRWISE: usize = 24;
+    if map.is_deduped() {
+        return;
+    }
+    let duplicated = map.len() > PAIRWISE
+        || map
+            .iter()
+            .enumerate()
+            .any(|(i, (key, _))| map.iter().take(i).any(|(other, _)| other == key));
+    if duplicated {
+        map.dedup();
+    } else {
+        map.mark_deduped();
+    }
+}
+
 fn text<T: std::borrow::Borrow<str>>(value: &T) -> &str {
     value.borrow()
 }
@@ -304,9 +324,9 @@ fn text<T: std::borrow::Borrow<str>>(value: &T) -> &str {
 pub fn encode_tracer_payload_ref(payload: &mut TracerPayloadRef<'_>) -> Vec<u8> {
     for chunk in &mut payload.chunks {
         for span in &mut chunk.spans {
-            span.meta.dedup();
-            span.metrics.dedup();
-            span.meta_struct.dedup();
+            dedup(&mut span.meta);
+            dedup(&mut span.metrics);
+            dedup(&mut span.meta_struct);
         }
     }
     let payload = &*payload;

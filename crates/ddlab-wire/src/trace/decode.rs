@@ -13,7 +13,9 @@ use libdd_trace_utils::span::SliceData;
 use libdd_trace_utils::span::v04::{SpanEvent, SpanLink, VecMap};
 use serde_json::Value;
 
-use super::borrowed::{SpanSlice, TraceChunkRef, TracerPayloadRef, event_from_pb, span_from_pb, span_to_pb};
+use super::borrowed::{
+    SpanSlice, TraceChunkRef, TracerPayloadRef, dedup, event_from_pb, span_from_pb, span_to_pb,
+};
 use super::msgpack::{Reader, Segment};
 use super::pb;
 use crate::WireError;
@@ -328,18 +330,7 @@ fn v05_span<'a>(reader: &mut Reader<'a>, table: &[Cow<'a, str>]) -> Result<SpanS
 
 /// `map` with the last value of every key given twice, marked as such.
 fn deduped<K: Eq + Hash, V>(mut map: VecMap<K, V>) -> VecMap<K, V> {
-    // A span's maps hold a few keys; comparing pairs costs less than hashing them, up to a point.
-    const PAIRWISE: usize = 24;
-    let duplicated = map.len() > PAIRWISE
-        || map
-            .iter()
-            .enumerate()
-            .any(|(i, (key, _))| map.iter().take(i).any(|(other, _)| other == key));
-    if duplicated {
-        map.dedup();
-    } else {
-        map.mark_deduped();
-    }
+    dedup(&mut map);
     map
 }
 
