@@ -289,10 +289,14 @@ async fn traces(shared: &Shared, version: Version, headers: &HeaderMap, body: Bo
     };
     // A small body is processed on this task: handing it to the blocking pool and back costs more
     // than the work. Larger ones go to the blocking pool so they never hold a runtime thread long.
+    // Either way a panic is caught and answered 500, as the blocking pool's task catches it.
     let work = if received <= INLINE_BODY_BYTES {
-        Ok(work())
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+            .map_err(|_| "processing the payload panicked".to_owned())
     } else {
-        tokio::task::spawn_blocking(work).await
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|err| err.to_string())
     };
     match work {
         Ok(Ok((traces, spans, services, processed))) => {
