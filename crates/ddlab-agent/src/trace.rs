@@ -481,8 +481,8 @@ impl fmt::Debug for TraceReceiver {
     }
 }
 
-/// Sends traces every `traces` and stats every `stats` until shutdown; the last flush is the
-/// receiver's own, after its servers have stopped.
+/// Sends traces every `traces` (and whenever the buffer is full) and stats every `stats` until
+/// shutdown; the last flush is the receiver's own, after its servers have stopped.
 async fn flush_loop(
     pipeline: Arc<pipeline::Pipeline>,
     traces: Duration,
@@ -500,6 +500,7 @@ async fn flush_loop(
         let job: fn(&pipeline::Pipeline) = tokio::select! {
             _ = shutdown.wait_for(|stop| *stop) => break,
             _ = trace_tick.tick() => |p| p.flush_traces(),
+            () = pipeline.flush_wanted().notified() => |p| p.flush_traces(),
             _ = stats_tick.tick() => |p| p.flush_stats(false),
         };
         let pipeline = Arc::clone(&pipeline);

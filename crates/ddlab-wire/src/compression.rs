@@ -129,6 +129,133 @@ pub fn gzip_fast(body: &[u8]) -> Result<Vec<u8>, WireError> {
     encoder.finish().map_err(failed)
 }
 
+/// The fastest-level compression state of [`GzipPiece::compress`], kept between pieces: making a new one
+/// costs more than compressing a small piece.
+pub struct PieceCompressor(flate2::Compress);
+
+impl Default for PieceCompressor {
+    fn default() -> Self {
+        // Raw deflate: the pieces share the one gzip header and trailer that `gzip_join` writes.
+        PieceCompressor(flate2::Compress::new(Compression::fast(), false))
+    }
+}
+
+impl fmt::Debug for PieceCompressor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PieceCompressor")
+    }
+}
+
+/// A part of a gzip body compressed on its own, as pigz compresses in parallel: deflate blocks that end
+/// on a full flush (byte-aligned, referring to no earlier data), with the CRC-32 and length of what
+/// they hold. [`gzip_join`] puts pieces behind one gzip header, then a final empty block and the
+/// trailer of the whole, which makes one ordinary single-member gzip body. So the parts of a payload
+/// can be compressed by many threads as they arrive, and kept compressed until they are sent.
+#[derive(Clone)]
+pub struct GzipPiece {
+    deflated: Vec<u8>,
+    crc: crc32fast::Hasher,
+    len: u64,
+}
+
+impl fmt::Debug for GzipPiece {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GzipPiece")
+            .field("compressed", &self.deflated.len())
+            .field("len", &self.len)
+            .finish()
+    }
+}
+
+impl GzipPiece {
+    /// Compresses `parts`, one after the other, into a piece.
+    pub fn compress(compressor: &mut PieceCompressor, parts: &[&[u8]]) -> Result<Self, WireError> {
+        let failed = |reason: String| WireError::Compress {
+            encoding: Encoding::Gzip,
+            reason,
+        };
+        let compress = &mut compressor.0;
+        compress.reset();
+        let len: usize = parts.iter().map(|part| part.len()).sum();
+        let mut crc = crc32fast::Hasher::new();
+        // Fast deflate of span data shrinks it several times; the loop below grows the buffer if not.
+        let mut deflated = Vec::with_capacity(len / 4 + 64);
+        for (index, part) in parts.iter().enumerate() {
+            crc.update(part);
+            let flush = if index + 1 == parts.len() {
+                flate2::FlushCompress::Full
+            } else {
+                flate2::FlushCompress::None
+            };
+            let start = compress.total_in();
+            loop {
+                if deflated.capacity() - deflated.len() < 64 {
+                    deflated.reserve(deflated.capacity().max(1024));
+                }
+                let read = usize::try_from(compress.total_in() - start).unwrap_or(usize::MAX);
+                let rest = part.get(read..).unwrap_or_default();
+                compress
+                    .compress_vec(rest, &mut deflated, flush)
+                    .map_err(|err| failed(err.to_string()))?;
+                let consumed =
+                    usize::try_from(compress.total_in() - start).unwrap_or(usize::MAX) >= part.len();
+                // A flush is complete when it left room in the output.
+                if consumed && (flush == flate2::FlushCompress::None || deflated.len() < deflated.capacity())
+                {
+                    break;
+                }
+            }
+        }
+        if parts.is_empty() {
+            // Nothing to compress: no blocks at all, which joins like an empty piece.
+            deflated.clear();
+        }
+        Ok(GzipPiece {
+            deflated,
+            crc,
+            len: len as u64,
+        })
+    }
+
+    /// Bytes compressed.
+    pub fn compressed_len(&self) -> usize {
+        self.deflated.len()
+    }
+
+    /// Bytes before compression.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// The gzip header of joined pieces: no name, no time, fastest compression (XFL 4), unknown OS.
+const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 4, 255];
+/// A final, empty, fixed-Huffman deflate block: it ends the stream after byte-aligned pieces.
+const DEFLATE_LAST_EMPTY_BLOCK: [u8; 2] = [0x03, 0x00];
+
+/// One gzip body holding the pieces' data in their order (see [`GzipPiece`]).
+pub fn gzip_join(pieces: &[&GzipPiece]) -> Vec<u8> {
+    let compressed: usize = pieces.iter().map(|piece| piece.compressed_len()).sum();
+    let mut out = Vec::with_capacity(GZIP_HEADER.len() + compressed + DEFLATE_LAST_EMPTY_BLOCK.len() + 8);
+    out.extend_from_slice(&GZIP_HEADER);
+    let mut crc = crc32fast::Hasher::new();
+    let mut len = 0u64;
+    for piece in pieces {
+        out.extend_from_slice(&piece.deflated);
+        crc.combine(&piece.crc);
+        len += piece.len;
+    }
+    out.extend_from_slice(&DEFLATE_LAST_EMPTY_BLOCK);
+    out.extend_from_slice(&crc.finalize().to_le_bytes());
+    // ISIZE is the length modulo 2^32 (RFC 1952).
+    out.extend_from_slice(&(len as u32).to_le_bytes());
+    out
+}
+
 /// Reads at most `limit + 1` bytes: one byte past the limit proves the body is too large without
 /// inflating the rest of it.
 fn read_bounded(encoding: Encoding, reader: impl Read, limit: usize) -> Result<Vec<u8>, WireError> {

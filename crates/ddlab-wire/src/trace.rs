@@ -9,8 +9,10 @@
 //! | `POST /api/v0.2/traces` (agent → Datadog) | protobuf `AgentPayload` | [`decode_agent_payload`], [`encode_agent_payload`] |
 //! | `POST /api/v0.2/stats` | msgpack (or protobuf) `StatsPayload` | [`decode_stats_payload`], [`encode_stats_payload`] |
 //!
-//! The message types are libdatadog's ([`pb`], `libdd-trace-protobuf`), so the agent's normaliser and stats
-//! concentrator (also libdatadog's) work on them directly. [`normalize`] repairs spans as the trace-agent
+//! The message types are libdatadog's ([`pb`], `libdd-trace-protobuf`). Each decoder also has a `_ref`
+//! form whose spans borrow their text from the body ([`SpanSlice`], libdatadog's v0.4 span over
+//! `Cow<str>`), which the agent's receiver uses: libdatadog's obfuscator and stats concentrator take
+//! it directly, and [`encode_tracer_payload_ref`] writes its protobuf without an owned copy. [`normalize`] repairs spans as the trace-agent
 //! does; [`sketch`] reads and merges the stats' latency summaries.
 //!
 //! The msgpack decoders follow the trace-agent's leniency (`nil` as zero values, `bin` as strings,
@@ -18,6 +20,7 @@
 //! the body with the path of the value (`traces[0][2].duration`). They never panic and never reserve more
 //! memory than the body could fill (property tests in `trace/tests.rs`).
 
+mod borrowed;
 mod decode;
 mod encode;
 mod msgpack;
@@ -27,15 +30,18 @@ mod stats;
 
 pub use libdd_trace_protobuf::pb;
 
-pub use decode::{decode_v04, decode_v04_json, decode_v05, decode_v07};
+pub use borrowed::{SpanSlice, TraceChunkRef, TracerPayloadRef, encode_tracer_payload_ref, span_to_pb};
+pub use decode::{
+    decode_v04, decode_v04_json, decode_v04_json_ref, decode_v04_ref, decode_v05, decode_v05_ref, decode_v07,
+    decode_v07_ref,
+};
 pub use encode::{encode_v04, encode_v05};
 pub use stats::{
     StatsFormat, decode_client_stats, decode_stats_payload, encode_client_stats, encode_stats_payload,
 };
 
-use std::io::Write as _;
-
 use crate::WireError;
+use crate::compression::{GzipPiece, PieceCompressor, gzip_join};
 
 /// The largest trace or stats body the trace-agent reads (`apm_config.max_request_bytes`, 25 MiB).
 pub const MAX_REQUEST_BYTES: usize = 25 * 1024 * 1024;
@@ -82,32 +88,37 @@ pub fn encode_agent_payload_with(head: &pb::AgentPayload, tracer_payloads: &[Vec
     out
 }
 
-/// [`encode_agent_payload_with`], gzipped at the fastest level as the trace-agent's writer sends it,
-/// without holding the uncompressed payload: the pieces go through the compressor one by one.
-pub fn encode_agent_payload_gzip(
-    head: &pb::AgentPayload,
-    tracer_payloads: &[Vec<u8>],
-) -> Result<Vec<u8>, WireError> {
-    let failed = |err: std::io::Error| WireError::Compress {
-        encoding: crate::Encoding::Gzip,
-        reason: err.to_string(),
-    };
-    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    gzip.write_all(&prost::Message::encode_to_vec(head))
-        .map_err(failed)?;
+/// One tracer payload of an `AgentPayload`, already encoded by [`encode_tracer_payload`], compressed on
+/// its own as a [`GzipPiece`] (with its field key and length), so the agent keeps it compressed until the
+/// next `AgentPayload` and compresses on the thread that received it.
+pub fn tracer_payload_piece(
+    compressor: &mut PieceCompressor,
+    encoded: &[u8],
+) -> Result<GzipPiece, WireError> {
     let mut prefix = Vec::with_capacity(16);
-    for bytes in tracer_payloads {
-        prefix.clear();
-        prost::encoding::encode_key(
-            AGENT_PAYLOAD_TRACER_PAYLOADS,
-            prost::encoding::WireType::LengthDelimited,
-            &mut prefix,
-        );
-        prost::encoding::encode_varint(bytes.len() as u64, &mut prefix);
-        gzip.write_all(&prefix).map_err(failed)?;
-        gzip.write_all(bytes).map_err(failed)?;
-    }
-    gzip.finish().map_err(failed)
+    prost::encoding::encode_key(
+        AGENT_PAYLOAD_TRACER_PAYLOADS,
+        prost::encoding::WireType::LengthDelimited,
+        &mut prefix,
+    );
+    prost::encoding::encode_varint(encoded.len() as u64, &mut prefix);
+    GzipPiece::compress(compressor, &[&prefix, encoded])
+}
+
+/// The gzipped protobuf `AgentPayload` of `/api/v0.2/traces` from its other fields (`head`, whose
+/// `tracer_payloads` are written first) and tracer payloads compressed by [`tracer_payload_piece`]: one
+/// gzip member, whose content equals [`encode_agent_payload_with`] of the same payloads (a repeated
+/// message field is its elements, each a length-delimited field 5, in any order among the other fields).
+pub fn agent_payload_gzip(
+    compressor: &mut PieceCompressor,
+    head: &pb::AgentPayload,
+    tracer_payloads: &[GzipPiece],
+) -> Result<Vec<u8>, WireError> {
+    let head = GzipPiece::compress(compressor, &[&prost::Message::encode_to_vec(head)])?;
+    let mut pieces = Vec::with_capacity(tracer_payloads.len() + 1);
+    pieces.push(&head);
+    pieces.extend(tracer_payloads);
+    Ok(gzip_join(&pieces))
 }
 
 /// The field number of `AgentPayload.tracerPayloads`.
@@ -161,6 +172,28 @@ pub fn decode_traces(
                 .is_none_or(|media| matches!(media.as_str(), "application/json" | "text/json" | ""));
             match decode_v04_json(body) {
                 Err(_) if !declared_json => decode_v04(body),
+                other => other,
+            }
+        }
+    }
+}
+
+/// [`decode_traces`], the spans borrowing their text from `body` (a JSON body's are owned).
+pub fn decode_traces_ref<'a>(
+    format: TraceFormat,
+    content_type: Option<&str>,
+    body: &'a [u8],
+) -> Result<Vec<Vec<SpanSlice<'a>>>, WireError> {
+    match format {
+        TraceFormat::V04Msgpack => decode_v04_ref(body),
+        TraceFormat::V05 => decode_v05_ref(body),
+        TraceFormat::V04Json => {
+            let declared_json = content_type
+                .and_then(|value| value.split(';').next())
+                .map(|value| value.trim().to_ascii_lowercase())
+                .is_none_or(|media| matches!(media.as_str(), "application/json" | "text/json" | ""));
+            match decode_v04_json_ref(body) {
+                Err(_) if !declared_json => decode_v04_ref(body),
                 other => other,
             }
         }

@@ -27,7 +27,7 @@ use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use ddlab_wire::WireError;
-use ddlab_wire::trace::{self, TraceFormat, pb};
+use ddlab_wire::trace::{self, SpanSlice, TraceChunkRef, TraceFormat, TracerPayloadRef};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use sha2::{Digest as _, Sha256};
 use tokio::sync::{Semaphore, watch};
@@ -35,6 +35,9 @@ use tokio::sync::{Semaphore, watch};
 use super::pipeline::{Incoming, Pipeline};
 use super::{EndpointStats, ReceiverStats, ServiceCounts, TraceReceiverConfig, TracerKey};
 
+/// Trace bodies up to this size are decoded and processed on the connection's task (about a
+/// millisecond of work); larger ones on the blocking pool.
+const INLINE_BODY_BYTES: u64 = 256 * 1024;
 /// The version of the rates this receiver answers with; the rates never change.
 const RATES_VERSION: &str = "1";
 /// Sampling rates that keep every trace: the lab wants all of them.
@@ -265,29 +268,41 @@ async fn traces(shared: &Shared, version: Version, headers: &HeaderMap, body: Bo
         .parse()
         .unwrap_or(0);
     let pipeline = Arc::clone(&shared.pipeline);
-    let work = tokio::task::spawn_blocking(move || {
-        let _in_flight = in_flight;
+    let work = move || {
+        // The spans borrow their text from the body, which lives until they are processed.
         let payload = decode(version, content_type.as_deref(), &bytes, &tracer);
         // The decoder is free again: as in the trace-agent, `decoders` bounds decoding, and the
         // processing of decoded payloads runs on every CPU.
-        drop((permit, bytes));
+        drop(permit);
         let payload = payload?;
         let traces = payload.chunks.len() as u64;
         let spans: u64 = payload.chunks.iter().map(|c| c.spans.len() as u64).sum();
         let services = services(&payload);
-        pipeline.process(Incoming {
+        let processed = pipeline.process(Incoming {
             payload,
             client_computed_top_level,
             client_computed_stats,
             client_dropped_p0_traces,
             client_dropped_p0_spans,
         });
-        Ok::<_, WireError>((traces, spans, services))
-    })
-    .await;
+        Ok::<_, WireError>((traces, spans, services, processed))
+    };
+    // A small body is processed on this task: handing it to the blocking pool and back costs more
+    // than the work. Larger ones go to the blocking pool so they never hold a runtime thread long.
+    // Either way a panic is caught and answered 500, as the blocking pool's task catches it.
+    let work = if received <= INLINE_BODY_BYTES {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+            .map_err(|_| "processing the payload panicked".to_owned())
+    } else {
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|err| err.to_string())
+    };
     match work {
-        Ok(Ok((traces, spans, services))) => {
+        Ok(Ok((traces, spans, services, processed))) => {
             shared.stats.send_modify(|stats| {
+                in_flight.done(stats);
+                processed.record(stats);
                 let e = stats.endpoints.entry(endpoint.to_owned()).or_default();
                 e.payloads_accepted += 1;
                 e.bytes += received;
@@ -307,11 +322,13 @@ async fn traces(shared: &Shared, version: Version, headers: &HeaderMap, body: Bo
             rates(StatusCode::OK, headers)
         }
         Ok(Err(err)) => {
+            drop(in_flight);
             let refusal = Refusal::Decode(err);
             shared.refused(endpoint, announced, &refusal);
             refusal.into_response(endpoint)
         }
         Err(err) => {
+            drop(in_flight);
             tracing::error!(endpoint, error = %err, "Processing a trace payload failed.");
             text(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
         }
@@ -319,8 +336,9 @@ async fn traces(shared: &Shared, version: Version, headers: &HeaderMap, body: Bo
 }
 
 /// Traces and spans by the service of each trace's root span (the span without a parent, else the first).
-fn services(payload: &pb::TracerPayload) -> BTreeMap<String, ServiceCounts> {
-    let mut by_service: BTreeMap<String, ServiceCounts> = BTreeMap::new();
+fn services(payload: &TracerPayloadRef<'_>) -> BTreeMap<String, ServiceCounts> {
+    // A payload's traces come from a service or two: counted by borrowed name, then owned once each.
+    let mut by_service: Vec<(&str, ServiceCounts)> = Vec::new();
     for chunk in &payload.chunks {
         let root = chunk
             .spans
@@ -328,45 +346,59 @@ fn services(payload: &pb::TracerPayload) -> BTreeMap<String, ServiceCounts> {
             .find(|span| span.parent_id == 0)
             .or_else(|| chunk.spans.first());
         if let Some(root) = root {
-            let counts = by_service.entry(root.service.clone()).or_default();
+            let service: &str = &root.service;
+            let index = match by_service.iter().position(|(name, _)| *name == service) {
+                Some(index) => index,
+                None => {
+                    by_service.push((service, ServiceCounts::default()));
+                    by_service.len() - 1
+                }
+            };
+            let counts = &mut by_service[index].1;
             counts.traces += 1;
             counts.spans += chunk.spans.len() as u64;
         }
     }
-    by_service
+    let mut owned: BTreeMap<String, ServiceCounts> = BTreeMap::new();
+    for (service, counts) in by_service {
+        let entry = owned.entry(service.to_owned()).or_default();
+        entry.traces += counts.traces;
+        entry.spans += counts.spans;
+    }
+    owned
 }
 
-/// Decodes a request into one tracer payload, filling what the headers say.
-fn decode(
+/// Decodes a request into one tracer payload borrowing from `body`, filling what the headers say.
+fn decode<'a>(
     version: Version,
     content_type: Option<&str>,
-    body: &[u8],
+    body: &'a [u8],
     tracer: &Tracer,
-) -> Result<pb::TracerPayload, WireError> {
-    let chunks = |traces: Vec<Vec<pb::Span>>| -> Vec<pb::TraceChunk> {
+) -> Result<TracerPayloadRef<'a>, WireError> {
+    let chunks = |traces: Vec<Vec<SpanSlice<'a>>>| -> Vec<TraceChunkRef<'a>> {
         traces
             .into_iter()
-            .map(|spans| pb::TraceChunk {
+            .map(|spans| TraceChunkRef {
                 priority: trace::normalize::PRIORITY_NONE,
                 spans,
-                ..pb::TraceChunk::default()
+                ..TraceChunkRef::default()
             })
             .collect()
     };
     let mut payload = match version {
-        Version::V04 => pb::TracerPayload {
-            chunks: chunks(trace::decode_traces(
+        Version::V04 => TracerPayloadRef {
+            chunks: chunks(trace::decode_traces_ref(
                 TraceFormat::v04(content_type),
                 content_type,
                 body,
             )?),
-            ..pb::TracerPayload::default()
+            ..TracerPayloadRef::default()
         },
-        Version::V05 => pb::TracerPayload {
-            chunks: chunks(trace::decode_v05(body)?),
-            ..pb::TracerPayload::default()
+        Version::V05 => TracerPayloadRef {
+            chunks: chunks(trace::decode_v05_ref(body)?),
+            ..TracerPayloadRef::default()
         },
-        Version::V07 => trace::decode_v07(body)?,
+        Version::V07 => trace::decode_v07_ref(body)?,
     };
     let fill = |field: &mut String, value: &str| {
         if field.is_empty() {
@@ -422,20 +454,28 @@ async fn stats_v06(State(shared): State<Shared>, headers: HeaderMap, body: Body)
     }
 }
 
-/// Counts a payload holding a decoder in [`ReceiverStats::payloads_in_flight`] while it lives.
-struct InFlight(Arc<watch::Sender<ReceiverStats>>);
+/// Counts a payload being read, decoded or processed in [`ReceiverStats::payloads_in_flight`] while it
+/// lives, or until [`InFlight::done`] ends it within the update that records the payload.
+struct InFlight(Option<Arc<watch::Sender<ReceiverStats>>>);
 
 impl InFlight {
     fn new(stats: &Arc<watch::Sender<ReceiverStats>>) -> Self {
         stats.send_modify(|stats| stats.payloads_in_flight += 1);
-        InFlight(Arc::clone(stats))
+        InFlight(Some(Arc::clone(stats)))
+    }
+
+    /// Ends the count inside an update of `stats` already under way.
+    fn done(mut self, stats: &mut ReceiverStats) {
+        self.0 = None;
+        stats.payloads_in_flight = stats.payloads_in_flight.saturating_sub(1);
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0
-            .send_modify(|stats| stats.payloads_in_flight = stats.payloads_in_flight.saturating_sub(1));
+        if let Some(stats) = self.0.take() {
+            stats.send_modify(|stats| stats.payloads_in_flight = stats.payloads_in_flight.saturating_sub(1));
+        }
     }
 }
 

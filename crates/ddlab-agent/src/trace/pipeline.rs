@@ -14,22 +14,27 @@
 //! sampler), and from any other dropped chunk only the spans picked by single-span sampling
 //! (`_dd.span_sampling.mechanism`) are kept, in a chunk marked `dropped_trace`.
 //!
-//! Work happens on the blocking pool, under one short lock for the concentrators and the buffer; the
-//! payloads leave through the [`TraceSink`] outside the lock.
+//! A request takes the shared lock twice: once to add all its spans to the concentrators, once to
+//! append its kept payload to the buffer, encoded and already compressed on the request's own thread
+//! (a gzip piece, see `ddlab_wire::compression::GzipPiece`). The flush task joins the pieces into one
+//! gzip body and hands it to the [`TraceSink`], outside the lock.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ddlab_wire::trace::normalize::{self, PRIORITY_NONE, SpanRepairs, TraceDrop, normalize_trace};
+use ddlab_wire::compression::{GzipPiece, PieceCompressor};
+use ddlab_wire::trace::normalize::{self, PRIORITY_NONE, SpanRepairs, TraceDrop, normalize_trace_ref};
 use ddlab_wire::trace::{
-    StatsFormat, encode_agent_payload_gzip, encode_stats_payload, encode_tracer_payload, pb,
+    SpanSlice, StatsFormat, TraceChunkRef, TracerPayloadRef, agent_payload_gzip, encode_stats_payload,
+    encode_tracer_payload_ref, pb, tracer_payload_piece,
 };
-use libdd_trace_obfuscation::obfuscate::{obfuscate_pb_span, obfuscate_resource_for_stats};
+use libdd_trace_obfuscation::obfuscate::{obfuscate_resource_for_stats, obfuscate_v04_span};
 use libdd_trace_obfuscation::obfuscation_config::ObfuscationConfig;
 use libdd_trace_stats::span_concentrator::SpanConcentrator;
-use libdd_trace_utils::trace_utils::{compute_top_level_span, get_root_span_index};
-use tokio::sync::watch;
+use libdd_trace_utils::span::trace_utils::{compute_top_level_span, get_root_span_index};
+use tokio::sync::{Notify, watch};
 
 use super::sink::{ApmPayload, ApmPayloadKind, TraceSink};
 use super::{Clock, ReceiverStats};
@@ -51,10 +56,10 @@ pub(crate) struct Settings {
     pub(crate) trace_buffer_bytes: usize,
 }
 
-/// A decoded request with what its headers said.
+/// A decoded request, its spans borrowing from the body, with what its headers said.
 #[derive(Debug)]
-pub(crate) struct Incoming {
-    pub(crate) payload: pb::TracerPayload,
+pub(crate) struct Incoming<'a> {
+    pub(crate) payload: TracerPayloadRef<'a>,
     /// `Datadog-Client-Computed-Top-Level`: the tracer marked top-level spans itself.
     pub(crate) client_computed_top_level: bool,
     /// `Datadog-Client-Computed-Stats`: the tracer sends `/v0.6/stats`; no stats are computed here.
@@ -76,8 +81,9 @@ struct PayloadKey {
 #[derive(Debug, Default)]
 struct State {
     concentrators: HashMap<PayloadKey, SpanConcentrator>,
-    /// Kept tracer payloads, encoded (a fraction of their decoded size), with what they hold.
-    buffer: Vec<Vec<u8>>,
+    /// Kept tracer payloads, encoded and compressed (a small fraction of their decoded size), with what
+    /// they hold; `buffered_bytes` counts them encoded, before compression.
+    buffer: Vec<GzipPiece>,
     buffered_bytes: usize,
     buffered_traces: u64,
     buffered_spans: u64,
@@ -91,6 +97,10 @@ pub(crate) struct Pipeline {
     clock: Clock,
     stats: Arc<watch::Sender<ReceiverStats>>,
     state: Mutex<State>,
+    flush_wanted: Notify,
+    /// Compression state for the threads that compress at once, kept for reuse.
+    compressors: Mutex<Vec<PieceCompressor>>,
+    sql_cache: Mutex<SqlCache>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -102,10 +112,10 @@ impl std::fmt::Debug for Pipeline {
 }
 
 /// What one chunk became.
-enum Sampled {
-    Kept(pb::TraceChunk),
+enum Sampled<'a> {
+    Kept(TraceChunkRef<'a>),
     /// Dropped; the spans single-span sampling picked, if any, survive in a `dropped_trace` chunk.
-    Dropped(Option<pb::TraceChunk>),
+    Dropped(Option<TraceChunkRef<'a>>),
 }
 
 impl Pipeline {
@@ -122,6 +132,9 @@ impl Pipeline {
             clock,
             stats,
             state: Mutex::new(State::default()),
+            flush_wanted: Notify::new(),
+            compressors: Mutex::new(Vec::new()),
+            sql_cache: Mutex::new(SqlCache::default()),
         }
     }
 
@@ -130,8 +143,10 @@ impl Pipeline {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Processes one request's traces.
-    pub(crate) fn process(&self, incoming: Incoming) {
+    /// Processes one request's traces; what it did, for the receiver's counters. A buffer that passes
+    /// `trace_buffer_bytes` is not sent from here: the flush task is woken ([`Pipeline::flush_wanted`]),
+    /// so compressing it never delays the answer to this request.
+    pub(crate) fn process(&self, incoming: Incoming<'_>) -> Processed {
         let now = (self.clock)();
         let now_ns = unix_nanos(now);
         let mut payload = incoming.payload;
@@ -139,12 +154,22 @@ impl Pipeline {
             payload.env = normalize::tag(&payload.env);
         }
         let lang = payload.language_name.clone();
-        let mut repairs = SpanRepairs::default();
-        let mut counts = Counts::default();
-        let mut kept = Vec::new();
+        let mut processed = Processed {
+            client_dropped_p0_traces: incoming.client_dropped_p0_traces,
+            client_dropped_p0_spans: incoming.client_dropped_p0_spans,
+            ..Processed::default()
+        };
+        let mut chunks = Vec::with_capacity(payload.chunks.len());
+        let mut scratch = String::new();
         for mut chunk in std::mem::take(&mut payload.chunks) {
-            if let Err(drop) = normalize_trace(&mut chunk.spans, &lang, now_ns, &mut repairs) {
-                counts.drop(drop);
+            if let Err(drop) = normalize_trace_ref(
+                &mut chunk.spans,
+                &lang,
+                now_ns,
+                &mut processed.repairs,
+                &mut scratch,
+            ) {
+                processed.drop(drop);
                 continue;
             }
             let root = get_root_span_index(&chunk.spans).unwrap_or(0);
@@ -153,43 +178,51 @@ impl Pipeline {
                 compute_top_level_span(&mut chunk.spans);
             }
             for span in &mut chunk.spans {
-                obfuscate_pb_span(span, &self.obfuscation);
+                self.obfuscate(span);
             }
             let key = self.payload_key(&payload, &chunk, root);
             if payload.env.is_empty() {
-                payload.env = key.env.clone();
+                payload.env.clone_from(&key.env);
             }
             if payload.hostname.is_empty() {
-                payload.hostname = key.hostname.clone();
+                payload.hostname.clone_from(&key.hostname);
             }
-            counts.traces += 1;
-            counts.spans += chunk.spans.len() as u64;
-            if !incoming.client_computed_stats {
-                // Stats see every chunk, before sampling; one short lock per chunk.
-                let mut state = self.lock();
-                let concentrator = state.concentrators.entry(key).or_insert_with(|| {
-                    SpanConcentrator::new(
+            processed.traces += 1;
+            processed.spans += chunk.spans.len() as u64;
+            chunks.push((key, chunk));
+        }
+        if !incoming.client_computed_stats && !chunks.is_empty() {
+            // Stats see every chunk, before sampling; one lock for the whole payload, whose chunks
+            // almost always share one context.
+            let mut state = self.lock();
+            for (key, chunk) in &chunks {
+                if let Some(concentrator) = state.concentrators.get_mut(key) {
+                    add_spans(concentrator, &chunk.spans);
+                } else {
+                    let mut concentrator = SpanConcentrator::new(
                         self.settings.bucket,
                         now,
                         self.settings.span_kinds.clone(),
                         Vec::new(),
                         None,
                         Vec::new(),
-                    )
-                });
-                for span in &chunk.spans {
-                    concentrator.add_span(span);
+                    );
+                    add_spans(&mut concentrator, &chunk.spans);
+                    state.concentrators.insert(key.clone(), concentrator);
                 }
             }
+        }
+        let mut kept = Vec::with_capacity(chunks.len());
+        for (_, chunk) in chunks {
             match sample(chunk) {
                 Sampled::Kept(chunk) => {
-                    counts.kept_spans += chunk.spans.len() as u64;
+                    processed.kept_spans += chunk.spans.len() as u64;
                     kept.push(chunk);
                 }
                 Sampled::Dropped(survivors) => {
-                    counts.sampled_out += 1;
+                    processed.sampled_out += 1;
                     if let Some(chunk) = survivors {
-                        counts.kept_spans += chunk.spans.len() as u64;
+                        processed.kept_spans += chunk.spans.len() as u64;
                         kept.push(chunk);
                     }
                 }
@@ -197,44 +230,112 @@ impl Pipeline {
         }
         let kept_traces = kept.len() as u64;
         payload.chunks = kept;
-        let encoded = (!payload.chunks.is_empty()).then(|| encode_tracer_payload(&payload));
+        if payload.chunks.is_empty() {
+            return processed;
+        }
+        let encoded = encode_tracer_payload_ref(&mut payload);
         drop(payload);
-
+        // Compressed here, on the thread that received the payload: the buffer then holds a fraction
+        // of the bytes, and a flush only joins the pieces.
+        let piece = self.with_compressor(|compressor| tracer_payload_piece(compressor, &encoded));
+        let piece = match piece {
+            Ok(piece) => piece,
+            Err(err) => {
+                self.lost(format!("cannot compress a payload for /api/v0.2/traces: {err}"));
+                return processed;
+            }
+        };
         let full = {
             let mut state = self.lock();
-            if let Some(encoded) = encoded {
-                if !lang.is_empty() {
-                    state.languages.insert(lang);
-                }
-                state.buffered_bytes += encoded.len();
-                state.buffered_traces += kept_traces;
-                state.buffered_spans += counts.kept_spans;
-                state.buffer.push(encoded);
+            if !lang.is_empty() {
+                state.languages.insert(lang);
             }
-            (state.buffered_bytes >= self.settings.trace_buffer_bytes).then(|| take_buffer(&mut state))
+            state.buffered_bytes += encoded.len();
+            state.buffered_traces += kept_traces;
+            state.buffered_spans += processed.kept_spans;
+            state.buffer.push(piece);
+            state.buffered_bytes >= self.settings.trace_buffer_bytes
         };
+        if full {
+            self.flush_wanted.notify_one();
+        }
+        processed
+    }
 
-        self.stats.send_modify(|stats| {
-            stats.traces_received += counts.traces;
-            stats.spans_received += counts.spans;
-            stats.spans_kept += counts.kept_spans;
-            stats.traces_dropped.add(&counts.dropped);
-            stats.traces_dropped.sampled_out += counts.sampled_out;
-            stats.spans_repaired.add(&repairs);
-            stats.client_dropped_p0_traces += incoming.client_dropped_p0_traces;
-            stats.client_dropped_p0_spans += incoming.client_dropped_p0_spans;
-        });
-        if let Some(buffered) = full {
-            self.send_traces(buffered);
+    /// Runs `compress` with a compressor from the pool, returned to it after.
+    fn with_compressor<T>(&self, compress: impl FnOnce(&mut PieceCompressor) -> T) -> T {
+        let taken = self
+            .compressors
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .pop();
+        let mut compressor = taken.unwrap_or_default();
+        let result = compress(&mut compressor);
+        self.compressors
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(compressor);
+        result
+    }
+
+    /// Obfuscates `span` with the trace-agent's defaults. SQL is the costly part, and an application
+    /// sends the same few queries over and over: their results are kept, as the trace-agent's
+    /// obfuscation cache keeps them (`apm_config.obfuscation.cache`, 5 MB by default).
+    fn obfuscate(&self, span: &mut SpanSlice<'_>) {
+        let sql = matches!(span.r#type.as_ref(), "sql" | "cassandra") && !span.resource.is_empty();
+        if !sql {
+            obfuscate_v04_span(span, &self.obfuscation);
+            return;
+        }
+        let dbms = span
+            .meta
+            .get(DB_TYPE)
+            .map(|dbms| dbms.to_string())
+            .unwrap_or_default();
+        let cached = self.sql_cache().get(&dbms, &span.resource);
+        match cached {
+            Some(obfuscated) => {
+                // Everything else the obfuscator does to the span (credit cards in meta, span events),
+                // with the type set aside so it does not obfuscate the query again; then the query,
+                // in the obfuscator's order: the resource, and a copy in `sql.query`.
+                let kind = std::mem::take(&mut span.r#type);
+                obfuscate_v04_span(span, &self.obfuscation);
+                span.r#type = kind;
+                span.resource = Cow::Owned(obfuscated.clone());
+                span.meta.insert(Cow::Borrowed(SQL_QUERY), Cow::Owned(obfuscated));
+            }
+            None => {
+                let query = span.resource.to_string();
+                obfuscate_v04_span(span, &self.obfuscation);
+                self.sql_cache().insert(dbms, query, span.resource.to_string());
+            }
         }
     }
 
+    fn sql_cache(&self) -> MutexGuard<'_, SqlCache> {
+        // A panic elsewhere while holding the lock leaves entries that are still right.
+        self.sql_cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Woken when the trace buffer passes `trace_buffer_bytes`: the flush task sends it then, without
+    /// waiting for its interval.
+    pub(crate) fn flush_wanted(&self) -> &Notify {
+        &self.flush_wanted
+    }
+
     /// The env, version, hostname and container of a chunk, with the trace-agent's fallbacks.
-    fn payload_key(&self, payload: &pb::TracerPayload, chunk: &pb::TraceChunk, root: usize) -> PayloadKey {
+    fn payload_key(
+        &self,
+        payload: &TracerPayloadRef<'_>,
+        chunk: &TraceChunkRef<'_>,
+        root: usize,
+    ) -> PayloadKey {
         let root = chunk.spans.get(root);
         let meta = |key: &str| -> Option<&str> {
             root.and_then(|span| span.meta.get(key))
-                .map(String::as_str)
+                .map(|value| value.as_ref())
                 .filter(|value| !value.is_empty())
         };
         let env = meta("env")
@@ -243,7 +344,7 @@ impl Pipeline {
                     .spans
                     .iter()
                     .find_map(|span| span.meta.get("env").filter(|env| !env.is_empty()))
-                    .map(String::as_str)
+                    .map(|env| env.as_ref())
             })
             .map(str::to_owned)
             .or_else(|| (!payload.env.is_empty()).then(|| payload.env.clone()))
@@ -355,7 +456,8 @@ impl Pipeline {
             let joined: Vec<&str> = buffered.languages.iter().map(String::as_str).collect();
             headers.push(("X-Datadog-Reported-Languages", joined.join("|")));
         }
-        let compressed = encode_agent_payload_gzip(&head, &buffered.payloads);
+        let compressed =
+            self.with_compressor(|compressor| agent_payload_gzip(compressor, &head, &buffered.payloads));
         drop(buffered.payloads);
         if let Some(bytes) = self.submit_compressed(ApmPayloadKind::Traces, headers, compressed) {
             self.stats.send_modify(|stats| {
@@ -437,16 +539,54 @@ impl Pipeline {
     }
 }
 
+/// The meta naming a query's database, which picks the SQL dialect.
+const DB_TYPE: &str = "db.type";
+/// The meta the obfuscator copies an obfuscated query into.
+const SQL_QUERY: &str = "sql.query";
+/// How many bytes of queries and their obfuscated forms the cache keeps (the trace-agent's
+/// `apm_config.obfuscation.cache.max_size` default); when full it starts afresh.
+const SQL_CACHE_BYTES: usize = 5_000_000;
+
+/// Obfuscated SQL by database type and query.
 #[derive(Debug, Default)]
-struct Counts {
+struct SqlCache {
+    by_dbms: HashMap<String, HashMap<String, String>>,
+    bytes: usize,
+}
+
+impl SqlCache {
+    fn get(&self, dbms: &str, query: &str) -> Option<String> {
+        self.by_dbms.get(dbms)?.get(query).cloned()
+    }
+
+    fn insert(&mut self, dbms: String, query: String, obfuscated: String) {
+        let size = dbms.len() + query.len() + obfuscated.len();
+        if self.bytes + size > SQL_CACHE_BYTES {
+            self.by_dbms.clear();
+            self.bytes = 0;
+        }
+        if size > SQL_CACHE_BYTES {
+            return;
+        }
+        self.bytes += size;
+        self.by_dbms.entry(dbms).or_default().insert(query, obfuscated);
+    }
+}
+
+/// What processing one request did: [`Processed::record`] adds it to the receiver's counters.
+#[derive(Debug, Default)]
+pub(crate) struct Processed {
     traces: u64,
     spans: u64,
     kept_spans: u64,
     sampled_out: u64,
     dropped: super::DroppedTraces,
+    repairs: SpanRepairs,
+    client_dropped_p0_traces: u64,
+    client_dropped_p0_spans: u64,
 }
 
-impl Counts {
+impl Processed {
     fn drop(&mut self, reason: TraceDrop) {
         match reason {
             TraceDrop::EmptyTrace => self.dropped.empty_trace += 1,
@@ -455,11 +595,23 @@ impl Counts {
             TraceDrop::ForeignSpan => self.dropped.foreign_span += 1,
         }
     }
+
+    /// Adds these counts to `stats`.
+    pub(crate) fn record(&self, stats: &mut ReceiverStats) {
+        stats.traces_received += self.traces;
+        stats.spans_received += self.spans;
+        stats.spans_kept += self.kept_spans;
+        stats.traces_dropped.add(&self.dropped);
+        stats.traces_dropped.sampled_out += self.sampled_out;
+        stats.spans_repaired.add(&self.repairs);
+        stats.client_dropped_p0_traces += self.client_dropped_p0_traces;
+        stats.client_dropped_p0_spans += self.client_dropped_p0_spans;
+    }
 }
 
 /// What the trace buffer held, taken for one `AgentPayload`.
 struct Buffered {
-    payloads: Vec<Vec<u8>>,
+    payloads: Vec<GzipPiece>,
     traces: u64,
     spans: u64,
     languages: BTreeSet<String>,
@@ -475,15 +627,21 @@ fn take_buffer(state: &mut State) -> Buffered {
     }
 }
 
+fn add_spans(concentrator: &mut SpanConcentrator, spans: &[SpanSlice<'_>]) {
+    for span in spans {
+        concentrator.add_span(span);
+    }
+}
+
 /// The trace-agent's samplers, with no rate limits.
-fn sample(chunk: pb::TraceChunk) -> Sampled {
+fn sample(chunk: TraceChunkRef<'_>) -> Sampled<'_> {
     let keep = chunk.priority == PRIORITY_NONE
         || chunk.priority > 0
         || (chunk.priority == 0 && chunk.spans.iter().any(|span| span.error != 0));
     if keep {
         return Sampled::Kept(chunk);
     }
-    let picked: Vec<pb::Span> = chunk
+    let picked: Vec<SpanSlice<'_>> = chunk
         .spans
         .iter()
         .filter(|span| span.metrics.contains_key(SPAN_SAMPLING_MECHANISM))
@@ -492,7 +650,7 @@ fn sample(chunk: pb::TraceChunk) -> Sampled {
     if picked.is_empty() {
         return Sampled::Dropped(None);
     }
-    Sampled::Dropped(Some(pb::TraceChunk {
+    Sampled::Dropped(Some(TraceChunkRef {
         spans: picked,
         dropped_trace: true,
         ..chunk

@@ -826,6 +826,46 @@ async fn sql_is_obfuscated_before_stats_as_the_trace_agent_does() {
 }
 
 #[tokio::test]
+async fn a_query_seen_before_is_obfuscated_the_same_from_the_cache() {
+    let lab = start(config()).await;
+    let query = "SELECT * FROM orders WHERE card = '4111111111111111' AND total > 100";
+    let with_card = |trace_id: u64| {
+        let mut trace = mysql_query(trace_id, query);
+        trace[1]
+            .meta
+            .insert("payment.card".to_owned(), "4111 1111 1111 1111".to_owned());
+        trace
+    };
+    // Two payloads: the first obfuscates the query, the second finds it in the cache.
+    for trace_id in [1, 2] {
+        let answer = send(
+            &lab.url("/v0.4/traces"),
+            Method::PUT,
+            &tracer_headers("1"),
+            ddlab_wire::trace::encode_v04(&[with_card(trace_id)]),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::OK);
+    }
+    let sent = lab.finish().await;
+    let queries: Vec<(&str, Option<&str>, Option<&str>)> = sent
+        .spans()
+        .into_iter()
+        .filter(|s| s.r#type == "sql")
+        .map(|s| {
+            (
+                s.resource.as_str(),
+                s.meta.get("sql.query").map(String::as_str),
+                s.meta.get("payment.card").map(String::as_str),
+            )
+        })
+        .collect();
+    let obfuscated = "SELECT * FROM orders WHERE card = ? AND total > ?";
+    let first = (obfuscated, Some(obfuscated), Some("?"));
+    assert_eq!(queries, [first, first]);
+}
+
+#[tokio::test]
 async fn rates_are_not_sent_again_when_the_tracer_has_them() {
     let lab = start(config()).await;
     let body = v04(&[vec![request(1, "GET /", "200")]]);
@@ -897,6 +937,43 @@ async fn traces_are_flushed_on_their_interval() {
         .unwrap();
     assert_eq!(payload.kind, ApmPayloadKind::Traces);
     assert_eq!(payload.header("X-Datadog-Reported-Languages"), Some("python"));
+    lab.finish().await;
+}
+
+#[tokio::test]
+async fn a_full_buffer_is_sent_before_its_interval() {
+    // The interval never fires in the test; a buffer past its size goes at once.
+    let mut lab = start(TraceReceiverConfig {
+        trace_buffer_bytes: 1,
+        ..config()
+    })
+    .await;
+    let traces: Vec<Vec<Span>> = (1..=3).map(|id| vec![request(id, "GET /", "200")]).collect();
+    let answer = send(
+        &lab.url("/v0.4/traces"),
+        Method::PUT,
+        &tracer_headers("3"),
+        v04(&traces),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let payload = tokio::time::timeout(WAIT, lab.payloads.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut sent = Sent::default();
+    sent.take(payload);
+    let ids: Vec<u64> = sent.spans().iter().map(|span| span.trace_id).collect();
+    assert_eq!(ids, [1, 2, 3]);
+    assert_eq!(sent.traces[0].host_name, "agent-host");
+    // The counters are updated just after the sink took the payload.
+    let mut watch = lab.receiver.watch_stats();
+    let spans_sent = tokio::time::timeout(WAIT, watch.wait_for(|s| s.trace_payloads_sent == 1))
+        .await
+        .unwrap()
+        .unwrap()
+        .spans_sent;
+    assert_eq!(spans_sent, 3);
     lab.finish().await;
 }
 

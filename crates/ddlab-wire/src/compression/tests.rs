@@ -251,3 +251,67 @@ fn fast_gzip_round_trips() {
     assert!(compressed.len() < body.len() / 4, "{}", compressed.len());
     assert_eq!(decompress(Encoding::Gzip, &compressed, body.len()).unwrap(), body);
 }
+
+/// Bytes that deflate cannot shrink (a linear congruential sequence), so a piece outgrows its first
+/// output buffer.
+fn noise(len: usize) -> Vec<u8> {
+    let mut state = 0x2545_f491_u32;
+    (0..len)
+        .map(|_| {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+#[test]
+fn pieces_compressed_apart_join_into_one_gzip_member() {
+    let text = BODY.repeat(2_000);
+    let random = noise(300_000);
+    let cases: Vec<Vec<&[u8]>> = vec![
+        vec![BODY],
+        vec![],
+        vec![b"", BODY, b""],
+        vec![&text, &random, BODY],
+        vec![&random],
+    ];
+    let mut compressor = PieceCompressor::default();
+    let pieces: Vec<GzipPiece> = cases
+        .iter()
+        .map(|parts| GzipPiece::compress(&mut compressor, parts).unwrap())
+        .collect();
+    let expected: Vec<u8> = cases
+        .iter()
+        .flatten()
+        .flat_map(|part| part.iter().copied())
+        .collect();
+    assert_eq!(
+        pieces.iter().map(GzipPiece::len).sum::<u64>(),
+        expected.len() as u64
+    );
+    assert!(pieces[3].compressed_len() < text.len() + random.len());
+    let joined = gzip_join(&pieces.iter().collect::<Vec<_>>());
+    // A reader that stops after the first gzip member still sees everything: the body is one member.
+    let mut single = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&joined[..]), &mut single).unwrap();
+    assert_eq!(single, expected);
+    assert_eq!(decompress(Encoding::Gzip, &joined, 1 << 22).unwrap(), expected);
+    // The same pieces in another order hold the same parts in that order.
+    let reversed = gzip_join(&pieces.iter().rev().collect::<Vec<_>>());
+    let expected_reversed: Vec<u8> = cases
+        .iter()
+        .rev()
+        .flatten()
+        .flat_map(|part| part.iter().copied())
+        .collect();
+    assert_eq!(
+        decompress(Encoding::Gzip, &reversed, 1 << 22).unwrap(),
+        expected_reversed
+    );
+}
+
+#[test]
+fn no_pieces_join_into_an_empty_gzip_body() {
+    let joined = gzip_join(&[]);
+    assert_eq!(decompress(Encoding::Gzip, &joined, 16).unwrap(), b"");
+}

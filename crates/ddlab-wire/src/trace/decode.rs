@@ -5,10 +5,17 @@
 //! agent keeps a nil pointer that nothing uses), and bytes after the top-level value are ignored, as the
 //! agent ignores them.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::hash::Hash;
 
+use libdd_trace_utils::span::SliceData;
+use libdd_trace_utils::span::v04::{SpanEvent, SpanLink, VecMap};
 use serde_json::Value;
 
+use super::borrowed::{
+    SpanSlice, TraceChunkRef, TracerPayloadRef, dedup, event_from_pb, span_from_pb, span_to_pb,
+};
 use super::msgpack::{Reader, Segment};
 use super::pb;
 use crate::WireError;
@@ -18,6 +25,11 @@ const V05_SPAN_FIELDS: usize = 12;
 
 /// `/v0.4/traces` (and `/v0.3`) msgpack: an array of traces, each an array of span maps.
 pub fn decode_v04(body: &[u8]) -> Result<Vec<Vec<pb::Span>>, WireError> {
+    decode_v04_ref(body).map(|traces| to_pb(&traces))
+}
+
+/// [`decode_v04`], the spans borrowing their text from `body`.
+pub fn decode_v04_ref(body: &[u8]) -> Result<Vec<Vec<SpanSlice<'_>>>, WireError> {
     let mut reader = Reader::new(body, "v0.4 traces");
     let count = reader.array_len()?;
     let mut traces = Vec::with_capacity(reader.capacity(count));
@@ -35,6 +47,11 @@ pub fn decode_v04(body: &[u8]) -> Result<Vec<Vec<pb::Span>>, WireError> {
 
 /// `/v0.5/traces`: `[string_table, traces]`, each span a 12-element array of string indexes and values.
 pub fn decode_v05(body: &[u8]) -> Result<Vec<Vec<pb::Span>>, WireError> {
+    decode_v05_ref(body).map(|traces| to_pb(&traces))
+}
+
+/// [`decode_v05`], the spans borrowing their text from `body` (through its string table).
+pub fn decode_v05_ref(body: &[u8]) -> Result<Vec<Vec<SpanSlice<'_>>>, WireError> {
     let mut reader = Reader::new(body, "v0.5 traces");
     let outer = reader.array_len()?;
     if outer != 2 {
@@ -47,7 +64,7 @@ pub fn decode_v05(body: &[u8]) -> Result<Vec<Vec<pb::Span>>, WireError> {
         let len = r.array_len()?;
         let mut table = Vec::with_capacity(r.capacity(len));
         for index in 0..len {
-            table.push(r.at(Segment::Index(index), Reader::string)?);
+            table.push(r.at(Segment::Index(index), Reader::text)?);
         }
         Ok(table)
     })?;
@@ -71,8 +88,13 @@ pub fn decode_v05(body: &[u8]) -> Result<Vec<Vec<pb::Span>>, WireError> {
 
 /// `/v0.7/traces`: one msgpack `TracerPayload` map, its chunks' spans as in v0.4.
 pub fn decode_v07(body: &[u8]) -> Result<pb::TracerPayload, WireError> {
+    decode_v07_ref(body).map(|payload| payload.to_pb())
+}
+
+/// [`decode_v07`], the spans borrowing their text from `body`.
+pub fn decode_v07_ref(body: &[u8]) -> Result<TracerPayloadRef<'_>, WireError> {
     let mut reader = Reader::new(body, "v0.7 tracer payload");
-    let mut payload = pb::TracerPayload::default();
+    let mut payload = TracerPayloadRef::default();
     let fields = reader.map_len()?;
     for _ in 0..fields {
         let key = reader.key()?;
@@ -109,6 +131,23 @@ pub fn decode_v07(body: &[u8]) -> Result<pb::TracerPayload, WireError> {
         }
     }
     Ok(payload)
+}
+
+/// `/v0.4/traces` sent as JSON, in the borrowed form (owned: JSON strings are unescaped).
+pub fn decode_v04_json_ref<'a>(body: &[u8]) -> Result<Vec<Vec<SpanSlice<'a>>>, WireError> {
+    decode_v04_json(body).map(|traces| {
+        traces
+            .into_iter()
+            .map(|spans| spans.into_iter().map(span_from_pb).collect())
+            .collect()
+    })
+}
+
+fn to_pb(traces: &[Vec<SpanSlice<'_>>]) -> Vec<Vec<pb::Span>> {
+    traces
+        .iter()
+        .map(|spans| spans.iter().map(span_to_pb).collect())
+        .collect()
 }
 
 /// `/v0.4/traces` sent as JSON (`Content-Type: application/json`, `text/json` or none): the same
@@ -151,7 +190,7 @@ fn field<'a, T>(
 }
 
 /// An array of v0.4 span maps; `nil` spans are left out.
-fn span_list(reader: &mut Reader<'_>) -> Result<Vec<pb::Span>, WireError> {
+fn span_list<'a>(reader: &mut Reader<'a>) -> Result<Vec<SpanSlice<'a>>, WireError> {
     let len = reader.array_len()?;
     let mut spans = Vec::with_capacity(reader.capacity(len));
     for index in 0..len {
@@ -166,16 +205,16 @@ fn span_list(reader: &mut Reader<'_>) -> Result<Vec<pb::Span>, WireError> {
     Ok(spans)
 }
 
-fn chunk(reader: &mut Reader<'_>) -> Result<Option<pb::TraceChunk>, WireError> {
+fn chunk<'a>(reader: &mut Reader<'a>) -> Result<Option<TraceChunkRef<'a>>, WireError> {
     if reader.try_nil()? {
         return Ok(None);
     }
-    let mut chunk = pb::TraceChunk::default();
+    let mut chunk = TraceChunkRef::default();
     let fields = reader.map_len()?;
     for _ in 0..fields {
         match reader.key()? {
             b"priority" => chunk.priority = field(reader, "priority", Reader::i32)?,
-            b"origin" => chunk.origin = field(reader, "origin", Reader::string)?,
+            b"origin" => chunk.origin = field(reader, "origin", Reader::text)?,
             b"spans" => {
                 chunk.spans = field(reader, "spans", |r| {
                     if r.try_nil()? {
@@ -193,27 +232,32 @@ fn chunk(reader: &mut Reader<'_>) -> Result<Option<pb::TraceChunk>, WireError> {
 }
 
 /// One v0.4 span map.
-fn v04_span(reader: &mut Reader<'_>) -> Result<pb::Span, WireError> {
-    let mut span = pb::Span::default();
+fn v04_span<'a>(reader: &mut Reader<'a>) -> Result<SpanSlice<'a>, WireError> {
+    let mut span = SpanSlice::default();
     let fields = reader.map_len()?;
     for _ in 0..fields {
         let key = reader.key()?;
         match key {
-            b"service" => span.service = field(reader, "service", Reader::string)?,
-            b"name" => span.name = field(reader, "name", Reader::string)?,
-            b"resource" => span.resource = field(reader, "resource", Reader::string)?,
-            b"type" => span.r#type = field(reader, "type", Reader::string)?,
-            b"trace_id" => span.trace_id = field(reader, "trace_id", Reader::u64)?,
+            b"service" => span.service = field(reader, "service", Reader::text)?,
+            b"name" => span.name = field(reader, "name", Reader::text)?,
+            b"resource" => span.resource = field(reader, "resource", Reader::text)?,
+            b"type" => span.r#type = field(reader, "type", Reader::text)?,
+            b"trace_id" => span.trace_id = u128::from(field(reader, "trace_id", Reader::u64)?),
             b"span_id" => span.span_id = field(reader, "span_id", Reader::u64)?,
             b"parent_id" => span.parent_id = field(reader, "parent_id", Reader::u64)?,
             b"start" => span.start = field(reader, "start", Reader::i64)?,
             b"duration" => span.duration = field(reader, "duration", Reader::i64)?,
             b"error" => span.error = field(reader, "error", Reader::i32)?,
-            b"meta" => span.meta = field(reader, "meta", string_map)?,
+            b"meta" => span.meta = field(reader, "meta", text_map)?,
             b"metrics" => span.metrics = field(reader, "metrics", float_map)?,
             b"meta_struct" => span.meta_struct = field(reader, "meta_struct", bytes_map)?,
             b"span_links" => span.span_links = field(reader, "span_links", span_links)?,
-            b"span_events" => span.span_events = field(reader, "span_events", span_events)?,
+            b"span_events" => {
+                span.span_events = field(reader, "span_events", span_events)?
+                    .into_iter()
+                    .map(event_from_pb)
+                    .collect::<Vec<SpanEvent<SliceData<'a>>>>();
+            }
             _ => reader.skip()?,
         }
     }
@@ -222,7 +266,7 @@ fn v04_span(reader: &mut Reader<'_>) -> Result<pb::Span, WireError> {
 
 /// One v0.5 span: `[service, name, resource, trace_id, span_id, parent_id, start, duration, error,
 /// {meta}, {metrics}, type]`, strings as indexes into `table`.
-fn v05_span(reader: &mut Reader<'_>, table: &[String]) -> Result<pb::Span, WireError> {
+fn v05_span<'a>(reader: &mut Reader<'a>, table: &[Cow<'a, str>]) -> Result<SpanSlice<'a>, WireError> {
     let start = reader.position();
     let len = reader.array_len()?;
     if len != V05_SPAN_FIELDS {
@@ -231,7 +275,7 @@ fn v05_span(reader: &mut Reader<'_>, table: &[String]) -> Result<pb::Span, WireE
             format!("a v0.5 span is an array of {V05_SPAN_FIELDS} elements, found {len}"),
         ));
     }
-    let text = |r: &mut Reader<'_>| -> Result<String, WireError> {
+    let text = |r: &mut Reader<'a>| -> Result<Cow<'a, str>, WireError> {
         let start = r.position();
         let index = r.u32()?;
         usize::try_from(index)
@@ -248,43 +292,64 @@ fn v05_span(reader: &mut Reader<'_>, table: &[String]) -> Result<pb::Span, WireE
                 )
             })
     };
-    let mut span = pb::Span {
+    let mut span = SpanSlice {
         service: field(reader, "service", text)?,
         name: field(reader, "name", text)?,
         resource: field(reader, "resource", text)?,
-        trace_id: field(reader, "trace_id", Reader::u64)?,
+        trace_id: u128::from(field(reader, "trace_id", Reader::u64)?),
         span_id: field(reader, "span_id", Reader::u64)?,
         parent_id: field(reader, "parent_id", Reader::u64)?,
         start: field(reader, "start", Reader::i64)?,
         duration: field(reader, "duration", Reader::i64)?,
         error: field(reader, "error", Reader::i32)?,
-        ..pb::Span::default()
+        ..SpanSlice::default()
     };
     span.meta = field(reader, "meta", |r| {
         let len = r.map_len()?;
-        let mut meta = HashMap::with_capacity(r.capacity(len));
+        let mut meta = VecMap::with_capacity(r.capacity(len));
         for _ in 0..len {
             let key = text(r)?;
             let value = text(r)?;
             meta.insert(key, value);
         }
-        Ok(meta)
+        Ok(deduped(meta))
     })?;
     span.metrics = field(reader, "metrics", |r| {
         let len = r.map_len()?;
-        let mut metrics = HashMap::with_capacity(r.capacity(len));
+        let mut metrics = VecMap::with_capacity(r.capacity(len));
         for _ in 0..len {
             let key = text(r)?;
             let value = r.f64()?;
             metrics.insert(key, value);
         }
-        Ok(metrics)
+        Ok(deduped(metrics))
     })?;
     span.r#type = field(reader, "type", text)?;
     Ok(span)
 }
 
-/// A map of strings; a `nil` map is empty.
+/// `map` with the last value of every key given twice, marked as such.
+fn deduped<K: Eq + Hash, V>(mut map: VecMap<K, V>) -> VecMap<K, V> {
+    dedup(&mut map);
+    map
+}
+
+/// A map of strings, borrowed; a `nil` map is empty.
+fn text_map<'a>(reader: &mut Reader<'a>) -> Result<VecMap<Cow<'a, str>, Cow<'a, str>>, WireError> {
+    if reader.try_nil()? {
+        return Ok(VecMap::new());
+    }
+    let len = reader.map_len()?;
+    let mut map = VecMap::with_capacity(reader.capacity(len));
+    for _ in 0..len {
+        let key = reader.text()?;
+        let value = reader.text()?;
+        map.insert(key, value);
+    }
+    Ok(deduped(map))
+}
+
+/// A map of strings, owned (payload and chunk tags); a `nil` map is empty.
 fn string_map(reader: &mut Reader<'_>) -> Result<HashMap<String, String>, WireError> {
     if reader.try_nil()? {
         return Ok(HashMap::new());
@@ -299,35 +364,35 @@ fn string_map(reader: &mut Reader<'_>) -> Result<HashMap<String, String>, WireEr
     Ok(map)
 }
 
-fn float_map(reader: &mut Reader<'_>) -> Result<HashMap<String, f64>, WireError> {
+fn float_map<'a>(reader: &mut Reader<'a>) -> Result<VecMap<Cow<'a, str>, f64>, WireError> {
     if reader.try_nil()? {
-        return Ok(HashMap::new());
+        return Ok(VecMap::new());
     }
     let len = reader.map_len()?;
-    let mut map = HashMap::with_capacity(reader.capacity(len));
+    let mut map = VecMap::with_capacity(reader.capacity(len));
     for _ in 0..len {
-        let key = reader.string()?;
+        let key = reader.text()?;
         let value = reader.f64()?;
         map.insert(key, value);
     }
-    Ok(map)
+    Ok(deduped(map))
 }
 
-fn bytes_map(reader: &mut Reader<'_>) -> Result<HashMap<String, Vec<u8>>, WireError> {
+fn bytes_map<'a>(reader: &mut Reader<'a>) -> Result<VecMap<Cow<'a, str>, &'a [u8]>, WireError> {
     if reader.try_nil()? {
-        return Ok(HashMap::new());
+        return Ok(VecMap::new());
     }
     let len = reader.map_len()?;
-    let mut map = HashMap::with_capacity(reader.capacity(len));
+    let mut map = VecMap::with_capacity(reader.capacity(len));
     for _ in 0..len {
-        let key = reader.string()?;
-        let value = reader.bytes()?;
+        let key = reader.text()?;
+        let value = reader.byte_slice()?;
         map.insert(key, value);
     }
-    Ok(map)
+    Ok(deduped(map))
 }
 
-fn span_links(reader: &mut Reader<'_>) -> Result<Vec<pb::SpanLink>, WireError> {
+fn span_links<'a>(reader: &mut Reader<'a>) -> Result<Vec<SpanLink<SliceData<'a>>>, WireError> {
     if reader.try_nil()? {
         return Ok(Vec::new());
     }
@@ -335,15 +400,29 @@ fn span_links(reader: &mut Reader<'_>) -> Result<Vec<pb::SpanLink>, WireError> {
     let mut links = Vec::with_capacity(reader.capacity(len));
     for index in 0..len {
         links.push(reader.at(Segment::Index(index), |r| {
-            let mut link = pb::SpanLink::default();
+            let mut link = SpanLink::default();
             let fields = r.map_len()?;
             for _ in 0..fields {
                 match r.key()? {
                     b"trace_id" => link.trace_id = field(r, "trace_id", Reader::u64)?,
                     b"trace_id_high" => link.trace_id_high = field(r, "trace_id_high", Reader::u64)?,
                     b"span_id" => link.span_id = field(r, "span_id", Reader::u64)?,
-                    b"attributes" => link.attributes = field(r, "attributes", string_map)?,
-                    b"tracestate" => link.tracestate = field(r, "tracestate", Reader::string)?,
+                    b"attributes" => {
+                        link.attributes = field(r, "attributes", |r| {
+                            if r.try_nil()? {
+                                return Ok(HashMap::new());
+                            }
+                            let len = r.map_len()?;
+                            let mut map = HashMap::with_capacity(r.capacity(len));
+                            for _ in 0..len {
+                                let key = r.text()?;
+                                let value = r.text()?;
+                                map.insert(key, value);
+                            }
+                            Ok(map)
+                        })?;
+                    }
+                    b"tracestate" => link.tracestate = field(r, "tracestate", Reader::text)?,
                     b"flags" => link.flags = field(r, "flags", Reader::u32)?,
                     _ => r.skip()?,
                 }

@@ -273,23 +273,29 @@ impl<'a> Reader<'a> {
 
     /// A string field: `str` or `bin`, `nil` as empty, invalid UTF-8 repaired.
     pub(crate) fn string(&mut self) -> Result<String, WireError> {
+        Ok(self.text()?.into_owned())
+    }
+
+    /// A string field borrowed from the body (owned only when invalid UTF-8 had to be repaired).
+    pub(crate) fn text(&mut self) -> Result<Cow<'a, str>, WireError> {
         Ok(match self.raw_text()? {
-            None => String::new(),
-            Some(bytes) => match String::from_utf8_lossy(bytes) {
-                Cow::Borrowed(text) => text.to_owned(),
-                Cow::Owned(repaired) => repaired,
+            None => Cow::Borrowed(""),
+            // Checking is much faster than the lossy conversion, and almost every string is valid.
+            Some(bytes) => match std::str::from_utf8(bytes) {
+                Ok(text) => Cow::Borrowed(text),
+                Err(_) => String::from_utf8_lossy(bytes),
             },
         })
+    }
+
+    /// A `bin` (or `str`) value's bytes, borrowed; `nil` is empty.
+    pub(crate) fn byte_slice(&mut self) -> Result<&'a [u8], WireError> {
+        Ok(self.raw_text()?.unwrap_or_default())
     }
 
     /// A map key as raw bytes (`str`, `bin`, or `nil` as empty), for matching field names.
     pub(crate) fn key(&mut self) -> Result<&'a [u8], WireError> {
         Ok(self.raw_text()?.unwrap_or_default())
-    }
-
-    /// A `bin` (or `str`) value's bytes; `nil` is empty.
-    pub(crate) fn bytes(&mut self) -> Result<Vec<u8>, WireError> {
-        Ok(self.raw_text()?.map(<[u8]>::to_vec).unwrap_or_default())
     }
 
     fn number(&mut self, expected: &str) -> Result<Number, WireError> {

@@ -20,11 +20,12 @@
 //!
 //! Time comes in as `now` (Unix nanoseconds): nothing here reads a clock.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use libdd_trace_normalization::normalize_utils::{normalize_name, normalize_tag};
-use libdd_trace_normalization::normalizer;
 
+use super::borrowed::{SpanSlice, TraceChunkRef, span_from_pb, span_to_pb};
 use super::pb;
 
 /// The longest service, in bytes.
@@ -139,10 +140,33 @@ pub fn normalize_trace(
     now: i64,
     repairs: &mut SpanRepairs,
 ) -> Result<(), TraceDrop> {
+    // One implementation, the borrowed one: the spans go through it and back. Structured meta is
+    // left alone by normalisation, and an owned span could not lend it, so it waits aside.
+    let mut borrowed: Vec<SpanSlice<'_>> = Vec::with_capacity(spans.len());
+    let mut meta_structs = Vec::with_capacity(spans.len());
+    for span in spans.iter_mut() {
+        meta_structs.push(std::mem::take(&mut span.meta_struct));
+        borrowed.push(span_from_pb(std::mem::take(span)));
+    }
+    let result = normalize_trace_ref(&mut borrowed, lang, now, repairs, &mut String::new());
+    for ((span, normalized), meta_struct) in spans.iter_mut().zip(&borrowed).zip(meta_structs) {
+        *span = span_to_pb(normalized);
+        span.meta_struct = meta_struct;
+    }
+    result
+}
+
+/// [`normalize_trace`] on spans that borrow from the body: a field that needs no repair stays
+/// borrowed. `scratch` is working space, kept by the caller between calls.
+pub fn normalize_trace_ref(
+    spans: &mut [SpanSlice<'_>],
+    lang: &str,
+    now: i64,
+    repairs: &mut SpanRepairs,
+    scratch: &mut String,
+) -> Result<(), TraceDrop> {
     let first = spans.first().ok_or(TraceDrop::EmptyTrace)?.trace_id;
     // The whole trace is checked before any span is touched: a dropped trace counts no repairs.
-    let mut ids = HashSet::with_capacity(spans.len());
-    let mut duplicates = 0;
     for span in spans.iter() {
         if span.trace_id == 0 {
             return Err(TraceDrop::TraceIdZero);
@@ -153,32 +177,73 @@ pub fn normalize_trace(
         if span.trace_id != first {
             return Err(TraceDrop::ForeignSpan);
         }
-        if !ids.insert(span.span_id) {
-            duplicates += 1;
-        }
     }
-    repairs.duplicate_span_id += duplicates;
+    repairs.duplicate_span_id += duplicate_span_ids(spans);
     for span in spans.iter_mut() {
-        normalize_span(span, lang, now, repairs);
+        normalize_span(span, lang, now, repairs, scratch);
     }
     Ok(())
 }
 
-/// Fills a chunk's priority and origin from its root span (index `root`) when the tracer sent none, as
-/// older tracers put them on the root's `_sampling_priority_v1` metric and `_dd.origin` meta.
-pub fn normalize_chunk(chunk: &mut pb::TraceChunk, root: usize) {
-    // The only failure is an index outside the chunk, for which there is nothing to fill.
-    let _ = normalizer::normalize_chunk(chunk, root);
+/// Spans whose id an earlier span of the trace already has.
+fn duplicate_span_ids(spans: &[SpanSlice<'_>]) -> u64 {
+    // Comparing pairs costs less than hashing for the few spans of most chunks.
+    const PAIRWISE: usize = 32;
+    if spans.len() <= PAIRWISE {
+        return spans
+            .iter()
+            .enumerate()
+            .filter(|(i, span)| spans[..*i].iter().any(|earlier| earlier.span_id == span.span_id))
+            .count() as u64;
+    }
+    let mut ids = HashSet::with_capacity(spans.len());
+    spans.iter().filter(|span| !ids.insert(span.span_id)).count() as u64
 }
+
+/// Fills a chunk's priority and origin from its root span (index `root`) when the tracer sent none, as
+/// older tracers put them on the root's `_sampling_priority_v1` metric and `_dd.origin` meta (the
+/// priority of another span when the root has none), as libdatadog's `normalize_chunk` does.
+pub fn normalize_chunk(chunk: &mut TraceChunkRef<'_>, root: usize) {
+    let Some(root_span) = chunk.spans.get(root) else {
+        return;
+    };
+    if chunk.priority == PRIORITY_NONE {
+        let priority = root_span.metrics.get(SAMPLING_PRIORITY).or_else(|| {
+            chunk
+                .spans
+                .iter()
+                .find_map(|span| span.metrics.get(SAMPLING_PRIORITY))
+        });
+        if let Some(priority) = priority {
+            chunk.priority = *priority as i32;
+        }
+    }
+    if chunk.origin.is_empty()
+        && let Some(origin) = root_span.meta.get(ORIGIN)
+    {
+        chunk.origin = origin.clone();
+    }
+}
+
+/// The metric older tracers put a trace's sampling priority in, on its root span.
+const SAMPLING_PRIORITY: &str = "_sampling_priority_v1";
+/// The meta older tracers put a trace's origin in, on its root span.
+const ORIGIN: &str = "_dd.origin";
 
 /// A service as the agent normalises it (see the table above), for stats sent without spans.
 pub fn service(text: &str, lang: &str) -> String {
-    let mut span = pb::Span {
-        service: text.to_owned(),
-        ..pb::Span::default()
+    let mut span = SpanSlice {
+        service: Cow::Borrowed(text),
+        ..SpanSlice::default()
     };
-    normalize_span(&mut span, lang, YEAR_2000_NS, &mut SpanRepairs::default());
-    span.service
+    normalize_span(
+        &mut span,
+        lang,
+        YEAR_2000_NS,
+        &mut SpanRepairs::default(),
+        &mut String::new(),
+    );
+    span.service.into_owned()
 }
 
 /// A span name as the agent normalises it, for stats sent without spans.
@@ -201,21 +266,31 @@ pub fn fallback_service(lang: &str) -> String {
 }
 
 /// Normalises one span whose ids were already checked.
-fn normalize_span(span: &mut pb::Span, lang: &str, now: i64, repairs: &mut SpanRepairs) {
+fn normalize_span(
+    span: &mut SpanSlice<'_>,
+    lang: &str,
+    now: i64,
+    repairs: &mut SpanRepairs,
+    scratch: &mut String,
+) {
     if span.service.is_empty() {
         repairs.service_empty += 1;
-        span.service = fallback_service(lang);
+        span.service = Cow::Owned(fallback_service(lang));
     } else {
-        if span.service.len() > MAX_SERVICE_LEN {
+        scratch.clear();
+        scratch.push_str(&span.service);
+        if scratch.len() > MAX_SERVICE_LEN {
             repairs.service_truncate += 1;
-            truncate_utf8(&mut span.service, MAX_SERVICE_LEN);
+            truncate_utf8(scratch, MAX_SERVICE_LEN);
         }
         // libdatadog's `normalize_service` falls back without the language: its tag rule is used
         // directly, and the agent's fallback applied here.
-        normalize_tag(&mut span.service);
-        if span.service.is_empty() {
+        normalize_tag(scratch);
+        if scratch.is_empty() {
             repairs.service_invalid += 1;
-            span.service = fallback_service(lang);
+            span.service = Cow::Owned(fallback_service(lang));
+        } else {
+            replace_if_changed(&mut span.service, scratch);
         }
     }
 
@@ -225,20 +300,23 @@ fn normalize_span(span: &mut pb::Span, lang: &str, now: i64, repairs: &mut SpanR
         repairs.span_name_truncate += 1;
     }
     let had_name = !span.name.is_empty() && span.name != DEFAULT_SPAN_NAME;
-    normalize_name(&mut span.name);
-    if had_name && span.name == DEFAULT_SPAN_NAME {
+    scratch.clear();
+    scratch.push_str(&span.name);
+    normalize_name(scratch);
+    if had_name && scratch == DEFAULT_SPAN_NAME {
         repairs.span_name_invalid += 1;
     }
+    replace_if_changed(&mut span.name, scratch);
 
     if span.resource.is_empty() {
         repairs.resource_empty += 1;
         span.resource = span.name.clone();
     } else if span.resource.len() > MAX_RESOURCE_LEN {
         repairs.resource_truncate += 1;
-        truncate_utf8(&mut span.resource, MAX_RESOURCE_LEN);
+        truncate_utf8(span.resource.to_mut(), MAX_RESOURCE_LEN);
     }
 
-    if span.parent_id == span.trace_id && span.parent_id == span.span_id {
+    if u128::from(span.parent_id) == span.trace_id && span.parent_id == span.span_id {
         span.parent_id = 0;
     }
 
@@ -256,11 +334,14 @@ fn normalize_span(span: &mut pb::Span, lang: &str, now: i64, repairs: &mut SpanR
 
     if span.r#type.len() > MAX_TYPE_LEN {
         repairs.type_truncate += 1;
-        truncate_utf8(&mut span.r#type, MAX_TYPE_LEN);
+        truncate_utf8(span.r#type.to_mut(), MAX_TYPE_LEN);
     }
 
     if let Some(env) = span.meta.get_mut("env") {
-        normalize_tag(env);
+        scratch.clear();
+        scratch.push_str(env);
+        normalize_tag(scratch);
+        replace_if_changed(env, scratch);
     }
     if span
         .meta
@@ -274,45 +355,51 @@ fn normalize_span(span: &mut pb::Span, lang: &str, now: i64, repairs: &mut SpanR
     truncate_meta(span, repairs);
 }
 
-/// The agent's truncator for meta and metrics.
-fn truncate_meta(span: &mut pb::Span, repairs: &mut SpanRepairs) {
-    let long_keys: Vec<String> = span
-        .meta
-        .iter()
-        .filter(|(key, value)| key.len() > MAX_META_KEY_LEN || value.len() > MAX_META_VALUE_LEN)
-        .map(|(key, _)| key.clone())
-        .collect();
-    for key in long_keys {
-        let Some(mut value) = span.meta.remove(&key) else {
-            continue;
-        };
-        let mut key = key;
-        if key.len() > MAX_META_KEY_LEN {
-            truncate_utf8(&mut key, MAX_META_KEY_LEN);
-            key.push_str("...");
-        }
-        if value.len() > MAX_META_VALUE_LEN {
-            truncate_utf8(&mut value, MAX_META_VALUE_LEN);
-            value.push_str("...");
-        }
-        repairs.meta_truncate += 1;
-        span.meta.insert(key, value);
+/// Puts `normalized` in `field` when it differs, so a field already normal stays borrowed.
+fn replace_if_changed(field: &mut Cow<'_, str>, normalized: &str) {
+    if field.as_ref() != normalized {
+        *field = Cow::Owned(normalized.to_owned());
     }
-    let long_keys: Vec<String> = span
-        .metrics
-        .keys()
-        .filter(|key| key.len() > MAX_META_KEY_LEN)
-        .cloned()
-        .collect();
-    for key in long_keys {
-        let Some(value) = span.metrics.remove(&key) else {
-            continue;
-        };
-        let mut key = key;
-        truncate_utf8(&mut key, MAX_META_KEY_LEN);
-        key.push_str("...");
-        repairs.metrics_truncate += 1;
-        span.metrics.insert(key, value);
+}
+
+/// The agent's truncator for meta and metrics.
+fn truncate_meta(span: &mut SpanSlice<'_>, repairs: &mut SpanRepairs) {
+    let long_meta = |key: &str, value: &str| key.len() > MAX_META_KEY_LEN || value.len() > MAX_META_VALUE_LEN;
+    if span.meta.iter().any(|(key, value)| long_meta(key, value)) {
+        span.meta.dedup();
+        let entries: Vec<_> = span.meta.drain(..).collect();
+        for (mut key, mut value) in entries {
+            if long_meta(&key, &value) {
+                if key.len() > MAX_META_KEY_LEN {
+                    let key = key.to_mut();
+                    truncate_utf8(key, MAX_META_KEY_LEN);
+                    key.push_str("...");
+                }
+                if value.len() > MAX_META_VALUE_LEN {
+                    let value = value.to_mut();
+                    truncate_utf8(value, MAX_META_VALUE_LEN);
+                    value.push_str("...");
+                }
+                repairs.meta_truncate += 1;
+            }
+            span.meta.insert(key, value);
+        }
+        // A cut key may now equal another: the last one wins, as in a map.
+        span.meta.dedup();
+    }
+    if span.metrics.iter().any(|(key, _)| key.len() > MAX_META_KEY_LEN) {
+        span.metrics.dedup();
+        let entries: Vec<_> = span.metrics.drain(..).collect();
+        for (mut key, value) in entries {
+            if key.len() > MAX_META_KEY_LEN {
+                let key = key.to_mut();
+                truncate_utf8(key, MAX_META_KEY_LEN);
+                key.push_str("...");
+                repairs.metrics_truncate += 1;
+            }
+            span.metrics.insert(key, value);
+        }
+        span.metrics.dedup();
     }
 }
 

@@ -854,7 +854,105 @@ fn the_gzipped_agent_payload_inflates_to_the_same_bytes() {
             })
         })
         .collect();
-    let gzipped = encode_agent_payload_gzip(&head, &pieces).unwrap();
-    let inflated = crate::compression::decompress(crate::Encoding::Gzip, &gzipped, 1 << 20).unwrap();
+    let mut compressor = PieceCompressor::default();
+    let compressed: Vec<GzipPiece> = pieces
+        .iter()
+        .map(|encoded| tracer_payload_piece(&mut compressor, encoded).unwrap())
+        .collect();
+    let gzipped = agent_payload_gzip(&mut compressor, &head, &compressed).unwrap();
+    // One gzip member: a reader that stops after the first member sees the whole payload.
+    let mut inflated = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gzipped[..]), &mut inflated).unwrap();
     assert_eq!(inflated, encode_agent_payload_with(&head, &pieces));
+    assert_eq!(decode_agent_payload(&inflated).unwrap().tracer_payloads.len(), 3);
+}
+
+#[test]
+fn the_borrowed_form_encodes_the_protobuf_prost_writes() {
+    let mut rich = flask_span();
+    rich.meta_struct = HashMap::from([("appsec".into(), vec![0x81, 0xa1, b'a', 0x01])]);
+    rich.span_links = vec![pb::SpanLink {
+        trace_id: 9,
+        span_id: 10,
+        attributes: HashMap::from([("link.name".into(), "retry".into())]),
+        flags: 1 << 31,
+        ..pb::SpanLink::default()
+    }];
+    rich.span_events = vec![pb::SpanEvent {
+        time_unix_nano: 5,
+        name: "exception".into(),
+        attributes: HashMap::from([(
+            "message".into(),
+            pb::AttributeAnyValue {
+                r#type: 0,
+                string_value: "boom".into(),
+                ..pb::AttributeAnyValue::default()
+            },
+        )]),
+    }];
+    // Zero and negative values, empty strings and map values: what protobuf leaves out or widens.
+    let edges = pb::Span {
+        span_id: 2,
+        parent_id: 1,
+        error: -1,
+        duration: 0,
+        r#type: String::new(),
+        meta: HashMap::from([("empty".into(), String::new()), (String::new(), "no key".into())]),
+        metrics: HashMap::from([("zero".into(), 0.0), ("negative".into(), -2.5)]),
+        ..flask_span()
+    };
+    let body = encode_v04(&[vec![rich, edges]]);
+    let spans = decode_v04_ref(&body).unwrap().remove(0);
+    let mut payload = TracerPayloadRef {
+        container_id: "c0ffee".into(),
+        language_name: "python".into(),
+        tracer_version: "4.16.0".into(),
+        env: "lab".into(),
+        tags: HashMap::from([("_dd.tags.process".into(), "a:b".into())]),
+        chunks: vec![
+            TraceChunkRef {
+                priority: normalize::PRIORITY_NONE,
+                origin: "synthetics".into(),
+                spans,
+                tags: HashMap::from([("k".into(), "v".into())]),
+                dropped_trace: true,
+            },
+            TraceChunkRef::default(),
+        ],
+        ..TracerPayloadRef::default()
+    };
+    let encoded = encode_tracer_payload_ref(&mut payload);
+    let decoded: pb::TracerPayload = prost::Message::decode(&encoded[..]).unwrap();
+    assert_eq!(decoded, payload.to_pb());
+    assert_eq!(encoded.len(), encode_tracer_payload(&payload.to_pb()).len());
+}
+
+#[test]
+fn a_key_given_twice_keeps_its_last_value_in_both_forms() {
+    let span = map(vec![
+        ("trace_id", Value::from(1u64)),
+        ("span_id", Value::from(1u64)),
+        (
+            "meta",
+            Value::Map(vec![
+                (Value::from("env"), Value::from("first")),
+                (Value::from("env"), Value::from("last")),
+            ]),
+        ),
+    ]);
+    let body = msgpack(&Value::Array(vec![Value::Array(vec![span])]));
+    assert_eq!(decode_v04(&body).unwrap()[0][0].meta["env"], "last");
+    let mut payload = TracerPayloadRef {
+        chunks: vec![TraceChunkRef {
+            spans: decode_v04_ref(&body).unwrap().remove(0),
+            ..TraceChunkRef::default()
+        }],
+        ..TracerPayloadRef::default()
+    };
+    let decoded: pb::TracerPayload =
+        prost::Message::decode(&encode_tracer_payload_ref(&mut payload)[..]).unwrap();
+    assert_eq!(
+        decoded.chunks[0].spans[0].meta,
+        HashMap::from([("env".into(), "last".into())])
+    );
 }

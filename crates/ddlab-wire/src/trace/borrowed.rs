@@ -1,0 +1,570 @@
+//! Traces that borrow their text from the request body: what the trace receiver decodes into, so a
+//! payload's strings are read in place instead of copied into a `String` each (a v0.4 span holds a
+//! dozen). Spans are libdatadog's v0.4 span over `Cow<str>` ([`SpanSlice`]), whose normaliser,
+//! obfuscator, top-level rule and stats concentrator take them directly; a value that has to change
+//! (a repaired name, an obfuscated query) becomes owned, the rest stays borrowed.
+//!
+//! [`encode_tracer_payload_ref`] writes the protobuf `TracerPayload` of [`TracerPayloadRef`] straight
+//! from the borrowed form: the same message prost writes for [`TracerPayloadRef::to_pb`] (map entries
+//! in another order, which protobuf does not fix).
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::hash::Hash;
+
+use libdd_trace_utils::span::v04::{AttributeAnyValue, AttributeArrayValue, SpanEvent, SpanLink, VecMap};
+use libdd_trace_utils::span::{SliceData, TraceData};
+use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len};
+
+use super::pb;
+
+pub use libdd_trace_utils::span::v04::SpanSlice;
+
+/// A trace chunk whose spans borrow from the body.
+#[derive(Debug, Clone, Default)]
+pub struct TraceChunkRef<'a> {
+    pub priority: i32,
+    pub origin: Cow<'a, str>,
+    pub spans: Vec<SpanSlice<'a>>,
+    pub tags: HashMap<String, String>,
+    pub dropped_trace: bool,
+}
+
+/// A tracer payload whose spans borrow from the body; the payload's own fields are few and owned.
+#[derive(Debug, Clone, Default)]
+pub struct TracerPayloadRef<'a> {
+    pub container_id: String,
+    pub language_name: String,
+    pub language_version: String,
+    pub tracer_version: String,
+    pub runtime_id: String,
+    pub chunks: Vec<TraceChunkRef<'a>>,
+    pub tags: HashMap<String, String>,
+    pub env: String,
+    pub hostname: String,
+    pub app_version: String,
+}
+
+impl TracerPayloadRef<'_> {
+    /// The owned protobuf message.
+    pub fn to_pb(&self) -> pb::TracerPayload {
+        pb::TracerPayload {
+            container_id: self.container_id.clone(),
+            language_name: self.language_name.clone(),
+            language_version: self.language_version.clone(),
+            tracer_version: self.tracer_version.clone(),
+            runtime_id: self.runtime_id.clone(),
+            chunks: self.chunks.iter().map(TraceChunkRef::to_pb).collect(),
+            tags: self.tags.clone(),
+            env: self.env.clone(),
+            hostname: self.hostname.clone(),
+            app_version: self.app_version.clone(),
+            container_debug: None,
+        }
+    }
+}
+
+impl TraceChunkRef<'_> {
+    /// The owned protobuf message.
+    pub fn to_pb(&self) -> pb::TraceChunk {
+        pb::TraceChunk {
+            priority: self.priority,
+            origin: self.origin.clone().into_owned(),
+            spans: self.spans.iter().map(span_to_pb).collect(),
+            tags: self.tags.clone(),
+            dropped_trace: self.dropped_trace,
+        }
+    }
+}
+
+/// The owned protobuf span of `span`; of keys given twice, the last value.
+pub fn span_to_pb(span: &SpanSlice<'_>) -> pb::Span {
+    pb::Span {
+        service: span.service.to_string(),
+        name: span.name.to_string(),
+        resource: span.resource.to_string(),
+        trace_id: span.trace_id as u64,
+        span_id: span.span_id,
+        parent_id: span.parent_id,
+        start: span.start,
+        duration: span.duration,
+        error: span.error,
+        meta: span
+            .meta
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        metrics: span.metrics.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        r#type: span.r#type.to_string(),
+        meta_struct: span
+            .meta_struct
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_vec()))
+            .collect(),
+        span_links: span.span_links.iter().map(link_to_pb).collect(),
+        span_events: span.span_events.iter().map(event_to_pb).collect(),
+    }
+}
+
+/// An owned span in the borrowed form, without its `meta_struct`: the one field whose bytes an owned
+/// span could not lend. Its callers have none (JSON bodies) or keep it aside (normalisation).
+pub(crate) fn span_from_pb<'a>(span: pb::Span) -> SpanSlice<'a> {
+    let mut meta: VecMap<Cow<'a, str>, Cow<'a, str>> = span
+        .meta
+        .into_iter()
+        .map(|(k, v)| (Cow::Owned(k), Cow::Owned(v)))
+        .collect();
+    meta.mark_deduped();
+    let mut metrics: VecMap<Cow<'a, str>, f64> = span
+        .metrics
+        .into_iter()
+        .map(|(k, v)| (Cow::Owned(k), v))
+        .collect();
+    metrics.mark_deduped();
+    SpanSlice {
+        service: Cow::Owned(span.service),
+        name: Cow::Owned(span.name),
+        resource: Cow::Owned(span.resource),
+        r#type: Cow::Owned(span.r#type),
+        trace_id: u128::from(span.trace_id),
+        span_id: span.span_id,
+        parent_id: span.parent_id,
+        start: span.start,
+        duration: span.duration,
+        error: span.error,
+        meta,
+        metrics,
+        meta_struct: VecMap::new(),
+        span_links: span.span_links.into_iter().map(link_from_pb).collect(),
+        span_events: span.span_events.into_iter().map(event_from_pb).collect(),
+    }
+}
+
+fn link_from_pb<'a>(link: pb::SpanLink) -> SpanLink<SliceData<'a>> {
+    SpanLink {
+        trace_id: link.trace_id,
+        trace_id_high: link.trace_id_high,
+        span_id: link.span_id,
+        attributes: link
+            .attributes
+            .into_iter()
+            .map(|(k, v)| (Cow::Owned(k), Cow::Owned(v)))
+            .collect(),
+        tracestate: Cow::Owned(link.tracestate),
+        flags: link.flags,
+    }
+}
+
+fn link_to_pb<T: TraceData>(link: &SpanLink<T>) -> pb::SpanLink {
+    pb::SpanLink {
+        trace_id: link.trace_id,
+        trace_id_high: link.trace_id_high,
+        span_id: link.span_id,
+        attributes: link
+            .attributes
+            .iter()
+            .map(|(k, v)| (text(k).to_owned(), text(v).to_owned()))
+            .collect(),
+        tracestate: text(&link.tracestate).to_owned(),
+        flags: link.flags,
+    }
+}
+
+pub(crate) fn event_from_pb<'a>(event: pb::SpanEvent) -> SpanEvent<SliceData<'a>> {
+    SpanEvent {
+        time_unix_nano: event.time_unix_nano,
+        name: Cow::Owned(event.name),
+        attributes: event
+            .attributes
+            .into_iter()
+            .map(|(k, v)| (Cow::Owned(k), any_value_from_pb(v)))
+            .collect(),
+    }
+}
+
+fn event_to_pb<T: TraceData>(event: &SpanEvent<T>) -> pb::SpanEvent {
+    pb::SpanEvent {
+        time_unix_nano: event.time_unix_nano,
+        name: text(&event.name).to_owned(),
+        attributes: event
+            .attributes
+            .iter()
+            .map(|(k, v)| (text(k).to_owned(), any_value_to_pb(v)))
+            .collect(),
+    }
+}
+
+/// The protobuf attribute types (`AttributeAnyValue.type`).
+const STRING_VALUE: i32 = 0;
+const BOOL_VALUE: i32 = 1;
+const INT_VALUE: i32 = 2;
+const DOUBLE_VALUE: i32 = 3;
+const ARRAY_VALUE: i32 = 4;
+
+/// A span event attribute by its declared type; a type the protocol does not define reads as its string.
+fn any_value_from_pb<'a>(value: pb::AttributeAnyValue) -> AttributeAnyValue<SliceData<'a>> {
+    if value.r#type == ARRAY_VALUE {
+        let values = value.array_value.map(|array| array.values).unwrap_or_default();
+        return AttributeAnyValue::Array(
+            values
+                .into_iter()
+                .map(|v| {
+                    array_value_from_pb(
+                        v.r#type,
+                        v.string_value,
+                        v.bool_value,
+                        v.int_value,
+                        v.double_value,
+                    )
+                })
+                .collect(),
+        );
+    }
+    AttributeAnyValue::SingleValue(array_value_from_pb(
+        value.r#type,
+        value.string_value,
+        value.bool_value,
+        value.int_value,
+        value.double_value,
+    ))
+}
+
+fn array_value_from_pb<'a>(
+    kind: i32,
+    string: String,
+    boolean: bool,
+    int: i64,
+    double: f64,
+) -> AttributeArrayValue<SliceData<'a>> {
+    match kind {
+        BOOL_VALUE => AttributeArrayValue::Boolean(boolean),
+        INT_VALUE => AttributeArrayValue::Integer(int),
+        DOUBLE_VALUE => AttributeArrayValue::Double(double),
+        _ => AttributeArrayValue::String(Cow::Owned(string)),
+    }
+}
+
+fn any_value_to_pb<T: TraceData>(value: &AttributeAnyValue<T>) -> pb::AttributeAnyValue {
+    match value {
+        AttributeAnyValue::SingleValue(single) => {
+            let v = array_value_to_pb(single);
+            pb::AttributeAnyValue {
+                r#type: v.r#type,
+                string_value: v.string_value,
+                bool_value: v.bool_value,
+                int_value: v.int_value,
+                double_value: v.double_value,
+                array_value: None,
+            }
+        }
+        AttributeAnyValue::Array(values) => pb::AttributeAnyValue {
+            r#type: ARRAY_VALUE,
+            array_value: Some(pb::AttributeArray {
+                values: values.iter().map(array_value_to_pb).collect(),
+            }),
+            ..pb::AttributeAnyValue::default()
+        },
+    }
+}
+
+fn array_value_to_pb<T: TraceData>(value: &AttributeArrayValue<T>) -> pb::AttributeArrayValue {
+    match value {
+        AttributeArrayValue::String(s) => pb::AttributeArrayValue {
+            r#type: STRING_VALUE,
+            string_value: text(s).to_owned(),
+            ..pb::AttributeArrayValue::default()
+        },
+        AttributeArrayValue::Boolean(b) => pb::AttributeArrayValue {
+            r#type: BOOL_VALUE,
+            bool_value: *b,
+            ..pb::AttributeArrayValue::default()
+        },
+        AttributeArrayValue::Integer(i) => pb::AttributeArrayValue {
+            r#type: INT_VALUE,
+            int_value: *i,
+            ..pb::AttributeArrayValue::default()
+        },
+        AttributeArrayValue::Double(d) => pb::AttributeArrayValue {
+            r#type: DOUBLE_VALUE,
+            double_value: *d,
+            ..pb::AttributeArrayValue::default()
+        },
+    }
+}
+
+/// Keeps the last value of every key given twice in `map`, and marks it so. A span's maps hold a few
+/// keys: comparing pairs costs less than the hashing of `VecMap::dedup`, up to a point.
+pub(crate) fn dedup<K: Eq + Hash, V>(map: &mut VecMap<K, V>) {
+    const PAIRWISE: usize = 24;
+    if map.is_deduped() {
+        return;
+    }
+    let duplicated = map.len() > PAIRWISE
+        || map
+            .iter()
+            .enumerate()
+            .any(|(i, (key, _))| map.iter().take(i).any(|(other, _)| other == key));
+    if duplicated {
+        map.dedup();
+    } else {
+        map.mark_deduped();
+    }
+}
+
+fn text<T: std::borrow::Borrow<str>>(value: &T) -> &str {
+    value.borrow()
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Protobuf, written from the borrowed form
+// ---------------------------------------------------------------------------------------------------
+
+/// The protobuf `TracerPayload` of `payload`. Maps given a key twice keep its last value, as the
+/// decoders (and a `HashMap`) do.
+pub fn encode_tracer_payload_ref(payload: &mut TracerPayloadRef<'_>) -> Vec<u8> {
+    for chunk in &mut payload.chunks {
+        for span in &mut chunk.spans {
+            dedup(&mut span.meta);
+            dedup(&mut span.metrics);
+            dedup(&mut span.meta_struct);
+        }
+    }
+    let payload = &*payload;
+    // Every length is computed once: a span's is needed for its chunk's, and both for their headers.
+    let span_lens: Vec<usize> = payload
+        .chunks
+        .iter()
+        .flat_map(|chunk| &chunk.spans)
+        .map(span_len)
+        .collect();
+    let mut chunk_lens = Vec::with_capacity(payload.chunks.len());
+    let mut offset = 0;
+    for chunk in &payload.chunks {
+        let lens = &span_lens[offset..offset + chunk.spans.len()];
+        offset += chunk.spans.len();
+        chunk_lens.push((chunk_len(chunk, lens), lens));
+    }
+    let len = string_len(1, payload.container_id.as_bytes())
+        + string_len(2, payload.language_name.as_bytes())
+        + string_len(3, payload.language_version.as_bytes())
+        + string_len(4, payload.tracer_version.as_bytes())
+        + string_len(5, payload.runtime_id.as_bytes())
+        + chunk_lens
+            .iter()
+            .map(|(len, _)| message_len(6, *len))
+            .sum::<usize>()
+        + payload
+            .tags
+            .iter()
+            .map(|(k, v)| string_entry_len(7, k.as_bytes(), v.as_bytes()))
+            .sum::<usize>()
+        + string_len(8, payload.env.as_bytes())
+        + string_len(9, payload.hostname.as_bytes())
+        + string_len(10, payload.app_version.as_bytes());
+    let mut out = Vec::with_capacity(len);
+    string_field(1, payload.container_id.as_bytes(), &mut out);
+    string_field(2, payload.language_name.as_bytes(), &mut out);
+    string_field(3, payload.language_version.as_bytes(), &mut out);
+    string_field(4, payload.tracer_version.as_bytes(), &mut out);
+    string_field(5, payload.runtime_id.as_bytes(), &mut out);
+    for (chunk, (len, span_lens)) in payload.chunks.iter().zip(&chunk_lens) {
+        message_header(6, *len, &mut out);
+        write_chunk(chunk, span_lens, &mut out);
+    }
+    for (k, v) in &payload.tags {
+        string_entry(7, k.as_bytes(), v.as_bytes(), &mut out);
+    }
+    string_field(8, payload.env.as_bytes(), &mut out);
+    string_field(9, payload.hostname.as_bytes(), &mut out);
+    string_field(10, payload.app_version.as_bytes(), &mut out);
+    debug_assert_eq!(out.len(), len);
+    out
+}
+
+/// A chunk's length, given its spans' (`span_lens`).
+fn chunk_len(chunk: &TraceChunkRef<'_>, span_lens: &[usize]) -> usize {
+    int_len(1, i64::from(chunk.priority))
+        + string_len(2, chunk.origin.as_bytes())
+        + span_lens.iter().map(|len| message_len(3, *len)).sum::<usize>()
+        + chunk
+            .tags
+            .iter()
+            .map(|(k, v)| string_entry_len(4, k.as_bytes(), v.as_bytes()))
+            .sum::<usize>()
+        + if chunk.dropped_trace { 2 } else { 0 }
+}
+
+fn write_chunk(chunk: &TraceChunkRef<'_>, span_lens: &[usize], out: &mut Vec<u8>) {
+    int_field(1, i64::from(chunk.priority), out);
+    string_field(2, chunk.origin.as_bytes(), out);
+    for (span, len) in chunk.spans.iter().zip(span_lens) {
+        message_header(3, *len, out);
+        write_span(span, out);
+    }
+    for (k, v) in &chunk.tags {
+        string_entry(4, k.as_bytes(), v.as_bytes(), out);
+    }
+    if chunk.dropped_trace {
+        encode_key(5, WireType::Varint, out);
+        out.push(1);
+    }
+}
+
+fn span_len(span: &SpanSlice<'_>) -> usize {
+    string_len(1, span.service.as_bytes())
+        + string_len(2, span.name.as_bytes())
+        + string_len(3, span.resource.as_bytes())
+        + uint_len(4, span.trace_id as u64)
+        + uint_len(5, span.span_id)
+        + uint_len(6, span.parent_id)
+        + int_len(7, span.start)
+        + int_len(8, span.duration)
+        + int_len(9, i64::from(span.error))
+        + span
+            .meta
+            .iter()
+            .map(|(k, v)| string_entry_len(10, k.as_bytes(), v.as_bytes()))
+            .sum::<usize>()
+        + span
+            .metrics
+            .iter()
+            .map(|(k, v)| double_entry_len(11, k.as_bytes(), *v))
+            .sum::<usize>()
+        + string_len(12, span.r#type.as_bytes())
+        + span
+            .meta_struct
+            .iter()
+            .map(|(k, v)| string_entry_len(13, k.as_bytes(), v))
+            .sum::<usize>()
+        + extras_len(span)
+}
+
+fn write_span(span: &SpanSlice<'_>, out: &mut Vec<u8>) {
+    string_field(1, span.service.as_bytes(), out);
+    string_field(2, span.name.as_bytes(), out);
+    string_field(3, span.resource.as_bytes(), out);
+    uint_field(4, span.trace_id as u64, out);
+    uint_field(5, span.span_id, out);
+    uint_field(6, span.parent_id, out);
+    int_field(7, span.start, out);
+    int_field(8, span.duration, out);
+    int_field(9, i64::from(span.error), out);
+    for (k, v) in span.meta.iter() {
+        string_entry(10, k.as_bytes(), v.as_bytes(), out);
+    }
+    for (k, v) in span.metrics.iter() {
+        double_entry(11, k.as_bytes(), *v, out);
+    }
+    string_field(12, span.r#type.as_bytes(), out);
+    for (k, v) in span.meta_struct.iter() {
+        string_entry(13, k.as_bytes(), v, out);
+    }
+    if !span.span_links.is_empty() || !span.span_events.is_empty() {
+        // Links and events are rare: written through their protobuf messages.
+        for link in &span.span_links {
+            prost::encoding::message::encode(14, &link_to_pb(link), out);
+        }
+        for event in &span.span_events {
+            prost::encoding::message::encode(15, &event_to_pb(event), out);
+        }
+    }
+}
+
+fn extras_len(span: &SpanSlice<'_>) -> usize {
+    if span.span_links.is_empty() && span.span_events.is_empty() {
+        return 0;
+    }
+    let links: usize = span
+        .span_links
+        .iter()
+        .map(|link| prost::encoding::message::encoded_len(14, &link_to_pb(link)))
+        .sum();
+    let events: usize = span
+        .span_events
+        .iter()
+        .map(|event| prost::encoding::message::encoded_len(15, &event_to_pb(event)))
+        .sum();
+    links + events
+}
+
+/// A length-delimited field's key and length.
+fn message_header(tag: u32, len: usize, out: &mut Vec<u8>) {
+    encode_key(tag, WireType::LengthDelimited, out);
+    encode_varint(len as u64, out);
+}
+
+fn message_len(tag: u32, len: usize) -> usize {
+    key_len(tag) + encoded_len_varint(len as u64) + len
+}
+
+/// A string or bytes field; proto3 leaves out the empty value.
+fn string_field(tag: u32, value: &[u8], out: &mut Vec<u8>) {
+    if value.is_empty() {
+        return;
+    }
+    message_header(tag, value.len(), out);
+    out.extend_from_slice(value);
+}
+
+fn string_len(tag: u32, value: &[u8]) -> usize {
+    if value.is_empty() {
+        0
+    } else {
+        message_len(tag, value.len())
+    }
+}
+
+/// An int32 or int64 field: negative values take ten bytes, as protobuf sign-extends them.
+fn int_field(tag: u32, value: i64, out: &mut Vec<u8>) {
+    uint_field(tag, value as u64, out);
+}
+
+fn int_len(tag: u32, value: i64) -> usize {
+    uint_len(tag, value as u64)
+}
+
+fn uint_field(tag: u32, value: u64, out: &mut Vec<u8>) {
+    if value == 0 {
+        return;
+    }
+    encode_key(tag, WireType::Varint, out);
+    encode_varint(value, out);
+}
+
+fn uint_len(tag: u32, value: u64) -> usize {
+    if value == 0 {
+        0
+    } else {
+        key_len(tag) + encoded_len_varint(value)
+    }
+}
+
+/// A `map<string, string>` (or `map<string, bytes>`) entry: a message of key 1 and value 2, each left
+/// out when empty, as prost writes them.
+fn string_entry(tag: u32, key: &[u8], value: &[u8], out: &mut Vec<u8>) {
+    message_header(tag, string_len(1, key) + string_len(2, value), out);
+    string_field(1, key, out);
+    string_field(2, value, out);
+}
+
+fn string_entry_len(tag: u32, key: &[u8], value: &[u8]) -> usize {
+    message_len(tag, string_len(1, key) + string_len(2, value))
+}
+
+/// A `map<string, double>` entry; a zero value is left out, as prost writes it.
+fn double_entry(tag: u32, key: &[u8], value: f64, out: &mut Vec<u8>) {
+    message_header(tag, string_len(1, key) + double_len(value), out);
+    string_field(1, key, out);
+    if value != 0.0 {
+        encode_key(2, WireType::SixtyFourBit, out);
+        out.extend_from_slice(&value.to_le_bytes());
+    }
+}
+
+fn double_entry_len(tag: u32, key: &[u8], value: f64) -> usize {
+    message_len(tag, string_len(1, key) + double_len(value))
+}
+
+fn double_len(value: f64) -> usize {
+    if value == 0.0 { 0 } else { 9 }
+}
