@@ -240,7 +240,8 @@ mod tests {
         );
         assert!(err.contains(&format!("pid {}", std::process::id())), "{err}");
         assert!(err.contains("DDLAB_PORT_BACKEND"), "{err}");
+        // Not asserted: that the port is free again once dropped. It is an ephemeral port, and another
+        // process on the machine may be handed it at once (seen in CI beside a benchmark run).
         drop(listener);
-        ports.check_free(&["backend"]).unwrap();
     }
 }
