@@ -2,15 +2,28 @@
 //!
 //! The e2e scenarios are not part of this task: they need a stack and run with `cargo test --test e2e`.
 
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
 
 use crate::project_root;
 
 pub(crate) fn run() -> anyhow::Result<()> {
-    let steps: [(&str, &[&str]); 4] = [
+    let steps: [(&str, &[&str]); 5] = [
         ("formatting", &["fmt", "--all", "--check"]),
+        // The fuzz crate has a lock file of its own (it is outside the workspace): a dependency added to a
+        // crate it builds must reach that lock too, or `cargo xtask fuzz` fails on a clean clone.
+        (
+            "fuzz lock file",
+            &[
+                "metadata",
+                "--locked",
+                "--format-version",
+                "1",
+                "--manifest-path",
+                "fuzz/Cargo.toml",
+            ],
+        ),
         (
             "clippy",
             &[
@@ -42,8 +55,15 @@ pub(crate) fn run() -> anyhow::Result<()> {
     ];
     for (name, args) in steps {
         println!("==> {name}: cargo {}", args.join(" "));
+        // `cargo metadata` answers with the whole dependency graph: only its verdict matters here.
+        let stdout = if args[0] == "metadata" {
+            Stdio::null()
+        } else {
+            Stdio::inherit()
+        };
         let status = Command::new(cargo())
             .args(args)
+            .stdout(stdout)
             .current_dir(project_root())
             .status()
             .with_context(|| format!("cannot run cargo for {name}"))?;
