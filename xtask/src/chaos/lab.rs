@@ -217,15 +217,17 @@ impl Api {
 ///
 /// The agent flushes a counter as a rate over its 10-second bucket (the count divided by 10, with
 /// `interval: 10`), as the Datadog Agent does; the stored points are read one by one (one-second query
-/// buckets) and multiplied back by the interval.
+/// buckets) with `.as_count()`, which multiplies each rate back by its interval.
 pub(crate) async fn dogstatsd_count(
     api: &Api,
     metric_and_scope: &str,
     from: i64,
     to: i64,
 ) -> anyhow::Result<u64> {
-    let points = api.points(&format!("sum:{metric_and_scope}"), from, to).await?;
-    let count: f64 = points.values().flatten().map(|(_, rate)| rate * 10.0).sum();
+    let points = api
+        .points(&format!("sum:{metric_and_scope}.as_count()"), from, to)
+        .await?;
+    let count: f64 = points.values().flatten().map(|(_, count)| count).sum();
     Ok(count.round() as u64)
 }
 

@@ -6,9 +6,11 @@
 //! |-----------------|-------------|---------------|--------------------------------------------|
 //! | gauge, unknown  | avg         | avg           | avg                                        |
 //! | count           | sum         | sum           | sum / max(bucket, submission interval)     |
-//! | rate            | avg         | sum           | sum                                        |
+//! | rate            | avg         | sum × submission interval | sum                            |
 //!
-//! `.rollup(method)` replaces the method (a count read `.as_rate()` is still divided). Dividing by the
+//! `.rollup(method)` replaces the method (a count read `.as_rate()` is still divided, a rate read
+//! `.as_count()` still multiplied: a rate is per second, so the count a point stands for is its value
+//! times its submission interval, as Datadog's type-modifier guide describes). Dividing by the
 //! submission interval when it is longer than the bucket keeps a fine bucket from inflating a
 //! rate: Datadog does not normalise when no time aggregation happens.
 //!
@@ -156,6 +158,8 @@ fn time_aggregate(raw: &RawSeries, query: &MetricQuery, grid: &Grid, offset: i64
         .map_or(default_method, |rollup| rollup.method);
     let rate_divisor = (raw.kind == MetricKind::Count && modifier == Some(TypeModifier::AsRate))
         .then(|| grid.interval().max(i64::from(raw.interval.unwrap_or(1))) as f64);
+    let count_multiplier = (raw.kind == MetricKind::Rate && modifier == Some(TypeModifier::AsCount))
+        .then(|| f64::from(raw.interval.unwrap_or(1)));
     let mut buckets: BTreeMap<i64, Accumulator> = BTreeMap::new();
     for &(t, value) in &raw.points {
         let Some(t) = t.checked_sub(offset) else { continue };
@@ -184,7 +188,11 @@ fn time_aggregate(raw: &RawSeries, query: &MetricQuery, grid: &Grid, offset: i64
                 RollupMethod::Max => acc.max,
                 RollupMethod::Count => acc.count as f64,
             };
-            (bucket, rate_divisor.map_or(value, |divisor| value / divisor))
+            let value = rate_divisor.map_or(value, |divisor| value / divisor);
+            (
+                bucket,
+                count_multiplier.map_or(value, |multiplier| value * multiplier),
+            )
         })
         .collect();
     Bucketed { points, count_like }

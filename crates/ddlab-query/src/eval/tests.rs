@@ -278,7 +278,7 @@ fn counts_as_count_and_as_rate() {
               0=1
             #1 Value rate_m | rate_m | aggr=avg interval=20 scope=* tags=[]
               avg:rate_m{*}.as_count()
-              0=2
+              0=20
             #2 Value rate_m | rate_m | aggr=avg interval=20 scope=* tags=[]
               avg:rate_m{*}.as_rate()
               0=2
