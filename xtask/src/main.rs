@@ -13,6 +13,7 @@ mod compat;
 mod fuzz;
 mod grade;
 mod load;
+mod rust_literals;
 mod screenshots;
 mod stack;
 #[cfg(test)]
