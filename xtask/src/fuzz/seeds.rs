@@ -7,7 +7,7 @@
 //! committed corpus.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context as _;
 use ddlab_monitor::query::MonitorQuery;
@@ -99,7 +99,7 @@ pub(crate) fn write_all(root: &Path, dir: &Path) -> anyhow::Result<usize> {
 
 /// Queries, monitor queries and messages of the fixtures' API payloads; their YAML as agent config.
 fn fixtures(root: &Path, seeds: &mut BTreeMap<&str, BTreeSet<Vec<u8>>>) -> anyhow::Result<()> {
-    for path in files_under(&root.join("fixtures")) {
+    for path in crate::files_under(&root.join("fixtures")) {
         let extension = path.extension().and_then(|e| e.to_str()).unwrap_or_default();
         match extension {
             "yaml" | "yml" => {
@@ -282,26 +282,6 @@ fn keyed_strings(value: &Value, out: &mut Vec<(String, String)>) {
     }
 }
 
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    files
-}
-
 /// A stable file name for a seed: the same input always lands in the same file.
 fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
@@ -311,6 +291,8 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
 
     #[test]
