@@ -13,6 +13,7 @@ mod compat;
 mod fuzz;
 mod grade;
 mod load;
+mod rust_literals;
 mod screenshots;
 mod stack;
 #[cfg(test)]
@@ -141,4 +142,30 @@ pub(crate) fn project_root() -> PathBuf {
 /// Where cargo puts build outputs: `CARGO_TARGET_DIR` if set, else `target/` in the workspace.
 pub(crate) fn target_dir(root: &Path) -> PathBuf {
     ddlab_stack::local::target_dir(root)
+}
+
+/// Every file below `dir`, sorted, leaving out `target` folders and hidden files and folders (`.git`,
+/// editors' files): what the repository holds, as tidy checks it and the fuzz seeds read it.
+pub(crate) fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name();
+            if name == "target" || name.to_string_lossy().starts_with('.') {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
 }

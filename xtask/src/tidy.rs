@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::project_root;
+use crate::{files_under, project_root};
 
 #[test]
 fn every_rust_file_starts_with_a_module_doc() {
@@ -111,30 +111,6 @@ fn rust_files() -> Vec<PathBuf> {
         .filter(|path| extension(path) == "rs")
         .collect();
     assert!(!files.is_empty(), "no Rust files found under {}", root.display());
-    files
-}
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let name = entry.file_name();
-            if name == "target" || name.to_string_lossy().starts_with('.') {
-                continue;
-            }
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
     files
 }
 

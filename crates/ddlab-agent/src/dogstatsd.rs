@@ -419,29 +419,25 @@ mod unix {
     //! The Unix datagram socket: created with write access for everyone (mode 0722, as the Agent does),
     //! replacing a stale socket file left by an earlier run.
 
-    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
 
     use tokio::net::UnixDatagram;
     use tokio::sync::watch;
 
     use super::{DogStatsdError, Ingest};
+    use crate::unix_socket::{self, SocketPathError};
 
     pub(super) async fn bind(path: &Path) -> Result<UnixDatagram, DogStatsdError> {
-        let owned = path.to_path_buf();
-        let prepared = tokio::task::spawn_blocking(move || remove_stale(&owned))
+        let path_buf = path.to_path_buf();
+        unix_socket::bind(path, UnixDatagram::bind)
             .await
-            .map_err(|err| bind_error(path, std::io::Error::other(err)))?;
-        prepared?;
-        let socket = UnixDatagram::bind(path).map_err(|source| bind_error(path, source))?;
-        let owned = path.to_path_buf();
-        tokio::task::spawn_blocking(move || {
-            std::fs::set_permissions(&owned, std::fs::Permissions::from_mode(0o722))
-        })
-        .await
-        .map_err(|err| bind_error(path, std::io::Error::other(err)))?
-        .map_err(|source| bind_error(path, source))?;
-        Ok(socket)
+            .map_err(|err| match err {
+                SocketPathError::NotASocket => DogStatsdError::NotASocket { path: path_buf },
+                SocketPathError::Io(source) => DogStatsdError::BindSocket {
+                    path: path_buf,
+                    source,
+                },
+            })
     }
 
     pub(super) async fn serve(
@@ -478,26 +474,6 @@ mod unix {
                 ingest.drain(&mut buffer, |buffer| socket.recv(buffer));
             }
             Err(err) => tracing::warn!(error = %err, "DogStatsD could not read what was queued at shutdown"),
-        }
-    }
-
-    fn remove_stale(path: &Path) -> Result<(), DogStatsdError> {
-        match std::fs::symlink_metadata(path) {
-            Ok(meta) if meta.file_type().is_socket() => {
-                std::fs::remove_file(path).map_err(|source| bind_error(path, source))
-            }
-            Ok(_) => Err(DogStatsdError::NotASocket {
-                path: path.to_path_buf(),
-            }),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(source) => Err(bind_error(path, source)),
-        }
-    }
-
-    fn bind_error(path: &Path, source: std::io::Error) -> DogStatsdError {
-        DogStatsdError::BindSocket {
-            path: PathBuf::from(path),
-            source,
         }
     }
 }

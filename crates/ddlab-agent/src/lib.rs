@@ -39,3 +39,5 @@ pub mod serializer;
 pub mod status;
 pub mod system;
 pub mod trace;
+#[cfg(unix)]
+mod unix_socket;

@@ -515,29 +515,26 @@ mod unix {
     //! The Unix stream socket: created writable by everyone (mode 0722, as the trace-agent does), replacing
     //! a stale socket file left by an earlier run.
 
-    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
 
     use axum::Router;
     use tokio::net::UnixListener;
     use tokio::sync::watch;
 
     use super::TraceReceiverError;
+    use crate::unix_socket::{self, SocketPathError};
 
     pub(super) async fn bind(path: &Path) -> Result<UnixListener, TraceReceiverError> {
-        let owned = path.to_path_buf();
-        tokio::task::spawn_blocking(move || remove_stale(&owned))
+        let path_buf = path.to_path_buf();
+        unix_socket::bind(path, UnixListener::bind)
             .await
-            .map_err(|err| bind_error(path, std::io::Error::other(err)))??;
-        let listener = UnixListener::bind(path).map_err(|source| bind_error(path, source))?;
-        let owned = path.to_path_buf();
-        tokio::task::spawn_blocking(move || {
-            std::fs::set_permissions(&owned, std::fs::Permissions::from_mode(0o722))
-        })
-        .await
-        .map_err(|err| bind_error(path, std::io::Error::other(err)))?
-        .map_err(|source| bind_error(path, source))?;
-        Ok(listener)
+            .map_err(|err| match err {
+                SocketPathError::NotASocket => TraceReceiverError::NotASocket { path: path_buf },
+                SocketPathError::Io(source) => TraceReceiverError::BindSocket {
+                    path: path_buf,
+                    source,
+                },
+            })
     }
 
     pub(super) async fn serve(listener: UnixListener, app: Router, mut stop: watch::Receiver<bool>) {
@@ -548,26 +545,6 @@ mod unix {
             .await;
         if let Err(err) = served {
             tracing::error!(error = %err, "The trace receiver's socket server failed.");
-        }
-    }
-
-    fn remove_stale(path: &Path) -> Result<(), TraceReceiverError> {
-        match std::fs::symlink_metadata(path) {
-            Ok(meta) if meta.file_type().is_socket() => {
-                std::fs::remove_file(path).map_err(|source| bind_error(path, source))
-            }
-            Ok(_) => Err(TraceReceiverError::NotASocket {
-                path: path.to_path_buf(),
-            }),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(source) => Err(bind_error(path, source)),
-        }
-    }
-
-    fn bind_error(path: &Path, source: std::io::Error) -> TraceReceiverError {
-        TraceReceiverError::BindSocket {
-            path: PathBuf::from(path),
-            source,
         }
     }
 }

@@ -16,8 +16,7 @@ use serde_json::{Value, json};
 use tokio::time::MissedTickBehavior;
 
 use super::Lab;
-use super::lab::{API_KEY, Api, Outcome, until};
-use crate::backend::LocalBackend;
+use super::lab::{API_KEY, Api, Outcome, ScenarioLab, until};
 
 /// Concurrent intake clients.
 const CLIENTS: usize = 8;
@@ -43,15 +42,8 @@ struct Seen {
 }
 
 pub(crate) async fn run(lab: &Lab, out: &mut Outcome) -> anyhow::Result<()> {
-    let dir = lab.scenario_dir("backend-kill")?;
-    let mut backend = tokio::task::block_in_place(|| {
-        LocalBackend::launch(
-            &lab.root,
-            dir.join("lab"),
-            &["--api-key", API_KEY, "--app-key", super::lab::APP_KEY],
-        )
-    })?;
-    let api = Api::new(backend.address)?;
+    let mut scenario = ScenarioLab::start(lab, "backend-kill")?;
+    let api = &scenario.api;
     let base = super::lab::now_ms() / 1000 - 3400;
     let seen: Vec<Arc<Mutex<Seen>>> = (0..CLIENTS).map(|_| Arc::default()).collect();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -83,9 +75,9 @@ pub(crate) async fn run(lab: &Lab, out: &mut Outcome) -> anyhow::Result<()> {
         )
         .await?;
         acked_at_kill.push(acked());
-        tokio::task::block_in_place(|| backend.kill())?;
+        tokio::task::block_in_place(|| scenario.backend.kill())?;
         let down = Instant::now();
-        tokio::task::block_in_place(|| backend.restart())?;
+        tokio::task::block_in_place(|| scenario.backend.restart())?;
         restarts_ms.push(down.elapsed().as_millis() as u64);
     }
     let target = acked() + ACKS_BETWEEN_KILLS;
@@ -119,7 +111,7 @@ pub(crate) async fn run(lab: &Lab, out: &mut Outcome) -> anyhow::Result<()> {
             *errors.entry(kind.clone()).or_default() += count;
         }
     }
-    let stored = stored_points(&api, base, max_seq).await?;
+    let stored = stored_points(api, base, max_seq).await?;
     let mut missing = Vec::new();
     let mut partial = 0;
     let mut failed_but_stored = 0;

@@ -13,9 +13,8 @@ use anyhow::Context as _;
 
 use super::Lab;
 use super::lab::{
-    API_KEY, APP_KEY, AgentProcess, AgentSetup, Api, DogStatsdSender, Outcome, free_udp_port, number, until,
+    AgentProcess, AgentSetup, DogStatsdSender, Outcome, ScenarioLab, free_udp_port, number, until,
 };
-use crate::backend::LocalBackend;
 
 /// Agent B's retry queue bound, in bytes: about three of the agents' payloads (600 to 700 bytes
 /// compressed), so a minute's outage (eight to ten payloads) overflows it.
@@ -35,15 +34,8 @@ struct Subject {
 }
 
 pub(crate) async fn run(lab: &Lab, out: &mut Outcome, outage: Duration) -> anyhow::Result<()> {
-    let dir = lab.scenario_dir("backend-outage")?;
-    let mut backend = tokio::task::block_in_place(|| {
-        LocalBackend::launch(
-            &lab.root,
-            dir.join("lab"),
-            &["--api-key", API_KEY, "--app-key", APP_KEY],
-        )
-    })?;
-    let api = Api::new(backend.address)?;
+    let mut scenario = ScenarioLab::start(lab, "backend-outage")?;
+    let api = &scenario.api;
     // Points are read from 30 s before the agents start: a DogStatsD bucket is stamped with the start of
     // its 10-second window, before the first sample in it.
     let started = super::lab::now_ms() / 1000;
@@ -57,18 +49,14 @@ pub(crate) async fn run(lab: &Lab, out: &mut Outcome, outage: Duration) -> anyho
             format!("forwarder_retry_queue_payloads_max_size: {SMALL_QUEUE_BYTES}\n"),
         ),
     ] {
-        let root = dir.join(format!("agent-{name}"));
-        std::fs::create_dir_all(&root)?;
         let port = free_udp_port()?;
         let hostname = format!("chaos-outage-{name}");
-        AgentProcess::configure(
-            &root,
+        let root = scenario.configure_agent(
+            &format!("agent-{name}"),
             &AgentSetup {
-                hostname: hostname.clone(),
-                backend: backend.address,
                 dogstatsd_port: port,
-                python: None,
                 extra,
+                ..scenario.agent_setup(&hostname)
             },
         )?;
         let agent = AgentProcess::start(&lab.agent_binary, &root, &[]).await?;
@@ -104,7 +92,7 @@ pub(crate) async fn run(lab: &Lab, out: &mut Outcome, outage: Duration) -> anyho
         .await
         .with_context(|| format!("agent {}", subject.name))?;
     }
-    let stop_took = tokio::task::block_in_place(|| backend.stop())?;
+    let stop_took = tokio::task::block_in_place(|| scenario.backend.stop())?;
     let down_at = Instant::now();
     let mut ticks = tokio::time::interval(Duration::from_secs(1));
     while down_at.elapsed() < outage {
@@ -122,7 +110,7 @@ pub(crate) async fn run(lab: &Lab, out: &mut Outcome, outage: Duration) -> anyho
         }
     }
     let outage_seconds = down_at.elapsed().as_secs_f64();
-    tokio::task::block_in_place(|| backend.restart())?;
+    tokio::task::block_in_place(|| scenario.backend.restart())?;
     let up_at = Instant::now();
 
     // Recovery: each agent's retry queue drains.
@@ -249,7 +237,7 @@ pub(crate) async fn run(lab: &Lab, out: &mut Outcome, outage: Duration) -> anyho
     let end = super::lab::now_ms() / 1000 + 5;
     for (index, subject) in subjects.iter().enumerate() {
         let stored = super::lab::dogstatsd_count(
-            &api,
+            api,
             &format!("{COUNTER}{{host:{}}}", subject.hostname),
             started - 30,
             end,

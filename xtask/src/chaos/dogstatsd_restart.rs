@@ -13,10 +13,8 @@ use anyhow::{Context as _, bail};
 
 use super::Lab;
 use super::lab::{
-    API_KEY, APP_KEY, AgentProcess, AgentSetup, Api, DogStatsdSender, Outcome, free_udp_port, now_ms, number,
-    until,
+    AgentProcess, AgentSetup, DogStatsdSender, Outcome, ScenarioLab, free_udp_port, now_ms, number, until,
 };
-use crate::backend::LocalBackend;
 
 /// Datagrams sent every millisecond (the interval's resolution caps the rate below 1000 ticks/s).
 const PER_TICK: usize = 20;
@@ -35,26 +33,14 @@ struct Final {
 }
 
 pub(crate) async fn run(lab: &Lab, out: &mut Outcome) -> anyhow::Result<()> {
-    let dir = lab.scenario_dir("dogstatsd-restart")?;
-    let backend = tokio::task::block_in_place(|| {
-        LocalBackend::launch(
-            &lab.root,
-            dir.join("lab"),
-            &["--api-key", API_KEY, "--app-key", APP_KEY],
-        )
-    })?;
-    let api = Api::new(backend.address)?;
-    let root = dir.join("agent");
-    std::fs::create_dir_all(&root)?;
+    let scenario = ScenarioLab::start(lab, "dogstatsd-restart")?;
+    let api = &scenario.api;
     let port = free_udp_port()?;
-    AgentProcess::configure(
-        &root,
+    let root = scenario.configure_agent(
+        "agent",
         &AgentSetup {
-            hostname: "chaos-flood".to_owned(),
-            backend: backend.address,
             dogstatsd_port: port,
-            python: None,
-            extra: String::new(),
+            ..scenario.agent_setup("chaos-flood")
         },
     )?;
     // Points are read from 30 s before the agent starts: a DogStatsD bucket is stamped with the start of
@@ -141,7 +127,7 @@ pub(crate) async fn run(lab: &Lab, out: &mut Outcome) -> anyhow::Result<()> {
     let mut stored = Vec::new();
     for incarnation in [1, 2] {
         let scope = format!("{METRIC}{{host:chaos-flood,incarnation:{incarnation}}}");
-        stored.push(super::lab::dogstatsd_count(&api, &scope, started - 30, end).await?);
+        stored.push(super::lab::dogstatsd_count(api, &scope, started - 30, end).await?);
     }
 
     out.figure("flood, s", (flood_seconds * 10.0).round() / 10.0);

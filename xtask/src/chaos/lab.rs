@@ -1,6 +1,7 @@
-//! What the fault scenarios share: the real agent as a process (its config folder, start, SIGTERM, and
-//! `ddlab-agent status --json`), a private MariaDB from `ddlab-stack`, the backend's public API, a
-//! DogStatsD sender, and bounded polling.
+//! What the fault scenarios share: a scenario's lab (its folder, a backend with the suite's keys, and
+//! agent configurations pointing at it), the real agent as a process (its config folder, start,
+//! SIGTERM, and `ddlab-agent status --json`), a private MariaDB from `ddlab-stack`, the backend's public
+//! API, a DogStatsD sender, and bounded polling.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -16,6 +17,9 @@ use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 use serde_json::Value;
 use tokio::time::MissedTickBehavior;
+
+use super::Lab;
+use crate::backend::LocalBackend;
 
 /// The keys the suite's backends accept and its agents and clients send.
 pub(crate) const API_KEY: &str = "0123456789abcdef0123456789abcdef";
@@ -229,6 +233,52 @@ pub(crate) async fn dogstatsd_count(
         .await?;
     let count: f64 = points.values().flatten().map(|(_, count)| count).sum();
     Ok(count.round() as u64)
+}
+
+/// One scenario's lab: a cleared folder under `target/chaos/<scenario>/`, a backend that accepts the
+/// suite's keys (its files in `<dir>/lab/`), and that backend's API. The backend is killed when this is
+/// dropped, so it is declared before the agents and servers that use it.
+pub(crate) struct ScenarioLab {
+    pub(crate) dir: PathBuf,
+    pub(crate) backend: LocalBackend,
+    pub(crate) api: Api,
+}
+
+impl ScenarioLab {
+    /// Clears the scenario's folder and launches its backend.
+    pub(crate) fn start(lab: &Lab, scenario: &str) -> anyhow::Result<ScenarioLab> {
+        let dir = lab.scenario_dir(scenario)?;
+        let backend = tokio::task::block_in_place(|| {
+            LocalBackend::launch(
+                &lab.root,
+                dir.join("lab"),
+                &["--api-key", API_KEY, "--app-key", APP_KEY],
+            )
+        })?;
+        let api = Api::new(backend.address)?;
+        Ok(ScenarioLab { dir, backend, api })
+    }
+
+    /// The setup of an agent called `hostname` that sends to this lab's backend, with DogStatsD and
+    /// Python checks off and nothing extra; scenarios change the fields they need.
+    pub(crate) fn agent_setup(&self, hostname: &str) -> AgentSetup {
+        AgentSetup {
+            hostname: hostname.to_owned(),
+            backend: self.backend.address,
+            dogstatsd_port: 0,
+            python: None,
+            extra: String::new(),
+        }
+    }
+
+    /// Creates the agent folder `<dir>/<folder>` and writes `setup` into it
+    /// ([`AgentProcess::configure`]); returns the folder, the agent's `-c` root.
+    pub(crate) fn configure_agent(&self, folder: &str, setup: &AgentSetup) -> anyhow::Result<PathBuf> {
+        let root = self.dir.join(folder);
+        std::fs::create_dir_all(&root).with_context(|| format!("cannot create {}", root.display()))?;
+        AgentProcess::configure(&root, setup)?;
+        Ok(root)
+    }
 }
 
 /// How to configure one agent: written as its `datadog.yaml`.

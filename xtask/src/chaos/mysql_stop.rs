@@ -11,9 +11,8 @@ use serde_json::{Value, json};
 
 use super::Lab;
 use super::lab::{
-    API_KEY, APP_KEY, AgentProcess, AgentSetup, Api, Mariadb, Outcome, check, now_ms, number, until,
+    AgentProcess, AgentSetup, Api, Mariadb, Outcome, ScenarioLab, check, now_ms, number, until,
 };
-use crate::backend::LocalBackend;
 
 /// The MySQL check's `min_collection_interval`, seconds.
 const INTERVAL: u64 = 5;
@@ -23,27 +22,15 @@ const FAILED_RUNS: u64 = 3;
 const PYTHON_CHECK: &str = "chaos_ok";
 
 pub(crate) async fn run(lab: &Lab, out: &mut Outcome) -> anyhow::Result<()> {
-    let dir = lab.scenario_dir("mysql-stop")?;
     let python = lab.python()?;
-    let backend = tokio::task::block_in_place(|| {
-        LocalBackend::launch(
-            &lab.root,
-            dir.join("lab"),
-            &["--api-key", API_KEY, "--app-key", APP_KEY],
-        )
-    })?;
-    let api = Api::new(backend.address)?;
-    let mariadb = tokio::task::block_in_place(|| Mariadb::start(&lab.root, &dir.join("mysql")))?;
-    let root = dir.join("agent");
-    std::fs::create_dir_all(&root)?;
-    AgentProcess::configure(
-        &root,
+    let scenario = ScenarioLab::start(lab, "mysql-stop")?;
+    let api = &scenario.api;
+    let mariadb = tokio::task::block_in_place(|| Mariadb::start(&lab.root, &scenario.dir.join("mysql")))?;
+    let root = scenario.configure_agent(
+        "agent",
         &AgentSetup {
-            hostname: "chaos-mysql".to_owned(),
-            backend: backend.address,
-            dogstatsd_port: 0,
             python: Some(python),
-            extra: String::new(),
+            ..scenario.agent_setup("chaos-mysql")
         },
     )?;
     std::fs::create_dir_all(root.join("conf.d/mysql.d"))?;
@@ -81,7 +68,7 @@ pub(crate) async fn run(lab: &Lab, out: &mut Outcome) -> anyhow::Result<()> {
     );
     let errors_before = runs_ending_in(&healthy, "ERROR");
     let critical_run = first_run_ending_in(&agent, "ERROR", errors_before, INTERVAL).await?;
-    let critical_at_backend = service_check_after(&api, stopped / 1000, "CRITICAL").await?;
+    let critical_at_backend = service_check_after(api, stopped / 1000, "CRITICAL").await?;
     // A status read that came late may have missed the first failed run; the backend has its time
     // (to the second) from the service check it sent.
     let to_critical = critical_run.unwrap_or(critical_at_backend.stamped * 1000) - stopped;
@@ -152,7 +139,7 @@ pub(crate) async fn run(lab: &Lab, out: &mut Outcome) -> anyhow::Result<()> {
     tokio::task::block_in_place(|| mariadb.restart())?;
     let up = now_ms();
     let ok_run = first_run_ending_in(&agent, "OK", runs_ending_in(&down, "OK"), INTERVAL).await?;
-    let ok_at_backend = service_check_after(&api, up / 1000, "OK").await?;
+    let ok_at_backend = service_check_after(api, up / 1000, "OK").await?;
     let to_recover = ok_run.unwrap_or(ok_at_backend.stamped * 1000) - up;
     out.figure("restart to OK (agent), ms", to_recover.max(0) as u64);
     out.expect(to_recover <= (INTERVAL * 1000 + 1000) as i64, || {

@@ -11,8 +11,7 @@ use anyhow::Context as _;
 use serde_json::{Value, json};
 
 use super::Lab;
-use super::lab::{API_KEY, APP_KEY, AgentProcess, AgentSetup, Outcome, check, number, until};
-use crate::backend::LocalBackend;
+use super::lab::{AgentProcess, AgentSetup, Outcome, ScenarioLab, check, number, until};
 
 /// `ddlab_check_timeout`, seconds: how long one run may take.
 const TIMEOUT: u64 = 3;
@@ -29,25 +28,14 @@ const FAULTY: [(&str, &str, (u64, u64)); 4] = [
 const HEALTHY: &str = "chaos_ok";
 
 pub(crate) async fn run(lab: &Lab, out: &mut Outcome) -> anyhow::Result<()> {
-    let dir = lab.scenario_dir("python-checks")?;
     let python = lab.python()?;
-    let backend = tokio::task::block_in_place(|| {
-        LocalBackend::launch(
-            &lab.root,
-            dir.join("lab"),
-            &["--api-key", API_KEY, "--app-key", APP_KEY],
-        )
-    })?;
-    let root = dir.join("agent");
-    std::fs::create_dir_all(&root)?;
-    AgentProcess::configure(
-        &root,
+    let scenario = ScenarioLab::start(lab, "python-checks")?;
+    let root = scenario.configure_agent(
+        "agent",
         &AgentSetup {
-            hostname: "chaos-python".to_owned(),
-            backend: backend.address,
-            dogstatsd_port: 0,
             python: Some(python),
             extra: format!("ddlab_check_timeout: {TIMEOUT}\n"),
+            ..scenario.agent_setup("chaos-python")
         },
     )?;
     lab.install_check(&root, HEALTHY)?;

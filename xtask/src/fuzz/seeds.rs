@@ -7,13 +7,15 @@
 //! committed corpus.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context as _;
 use ddlab_monitor::query::MonitorQuery;
 use ddlab_wire::series::{self, MetricBatch};
 use ddlab_wire::trace::{self, pb};
 use serde_json::Value;
+
+use crate::rust_literals;
 
 /// Source files whose string literals seed a target (the unit tests of its parser, mostly).
 const LITERALS: &[(&str, &[&str])] = &[
@@ -68,10 +70,11 @@ pub(crate) fn write_all(root: &Path, dir: &Path) -> anyhow::Result<usize> {
             let path = root.join(file);
             let source = std::fs::read_to_string(&path)
                 .with_context(|| format!("cannot read {} for the {target} seeds", path.display()))?;
-            seeds
-                .entry(target)
-                .or_default()
-                .extend(string_literals(&source).into_iter().filter(|l| !l.is_empty()));
+            seeds.entry(target).or_default().extend(
+                rust_literals::string_literals(&source)
+                    .into_iter()
+                    .filter(|l| !l.is_empty()),
+            );
         }
     }
     fixtures(root, &mut seeds)?;
@@ -96,7 +99,7 @@ pub(crate) fn write_all(root: &Path, dir: &Path) -> anyhow::Result<usize> {
 
 /// Queries, monitor queries and messages of the fixtures' API payloads; their YAML as agent config.
 fn fixtures(root: &Path, seeds: &mut BTreeMap<&str, BTreeSet<Vec<u8>>>) -> anyhow::Result<()> {
-    for path in files_under(&root.join("fixtures")) {
+    for path in crate::files_under(&root.join("fixtures")) {
         let extension = path.extension().and_then(|e| e.to_str()).unwrap_or_default();
         match extension {
             "yaml" | "yml" => {
@@ -163,7 +166,7 @@ fn derived(root: &Path, seeds: &mut BTreeMap<&str, BTreeSet<Vec<u8>>>) -> anyhow
     let trace_tests = root.join("crates/ddlab-wire/src/trace/tests.rs");
     let source = std::fs::read_to_string(&trace_tests)
         .with_context(|| format!("cannot read {}", trace_tests.display()))?;
-    let mut traces: Vec<Vec<Vec<pb::Span>>> = string_literals(&source)
+    let mut traces: Vec<Vec<Vec<pb::Span>>> = rust_literals::string_literals(&source)
         .iter()
         .filter_map(|body| trace::decode_v04_json(body).ok())
         .filter(|traces| !traces.is_empty())
@@ -279,168 +282,6 @@ fn keyed_strings(value: &Value, out: &mut Vec<(String, String)>) {
     }
 }
 
-/// The string and byte-string literals of Rust source, escapes resolved, raw strings included.
-/// Comments and character literals are skipped so their quotes start no string.
-pub(crate) fn string_literals(source: &str) -> Vec<Vec<u8>> {
-    let bytes = source.as_bytes();
-    let mut literals = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        let rest = &bytes[i..];
-        if rest.starts_with(b"//") {
-            i += rest.iter().position(|b| *b == b'\n').unwrap_or(rest.len());
-        } else if rest.starts_with(b"/*") {
-            i += rest
-                .windows(2)
-                .position(|w| w == b"*/")
-                .map_or(rest.len(), |p| p + 2);
-        } else if bytes[i] == b'\'' {
-            i += char_literal_len(rest);
-        } else if let Some((hashes, start)) = raw_string_start(bytes, i) {
-            let closing: Vec<u8> = std::iter::once(b'"')
-                .chain(std::iter::repeat_n(b'#', hashes))
-                .collect();
-            let body = &bytes[start..];
-            let end = body
-                .windows(closing.len())
-                .position(|w| w == closing.as_slice())
-                .unwrap_or(body.len());
-            literals.push(body[..end].to_vec());
-            i = start + end + closing.len();
-        } else if bytes[i] == b'"' {
-            let (literal, len) = quoted(&bytes[i + 1..]);
-            literals.push(literal);
-            i += 1 + len;
-        } else {
-            i += 1;
-        }
-    }
-    literals
-}
-
-/// `'x'`, `'\n'` or `'\u{1f}'` is skipped whole; a lifetime (`'a`) only its quote.
-fn char_literal_len(rest: &[u8]) -> usize {
-    if rest.get(1) == Some(&b'\\') {
-        return rest[2..]
-            .iter()
-            .position(|b| *b == b'\'')
-            .map_or(rest.len(), |p| p + 3);
-    }
-    let width = rest
-        .get(1)
-        .map_or(1, |first| utf8_width(*first))
-        .min(rest.len().saturating_sub(1));
-    if rest.get(1 + width) == Some(&b'\'') {
-        2 + width
-    } else {
-        1
-    }
-}
-
-fn utf8_width(first: u8) -> usize {
-    match first {
-        0xf0..=0xff => 4,
-        0xe0..=0xef => 3,
-        0xc0..=0xdf => 2,
-        _ => 1,
-    }
-}
-
-/// At `r"`, `r#"`, `br#"`, … (not inside an identifier): the number of `#` and where the body starts.
-fn raw_string_start(bytes: &[u8], i: usize) -> Option<(usize, usize)> {
-    let previous = i.checked_sub(1).map(|p| bytes[p]);
-    if previous.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_') {
-        return None;
-    }
-    let mut at = i;
-    if bytes.get(at) == Some(&b'b') {
-        at += 1;
-    }
-    if bytes.get(at) != Some(&b'r') {
-        return None;
-    }
-    at += 1;
-    let hashes = bytes[at..].iter().take_while(|b| **b == b'#').count();
-    at += hashes;
-    (bytes.get(at) == Some(&b'"')).then_some((hashes, at + 1))
-}
-
-/// The body of a `"…"` literal starting after its quote, escapes resolved, and the length read
-/// including the closing quote.
-fn quoted(body: &[u8]) -> (Vec<u8>, usize) {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < body.len() {
-        match body[i] {
-            b'"' => return (out, i + 1),
-            b'\\' if i + 1 < body.len() => {
-                i += 1;
-                match body[i] {
-                    b'n' => out.push(b'\n'),
-                    b'r' => out.push(b'\r'),
-                    b't' => out.push(b'\t'),
-                    b'0' => out.push(0),
-                    b'x' => {
-                        let hex = body.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-                        if let Some(byte) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                            out.push(byte);
-                        }
-                        i += 2;
-                    }
-                    b'u' => {
-                        let end = body[i..]
-                            .iter()
-                            .position(|b| *b == b'}')
-                            .map_or(body.len(), |p| i + p);
-                        let code = body
-                            .get(i + 2..end)
-                            .and_then(|h| std::str::from_utf8(h).ok())
-                            .and_then(|h| u32::from_str_radix(h, 16).ok())
-                            .and_then(char::from_u32);
-                        if let Some(c) = code {
-                            out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
-                        }
-                        i = end;
-                    }
-                    b'\n' => {
-                        // A line continuation: the newline and the next line's indentation are dropped.
-                        while body.get(i + 1).is_some_and(u8::is_ascii_whitespace) {
-                            i += 1;
-                        }
-                    }
-                    other => out.push(other),
-                }
-                i += 1;
-            }
-            byte => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    (out, body.len())
-}
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    files
-}
-
 /// A stable file name for a seed: the same input always lands in the same file.
 fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
@@ -450,31 +291,9 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::path::PathBuf;
 
-    #[test]
-    fn reads_every_kind_of_string_literal() {
-        let source = r####"
-            // "a comment" is skipped, and so is '"'.
-            let c = '"'; let lifetime: &'static str = "plain\n\"quoted\" \x41\u{e9} \
-                continued";
-            let raw = r#"{"series": []}"#; let bytes = b"page.views:1|c"; let br = br##"a"#b"##;
-            /* "block" */ let escaped = '\'';
-        "####;
-        let literals: Vec<String> = string_literals(source)
-            .into_iter()
-            .map(|l| String::from_utf8(l).expect("UTF-8 literals"))
-            .collect();
-        assert_eq!(
-            literals,
-            [
-                "plain\n\"quoted\" Aé continued",
-                r#"{"series": []}"#,
-                "page.views:1|c",
-                r##"a"#b"##,
-            ]
-        );
-    }
+    use super::*;
 
     #[test]
     fn the_repository_seeds_every_target() {
