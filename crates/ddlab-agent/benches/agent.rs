@@ -8,7 +8,8 @@
 //!   `ddlab-agent` binary, against Datadog's `ddapm-test-agent` (`DDLAB_TEST_AGENT`, installed by
 //!   `cargo xtask bench` from `benches/apm/requirements.txt` into a virtualenv of its own); the same
 //!   payloads from the same client with the same connections, and each process's peak RSS (goals:
-//!   ≥ 10× the spans/s, ≤ 1/4 of the RSS).
+//!   ≥ 10× the spans/s, ≤ 1/4 of the RSS). Rounds alternate the two on fresh processes; the rates are
+//!   the rounds' medians, the RSS their highest.
 //! - Idle RSS of the `ddlab-agent` binary after start-up with a small configuration (core checks,
 //!   DogStatsD, the trace receiver), without Python checks and with the exercise's `my_metric` check
 //!   through the Python check host (`DDLAB_PYTHON`), read from `/proc` (goal: ≤ 30 MB without Python).
@@ -59,6 +60,8 @@ const TRACE_PAYLOADS: usize = 200;
 const TRACES_PER_PAYLOAD: usize = 50;
 const SPANS_PER_TRACE: usize = 4;
 const CONNECTIONS: usize = 4;
+/// Rounds of the trace receiver benchmark, each on fresh processes; the figures are their medians.
+const TRACE_ROUNDS: usize = 5;
 
 /// How long a process may take to start, a run may take, and how long idle RSS is watched.
 const START_DEADLINE: Duration = Duration::from_secs(120);
@@ -403,6 +406,24 @@ struct Measured {
     peak_rss_kb: u64,
 }
 
+impl Measured {
+    /// The median of every rate over `rounds` (at least one), the sum of refusals and the highest RSS.
+    fn median(rounds: &[Measured]) -> Measured {
+        let median = |rate: fn(&Measured) -> f64| {
+            let mut rates: Vec<f64> = rounds.iter().map(rate).collect();
+            rates.sort_by(f64::total_cmp);
+            rates[rates.len() / 2]
+        };
+        Measured {
+            v04: median(|m| m.v04),
+            v05: median(|m| m.v05),
+            per_cpu_second: median(|m| m.per_cpu_second),
+            refused: rounds.iter().map(|m| m.refused).sum(),
+            peak_rss_kb: rounds.iter().map(|m| m.peak_rss_kb).max().unwrap_or(0),
+        }
+    }
+}
+
 async fn measure(addr: SocketAddr, pid: u32, v04: &Arc<Vec<Vec<u8>>>, v05: &Arc<Vec<Vec<u8>>>) -> Measured {
     let spans = (TRACE_PAYLOADS * TRACES_PER_PAYLOAD * SPANS_PER_TRACE) as f64;
     let cpu_before = cpu_ns(pid);
@@ -423,19 +444,8 @@ async fn measure(addr: SocketAddr, pid: u32, v04: &Arc<Vec<Vec<u8>>>, v05: &Arc<
     }
 }
 
-async fn trace_receiver() -> Vec<Value> {
-    let spans = TRACE_PAYLOADS * TRACES_PER_PAYLOAD * SPANS_PER_TRACE;
-    let name = |what: &str| {
-        format!(
-            "trace receiver {what} ({TRACE_PAYLOADS} payloads x {} spans, {CONNECTIONS} connections)",
-            TRACES_PER_PAYLOAD * SPANS_PER_TRACE
-        )
-    };
-    let anchor_name = "ddapm-test-agent 1.69.1, same payloads and client";
-    let v04 = Arc::new(payloads(false));
-    let v05 = Arc::new(payloads(true));
-
-    // Ours: the agent binary, its receiver forwarding to a sink that accepts everything.
+/// One round of ours: the agent binary, its receiver forwarding to a sink that accepts everything.
+async fn measure_agent(v04: &Arc<Vec<Vec<u8>>>, v05: &Arc<Vec<Vec<u8>>>) -> Measured {
     let sink = Sink::start().await;
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
@@ -443,40 +453,70 @@ async fn trace_receiver() -> Vec<Value> {
     let mut agent = spawn_agent(&root, None);
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     wait_for_info(addr, &mut agent).await;
-    let ours = measure(addr, agent.id().unwrap(), &v04, &v05).await;
+    let measured = measure(addr, agent.id().unwrap(), v04, v05).await;
     stop(agent).await;
     sink.stop().await;
+    measured
+}
 
-    // The anchor: Datadog's test agent, in its virtualenv.
-    let theirs = match std::env::var_os("DDLAB_TEST_AGENT").filter(|v| !v.is_empty()) {
-        Some(test_agent) => {
-            let port = free_port();
-            let mut anchor = Command::new(&test_agent)
-                .arg(format!("--port={port}"))
-                .arg(format!("--otlp-http-port={}", free_port()))
-                .arg(format!("--otlp-grpc-port={}", free_port()))
-                .arg("--log-level=ERROR")
-                .env_clear()
-                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-                .env("HOME", std::env::var_os("HOME").unwrap_or_default())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .kill_on_drop(true)
-                .spawn()
-                .unwrap_or_else(|err| panic!("DDLAB_TEST_AGENT={test_agent:?} cannot run: {err}"));
-            let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-            wait_for_info(addr, &mut anchor).await;
-            let theirs = measure(addr, anchor.id().unwrap(), &v04, &v05).await;
-            stop(anchor).await;
-            Some(theirs)
-        }
-        None => {
-            eprintln!(
-                "NOT RUN: the anchor ddapm-test-agent: DDLAB_TEST_AGENT unset (cargo xtask bench installs it)"
-            );
-            None
-        }
+/// One round of the anchor: Datadog's test agent, in its virtualenv.
+async fn measure_test_agent(
+    test_agent: &std::ffi::OsStr,
+    v04: &Arc<Vec<Vec<u8>>>,
+    v05: &Arc<Vec<Vec<u8>>>,
+) -> Measured {
+    let port = free_port();
+    let mut anchor = Command::new(test_agent)
+        .arg(format!("--port={port}"))
+        .arg(format!("--otlp-http-port={}", free_port()))
+        .arg(format!("--otlp-grpc-port={}", free_port()))
+        .arg("--log-level=ERROR")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", std::env::var_os("HOME").unwrap_or_default())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|err| panic!("DDLAB_TEST_AGENT={test_agent:?} cannot run: {err}"));
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    wait_for_info(addr, &mut anchor).await;
+    let measured = measure(addr, anchor.id().unwrap(), v04, v05).await;
+    stop(anchor).await;
+    measured
+}
+
+async fn trace_receiver() -> Vec<Value> {
+    let spans = TRACE_PAYLOADS * TRACES_PER_PAYLOAD * SPANS_PER_TRACE;
+    let name = |what: &str| {
+        format!(
+            "trace receiver {what} ({TRACE_PAYLOADS} payloads x {} spans, {CONNECTIONS} connections, \
+             median of {TRACE_ROUNDS} rounds)",
+            TRACES_PER_PAYLOAD * SPANS_PER_TRACE
+        )
     };
+    let anchor_name = "ddapm-test-agent 1.69.1, same payloads and client";
+    let v04 = Arc::new(payloads(false));
+    let v05 = Arc::new(payloads(true));
+
+    // Rounds alternate ours and the anchor, each on a fresh process, so a drift in the machine's speed
+    // falls on both; every figure is the median of the rounds (peak RSS: the highest).
+    let test_agent = std::env::var_os("DDLAB_TEST_AGENT").filter(|v| !v.is_empty());
+    if test_agent.is_none() {
+        eprintln!(
+            "NOT RUN: the anchor ddapm-test-agent: DDLAB_TEST_AGENT unset (cargo xtask bench installs it)"
+        );
+    }
+    let mut ours_rounds = Vec::new();
+    let mut theirs_rounds = Vec::new();
+    for _ in 0..TRACE_ROUNDS {
+        ours_rounds.push(measure_agent(&v04, &v05).await);
+        if let Some(test_agent) = &test_agent {
+            theirs_rounds.push(measure_test_agent(test_agent, &v04, &v05).await);
+        }
+    }
+    let ours = Measured::median(&ours_rounds);
+    let theirs = (!theirs_rounds.is_empty()).then(|| Measured::median(&theirs_rounds));
 
     let refused = |m: &Measured| {
         if m.refused == 0 {
@@ -511,7 +551,7 @@ async fn trace_receiver() -> Vec<Value> {
             "goal": "(load-independent view)",
         }),
         json!({
-            "name": format!("trace receiver peak RSS after both runs ({} spans)", 2 * spans),
+            "name": format!("trace receiver peak RSS after both runs ({} spans, highest of {TRACE_ROUNDS} rounds)", 2 * spans),
             "ours": mb(ours.peak_rss_kb), "ours_display": format!("{:.1} MB", mb(ours.peak_rss_kb)),
             "anchor": theirs.as_ref().map(|t| mb(t.peak_rss_kb)),
             "anchor_display": theirs.as_ref().map(|t| format!("{:.1} MB", mb(t.peak_rss_kb))),

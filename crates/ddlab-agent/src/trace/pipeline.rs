@@ -78,6 +78,33 @@ struct PayloadKey {
     container_id: String,
 }
 
+/// A [`PayloadKey`] borrowed from the chunk it was found in.
+#[derive(Debug, Clone, Copy)]
+struct PayloadKeyRef<'k> {
+    hostname: &'k str,
+    env: &'k str,
+    version: &'k str,
+    container_id: &'k str,
+}
+
+impl PayloadKeyRef<'_> {
+    fn is(&self, key: &PayloadKey) -> bool {
+        self.hostname == key.hostname
+            && self.env == key.env
+            && self.version == key.version
+            && self.container_id == key.container_id
+    }
+
+    fn to_owned(self) -> PayloadKey {
+        PayloadKey {
+            hostname: self.hostname.to_owned(),
+            env: self.env.to_owned(),
+            version: self.version.to_owned(),
+            container_id: self.container_id.to_owned(),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct State {
     concentrators: HashMap<PayloadKey, SpanConcentrator>,
@@ -160,6 +187,9 @@ impl Pipeline {
             ..Processed::default()
         };
         let mut chunks = Vec::with_capacity(payload.chunks.len());
+        // The distinct stats contexts of the payload's chunks: almost always one, so each chunk's is
+        // looked up borrowed and owned only when new.
+        let mut keys: Vec<PayloadKey> = Vec::new();
         let mut scratch = String::new();
         for mut chunk in std::mem::take(&mut payload.chunks) {
             if let Err(drop) = normalize_trace_ref(
@@ -180,12 +210,19 @@ impl Pipeline {
             for span in &mut chunk.spans {
                 self.obfuscate(span);
             }
-            let key = self.payload_key(&payload, &chunk, root);
+            let found = self.payload_key(&payload, &chunk, root);
+            let key = match keys.iter().position(|key| found.is(key)) {
+                Some(index) => index,
+                None => {
+                    keys.push(found.to_owned());
+                    keys.len() - 1
+                }
+            };
             if payload.env.is_empty() {
-                payload.env.clone_from(&key.env);
+                payload.env.clone_from(&keys[key].env);
             }
             if payload.hostname.is_empty() {
-                payload.hostname.clone_from(&key.hostname);
+                payload.hostname.clone_from(&keys[key].hostname);
             }
             processed.traces += 1;
             processed.spans += chunk.spans.len() as u64;
@@ -196,6 +233,7 @@ impl Pipeline {
             // almost always share one context.
             let mut state = self.lock();
             for (key, chunk) in &chunks {
+                let key = &keys[*key];
                 if let Some(concentrator) = state.concentrators.get_mut(key) {
                     add_spans(concentrator, &chunk.spans);
                 } else {
@@ -326,14 +364,14 @@ impl Pipeline {
     }
 
     /// The env, version, hostname and container of a chunk, with the trace-agent's fallbacks.
-    fn payload_key(
-        &self,
-        payload: &TracerPayloadRef<'_>,
-        chunk: &TraceChunkRef<'_>,
+    fn payload_key<'k>(
+        &'k self,
+        payload: &'k TracerPayloadRef<'_>,
+        chunk: &'k TraceChunkRef<'_>,
         root: usize,
-    ) -> PayloadKey {
+    ) -> PayloadKeyRef<'k> {
         let root = chunk.spans.get(root);
-        let meta = |key: &str| -> Option<&str> {
+        let meta = |key: &str| -> Option<&'k str> {
             root.and_then(|span| span.meta.get(key))
                 .map(|value| value.as_ref())
                 .filter(|value| !value.is_empty())
@@ -346,22 +384,19 @@ impl Pipeline {
                     .find_map(|span| span.meta.get("env").filter(|env| !env.is_empty()))
                     .map(|env| env.as_ref())
             })
-            .map(str::to_owned)
-            .or_else(|| (!payload.env.is_empty()).then(|| payload.env.clone()))
-            .unwrap_or_else(|| self.settings.default_env.clone());
-        let version = meta("version")
-            .map(str::to_owned)
-            .unwrap_or_else(|| payload.app_version.clone());
+            .or_else(|| (!payload.env.is_empty()).then_some(payload.env.as_str()))
+            .unwrap_or(&self.settings.default_env);
+        let version = meta("version").unwrap_or(&payload.app_version);
         let hostname = if payload.hostname.is_empty() {
-            meta("_dd.hostname").unwrap_or_default().to_owned()
+            meta("_dd.hostname").unwrap_or_default()
         } else {
-            payload.hostname.clone()
+            &payload.hostname
         };
-        PayloadKey {
+        PayloadKeyRef {
             hostname,
             env,
             version,
-            container_id: payload.container_id.clone(),
+            container_id: &payload.container_id,
         }
     }
 

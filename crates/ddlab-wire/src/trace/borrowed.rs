@@ -14,7 +14,7 @@ use std::hash::Hash;
 
 use libdd_trace_utils::span::v04::{AttributeAnyValue, AttributeArrayValue, SpanEvent, SpanLink, VecMap};
 use libdd_trace_utils::span::{SliceData, TraceData};
-use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len};
+use prost::encoding::{WireType, encode_varint, encoded_len_varint, key_len};
 
 use super::pb;
 
@@ -405,7 +405,7 @@ fn write_chunk(chunk: &TraceChunkRef<'_>, span_lens: &[usize], out: &mut Vec<u8>
         string_entry(4, k.as_bytes(), v.as_bytes(), out);
     }
     if chunk.dropped_trace {
-        encode_key(5, WireType::Varint, out);
+        put_key(5, WireType::Varint, out);
         out.push(1);
     }
 }
@@ -487,10 +487,26 @@ fn extras_len(span: &SpanSlice<'_>) -> usize {
     links + events
 }
 
+/// A varint: one byte below 128 (every key here, and most lengths) without prost's general loop.
+#[inline]
+fn put_varint(value: u64, out: &mut Vec<u8>) {
+    if value < 0x80 {
+        out.push(value as u8);
+    } else {
+        encode_varint(value, out);
+    }
+}
+
+/// A field's key: its tag and wire type.
+#[inline]
+fn put_key(tag: u32, wire_type: WireType, out: &mut Vec<u8>) {
+    put_varint(u64::from(tag << 3 | wire_type as u32), out);
+}
+
 /// A length-delimited field's key and length.
 fn message_header(tag: u32, len: usize, out: &mut Vec<u8>) {
-    encode_key(tag, WireType::LengthDelimited, out);
-    encode_varint(len as u64, out);
+    put_key(tag, WireType::LengthDelimited, out);
+    put_varint(len as u64, out);
 }
 
 fn message_len(tag: u32, len: usize) -> usize {
@@ -527,8 +543,8 @@ fn uint_field(tag: u32, value: u64, out: &mut Vec<u8>) {
     if value == 0 {
         return;
     }
-    encode_key(tag, WireType::Varint, out);
-    encode_varint(value, out);
+    put_key(tag, WireType::Varint, out);
+    put_varint(value, out);
 }
 
 fn uint_len(tag: u32, value: u64) -> usize {
@@ -556,7 +572,7 @@ fn double_entry(tag: u32, key: &[u8], value: f64, out: &mut Vec<u8>) {
     message_header(tag, string_len(1, key) + double_len(value), out);
     string_field(1, key, out);
     if value != 0.0 {
-        encode_key(2, WireType::SixtyFourBit, out);
+        put_key(2, WireType::SixtyFourBit, out);
         out.extend_from_slice(&value.to_le_bytes());
     }
 }

@@ -61,6 +61,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Runs `read` with `segment` appended to the path that errors name.
+    #[inline]
     pub(crate) fn at<T>(
         &mut self,
         segment: Segment,
@@ -73,12 +74,14 @@ impl<'a> Reader<'a> {
     }
 
     /// Bytes not read yet.
+    #[inline]
     pub(crate) fn remaining(&self) -> usize {
         self.buf.len().saturating_sub(self.pos)
     }
 
     /// A capacity to reserve for `declared` elements: never more than the bytes left, since every
     /// element takes at least one.
+    #[inline]
     pub(crate) fn capacity(&self, declared: usize) -> usize {
         declared.min(self.remaining())
     }
@@ -88,6 +91,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The offset of the next byte to read.
+    #[inline]
     pub(crate) fn position(&self) -> usize {
         self.pos
     }
@@ -112,10 +116,12 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[cold]
     fn eof(&self) -> WireError {
         self.failure("unexpected end of the body".to_owned(), true)
     }
 
+    #[cold]
     fn failure(&self, reason: String, truncated: bool) -> WireError {
         WireError::Msgpack {
             message: self.message,
@@ -145,6 +151,7 @@ impl<'a> Reader<'a> {
         text
     }
 
+    #[inline]
     fn take(&mut self, len: usize) -> Result<&'a [u8], WireError> {
         let end = self.pos.checked_add(len).ok_or_else(|| self.eof())?;
         let bytes = self.buf.get(self.pos..end).ok_or_else(|| self.eof())?;
@@ -152,6 +159,7 @@ impl<'a> Reader<'a> {
         Ok(bytes)
     }
 
+    #[inline]
     fn array<const N: usize>(&mut self) -> Result<[u8; N], WireError> {
         let bytes = self.take(N)?;
         let mut out = [0; N];
@@ -159,22 +167,27 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
+    #[inline]
     fn be_u8(&mut self) -> Result<u8, WireError> {
         Ok(self.array::<1>()?[0])
     }
 
+    #[inline]
     fn be_u16(&mut self) -> Result<u16, WireError> {
         Ok(u16::from_be_bytes(self.array()?))
     }
 
+    #[inline]
     fn be_u32(&mut self) -> Result<u32, WireError> {
         Ok(u32::from_be_bytes(self.array()?))
     }
 
+    #[inline]
     fn be_u64(&mut self) -> Result<u64, WireError> {
         Ok(u64::from_be_bytes(self.array()?))
     }
 
+    #[inline]
     fn peek(&self) -> Result<Marker, WireError> {
         self.buf
             .get(self.pos)
@@ -182,6 +195,7 @@ impl<'a> Reader<'a> {
             .ok_or_else(|| self.eof())
     }
 
+    #[inline]
     fn next_marker(&mut self) -> Result<Marker, WireError> {
         let marker = self.peek()?;
         self.pos += 1;
@@ -189,12 +203,14 @@ impl<'a> Reader<'a> {
     }
 
     /// A type error for the value at the current position, which is left unread.
+    #[cold]
     fn unexpected(&self, expected: &str) -> WireError {
         let found = self.peek().map(describe).unwrap_or("nothing");
         self.error(format!("expected {expected}, found {found}"))
     }
 
     /// Consumes a `nil` if one comes next.
+    #[inline]
     pub(crate) fn try_nil(&mut self) -> Result<bool, WireError> {
         if matches!(self.peek()?, Marker::Null) {
             self.pos += 1;
@@ -204,6 +220,7 @@ impl<'a> Reader<'a> {
     }
 
     /// An array header's length.
+    #[inline]
     pub(crate) fn array_len(&mut self) -> Result<usize, WireError> {
         let len = match self.peek()? {
             Marker::FixArray(len) => {
@@ -224,6 +241,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A map header's number of entries.
+    #[inline]
     pub(crate) fn map_len(&mut self) -> Result<usize, WireError> {
         let len = match self.peek()? {
             Marker::FixMap(len) => {
@@ -244,7 +262,19 @@ impl<'a> Reader<'a> {
     }
 
     /// The bytes of a `str` or `bin` value, or `None` for `nil`.
+    #[inline]
     fn raw_text(&mut self) -> Result<Option<&'a [u8]>, WireError> {
+        // Most strings of a span (keys, names, short values) are fixstr, their length in the marker.
+        if let Some(&marker) = self.buf.get(self.pos)
+            && marker & 0xe0 == 0xa0
+        {
+            let start = self.pos + 1;
+            let end = start + usize::from(marker & 0x1f);
+            if let Some(bytes) = self.buf.get(start..end) {
+                self.pos = end;
+                return Ok(Some(bytes));
+            }
+        }
         let len = match self.peek()? {
             Marker::Null => {
                 self.pos += 1;
@@ -277,11 +307,12 @@ impl<'a> Reader<'a> {
     }
 
     /// A string field borrowed from the body (owned only when invalid UTF-8 had to be repaired).
+    #[inline]
     pub(crate) fn text(&mut self) -> Result<Cow<'a, str>, WireError> {
         Ok(match self.raw_text()? {
             None => Cow::Borrowed(""),
             // Checking is much faster than the lossy conversion, and almost every string is valid.
-            Some(bytes) => match std::str::from_utf8(bytes) {
+            Some(bytes) => match simdutf8::basic::from_utf8(bytes) {
                 Ok(text) => Cow::Borrowed(text),
                 Err(_) => String::from_utf8_lossy(bytes),
             },
@@ -289,15 +320,18 @@ impl<'a> Reader<'a> {
     }
 
     /// A `bin` (or `str`) value's bytes, borrowed; `nil` is empty.
+    #[inline]
     pub(crate) fn byte_slice(&mut self) -> Result<&'a [u8], WireError> {
         Ok(self.raw_text()?.unwrap_or_default())
     }
 
     /// A map key as raw bytes (`str`, `bin`, or `nil` as empty), for matching field names.
+    #[inline]
     pub(crate) fn key(&mut self) -> Result<&'a [u8], WireError> {
         Ok(self.raw_text()?.unwrap_or_default())
     }
 
+    #[inline]
     fn number(&mut self, expected: &str) -> Result<Number, WireError> {
         let number = match self.peek()? {
             Marker::Null => Number::Nil,
@@ -338,6 +372,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads a number, rewinding to the value's start when `convert` refuses it, so the error points there.
+    #[inline]
     fn converted<T>(
         &mut self,
         expected: &str,
@@ -356,6 +391,7 @@ impl<'a> Reader<'a> {
 
     /// An unsigned 64-bit field (ids): negative integers are taken bit for bit, as languages without
     /// unsigned types send them.
+    #[inline]
     pub(crate) fn u64(&mut self) -> Result<u64, WireError> {
         self.converted("an integer", |n| match n {
             Number::Nil => Some(0),
@@ -366,6 +402,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A signed 64-bit field (times, durations).
+    #[inline]
     pub(crate) fn i64(&mut self) -> Result<i64, WireError> {
         self.converted("an integer that fits in int64", |n| match n {
             Number::Nil => Some(0),
@@ -376,6 +413,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A signed 32-bit field (`error`, chunk priority).
+    #[inline]
     pub(crate) fn i32(&mut self) -> Result<i32, WireError> {
         self.converted("an integer that fits in int32", |n| match n {
             Number::Nil => Some(0),
@@ -386,6 +424,7 @@ impl<'a> Reader<'a> {
     }
 
     /// An unsigned 32-bit field (string table indexes, link flags).
+    #[inline]
     pub(crate) fn u32(&mut self) -> Result<u32, WireError> {
         self.converted("an integer that fits in uint32", |n| match n {
             Number::Nil => Some(0),
@@ -396,6 +435,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A float field (span metrics): integers are converted.
+    #[inline]
     pub(crate) fn f64(&mut self) -> Result<f64, WireError> {
         self.converted("a number", |n| match n {
             Number::Nil => Some(0.0),
