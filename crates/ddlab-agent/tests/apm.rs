@@ -247,6 +247,18 @@ async fn traces_reach_the_backend_through_the_agents_forwarder() {
         "{health:?}"
     );
 
+    // The forwarder checks the API key once, in the background; on a busy machine that can come after
+    // the traffic above, so the stop waits for it (the check's outcome is asserted below).
+    support::poll::until(
+        DEADLINE,
+        || "the forwarder's API key check".to_owned(),
+        async || {
+            let status = client.status().await.ok()?;
+            (status.forwarder.api_key.state != ApiKeyState::Unchecked).then_some(())
+        },
+    )
+    .await;
+
     // A clean stop sends every trace and every open stats bucket through the forwarder.
     let last = agent.shutdown().await;
     let t = &last.forwarder.transactions;
