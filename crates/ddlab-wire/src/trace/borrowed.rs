@@ -330,46 +330,17 @@ pub fn encode_tracer_payload_ref(payload: &mut TracerPayloadRef<'_>) -> Vec<u8> 
         }
     }
     let payload = &*payload;
-    // Every length is computed once: a span's is needed for its chunk's, and both for their headers.
-    let span_lens: Vec<usize> = payload
-        .chunks
-        .iter()
-        .flat_map(|chunk| &chunk.spans)
-        .map(span_len)
-        .collect();
-    let mut chunk_lens = Vec::with_capacity(payload.chunks.len());
-    let mut offset = 0;
-    for chunk in &payload.chunks {
-        let lens = &span_lens[offset..offset + chunk.spans.len()];
-        offset += chunk.spans.len();
-        chunk_lens.push((chunk_len(chunk, lens), lens));
-    }
-    let len = string_len(1, payload.container_id.as_bytes())
-        + string_len(2, payload.language_name.as_bytes())
-        + string_len(3, payload.language_version.as_bytes())
-        + string_len(4, payload.tracer_version.as_bytes())
-        + string_len(5, payload.runtime_id.as_bytes())
-        + chunk_lens
-            .iter()
-            .map(|(len, _)| message_len(6, *len))
-            .sum::<usize>()
-        + payload
-            .tags
-            .iter()
-            .map(|(k, v)| string_entry_len(7, k.as_bytes(), v.as_bytes()))
-            .sum::<usize>()
-        + string_len(8, payload.env.as_bytes())
-        + string_len(9, payload.hostname.as_bytes())
-        + string_len(10, payload.app_version.as_bytes());
-    let mut out = Vec::with_capacity(len);
+    // Spans are written once, their length prefixes filled in after (see `nested`); the buffer starts
+    // at a typical span's size so it seldom grows.
+    let spans: usize = payload.chunks.iter().map(|chunk| chunk.spans.len()).sum();
+    let mut out = Vec::with_capacity(256 + spans * TYPICAL_SPAN_BYTES);
     string_field(1, payload.container_id.as_bytes(), &mut out);
     string_field(2, payload.language_name.as_bytes(), &mut out);
     string_field(3, payload.language_version.as_bytes(), &mut out);
     string_field(4, payload.tracer_version.as_bytes(), &mut out);
     string_field(5, payload.runtime_id.as_bytes(), &mut out);
-    for (chunk, (len, span_lens)) in payload.chunks.iter().zip(&chunk_lens) {
-        message_header(6, *len, &mut out);
-        write_chunk(chunk, span_lens, &mut out);
+    for chunk in &payload.chunks {
+        nested(6, &mut out, |out| write_chunk(chunk, out));
     }
     for (k, v) in &payload.tags {
         string_entry(7, k.as_bytes(), v.as_bytes(), &mut out);
@@ -377,29 +348,14 @@ pub fn encode_tracer_payload_ref(payload: &mut TracerPayloadRef<'_>) -> Vec<u8> 
     string_field(8, payload.env.as_bytes(), &mut out);
     string_field(9, payload.hostname.as_bytes(), &mut out);
     string_field(10, payload.app_version.as_bytes(), &mut out);
-    debug_assert_eq!(out.len(), len);
     out
 }
 
-/// A chunk's length, given its spans' (`span_lens`).
-fn chunk_len(chunk: &TraceChunkRef<'_>, span_lens: &[usize]) -> usize {
-    int_len(1, i64::from(chunk.priority))
-        + string_len(2, chunk.origin.as_bytes())
-        + span_lens.iter().map(|len| message_len(3, *len)).sum::<usize>()
-        + chunk
-            .tags
-            .iter()
-            .map(|(k, v)| string_entry_len(4, k.as_bytes(), v.as_bytes()))
-            .sum::<usize>()
-        + if chunk.dropped_trace { 2 } else { 0 }
-}
-
-fn write_chunk(chunk: &TraceChunkRef<'_>, span_lens: &[usize], out: &mut Vec<u8>) {
+fn write_chunk(chunk: &TraceChunkRef<'_>, out: &mut Vec<u8>) {
     int_field(1, i64::from(chunk.priority), out);
     string_field(2, chunk.origin.as_bytes(), out);
-    for (span, len) in chunk.spans.iter().zip(span_lens) {
-        message_header(3, *len, out);
-        write_span(span, out);
+    for span in &chunk.spans {
+        nested(3, out, |out| write_span(span, out));
     }
     for (k, v) in &chunk.tags {
         string_entry(4, k.as_bytes(), v.as_bytes(), out);
@@ -408,35 +364,6 @@ fn write_chunk(chunk: &TraceChunkRef<'_>, span_lens: &[usize], out: &mut Vec<u8>
         put_key(5, WireType::Varint, out);
         out.push(1);
     }
-}
-
-fn span_len(span: &SpanSlice<'_>) -> usize {
-    string_len(1, span.service.as_bytes())
-        + string_len(2, span.name.as_bytes())
-        + string_len(3, span.resource.as_bytes())
-        + uint_len(4, span.trace_id as u64)
-        + uint_len(5, span.span_id)
-        + uint_len(6, span.parent_id)
-        + int_len(7, span.start)
-        + int_len(8, span.duration)
-        + int_len(9, i64::from(span.error))
-        + span
-            .meta
-            .iter()
-            .map(|(k, v)| string_entry_len(10, k.as_bytes(), v.as_bytes()))
-            .sum::<usize>()
-        + span
-            .metrics
-            .iter()
-            .map(|(k, v)| double_entry_len(11, k.as_bytes(), *v))
-            .sum::<usize>()
-        + string_len(12, span.r#type.as_bytes())
-        + span
-            .meta_struct
-            .iter()
-            .map(|(k, v)| string_entry_len(13, k.as_bytes(), v))
-            .sum::<usize>()
-        + extras_len(span)
 }
 
 fn write_span(span: &SpanSlice<'_>, out: &mut Vec<u8>) {
@@ -470,23 +397,6 @@ fn write_span(span: &SpanSlice<'_>, out: &mut Vec<u8>) {
     }
 }
 
-fn extras_len(span: &SpanSlice<'_>) -> usize {
-    if span.span_links.is_empty() && span.span_events.is_empty() {
-        return 0;
-    }
-    let links: usize = span
-        .span_links
-        .iter()
-        .map(|link| prost::encoding::message::encoded_len(14, &link_to_pb(link)))
-        .sum();
-    let events: usize = span
-        .span_events
-        .iter()
-        .map(|event| prost::encoding::message::encoded_len(15, &event_to_pb(event)))
-        .sum();
-    links + events
-}
-
 /// A varint: one byte below 128 (every key here, and most lengths) without prost's general loop.
 #[inline]
 fn put_varint(value: u64, out: &mut Vec<u8>) {
@@ -501,6 +411,36 @@ fn put_varint(value: u64, out: &mut Vec<u8>) {
 #[inline]
 fn put_key(tag: u32, wire_type: WireType, out: &mut Vec<u8>) {
     put_varint(u64::from(tag << 3 | wire_type as u32), out);
+}
+
+/// A span of the lab's traces takes a few hundred bytes encoded: the first guess of the buffer's size.
+const TYPICAL_SPAN_BYTES: usize = 320;
+
+/// Writes a length-delimited field whose body `write` appends, the length written in front after it:
+/// two bytes are set aside (a span, or a chunk of a few spans, takes 128 B to 16 KiB), and the body is
+/// moved in the rare case its length takes one byte or more than two. The encoding stays canonical.
+fn nested(tag: u32, out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) {
+    const SET_ASIDE: usize = 2;
+    put_key(tag, WireType::LengthDelimited, out);
+    let at = out.len();
+    out.extend_from_slice(&[0; SET_ASIDE]);
+    write(out);
+    let len = out.len() - at - SET_ASIDE;
+    let width = encoded_len_varint(len as u64);
+    if width < SET_ASIDE {
+        out.copy_within(at + SET_ASIDE.., at + width);
+        out.truncate(at + width + len);
+    } else if width > SET_ASIDE {
+        out.resize(at + width + len, 0);
+        out.copy_within(at + SET_ASIDE..at + SET_ASIDE + len, at + width);
+    }
+    // The varint in place: seven bits a byte, least significant first, the high bit on all but the last.
+    let mut rest = len as u64;
+    for byte in &mut out[at..at + width] {
+        *byte = (rest & 0x7f) as u8 | 0x80;
+        rest >>= 7;
+    }
+    out[at + width - 1] &= 0x7f;
 }
 
 /// A length-delimited field's key and length.
@@ -535,24 +475,12 @@ fn int_field(tag: u32, value: i64, out: &mut Vec<u8>) {
     uint_field(tag, value as u64, out);
 }
 
-fn int_len(tag: u32, value: i64) -> usize {
-    uint_len(tag, value as u64)
-}
-
 fn uint_field(tag: u32, value: u64, out: &mut Vec<u8>) {
     if value == 0 {
         return;
     }
     put_key(tag, WireType::Varint, out);
     put_varint(value, out);
-}
-
-fn uint_len(tag: u32, value: u64) -> usize {
-    if value == 0 {
-        0
-    } else {
-        key_len(tag) + encoded_len_varint(value)
-    }
 }
 
 /// A `map<string, string>` (or `map<string, bytes>`) entry: a message of key 1 and value 2, each left
@@ -563,10 +491,6 @@ fn string_entry(tag: u32, key: &[u8], value: &[u8], out: &mut Vec<u8>) {
     string_field(2, value, out);
 }
 
-fn string_entry_len(tag: u32, key: &[u8], value: &[u8]) -> usize {
-    message_len(tag, string_len(1, key) + string_len(2, value))
-}
-
 /// A `map<string, double>` entry; a zero value is left out, as prost writes it.
 fn double_entry(tag: u32, key: &[u8], value: f64, out: &mut Vec<u8>) {
     message_header(tag, string_len(1, key) + double_len(value), out);
@@ -575,10 +499,6 @@ fn double_entry(tag: u32, key: &[u8], value: f64, out: &mut Vec<u8>) {
         put_key(2, WireType::SixtyFourBit, out);
         out.extend_from_slice(&value.to_le_bytes());
     }
-}
-
-fn double_entry_len(tag: u32, key: &[u8], value: f64) -> usize {
-    message_len(tag, string_len(1, key) + double_len(value))
 }
 
 fn double_len(value: f64) -> usize {

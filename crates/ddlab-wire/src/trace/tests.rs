@@ -927,6 +927,42 @@ fn the_borrowed_form_encodes_the_protobuf_prost_writes() {
     assert_eq!(encoded.len(), encode_tracer_payload(&payload.to_pb()).len());
 }
 
+/// Length prefixes are filled in after their spans and chunks: one byte (a tiny span), two, and three (a
+/// span over 16 KiB) come out canonical: the message prost reads back, as long as prost writes it.
+#[test]
+fn spans_and_chunks_of_every_length_prefix_width_encode_as_prost_does() {
+    let tiny = pb::Span {
+        service: "s".into(),
+        span_id: 1,
+        ..pb::Span::default()
+    };
+    let two_bytes = flask_span();
+    let three_bytes = pb::Span {
+        resource: "x".repeat(20_000),
+        ..flask_span()
+    };
+    for spans in [
+        vec![tiny.clone()],
+        vec![two_bytes.clone()],
+        vec![three_bytes.clone()],
+        vec![tiny, two_bytes, three_bytes],
+    ] {
+        let body = encode_v04(&[spans]);
+        let mut payload = TracerPayloadRef {
+            chunks: vec![TraceChunkRef {
+                spans: decode_v04_ref(&body).unwrap().remove(0),
+                ..TraceChunkRef::default()
+            }],
+            ..TracerPayloadRef::default()
+        };
+        let encoded = encode_tracer_payload_ref(&mut payload);
+        let decoded: pb::TracerPayload = prost::Message::decode(&encoded[..]).unwrap();
+        assert_eq!(decoded, payload.to_pb());
+        // Map entries may come in another order than prost's; the sizes say every varint is minimal.
+        assert_eq!(encoded.len(), encode_tracer_payload(&payload.to_pb()).len());
+    }
+}
+
 #[test]
 fn a_key_given_twice_keeps_its_last_value_in_both_forms() {
     let span = map(vec![
