@@ -25,7 +25,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ddlab_wire::compression::{GzipPiece, PieceCompressor};
-use ddlab_wire::trace::normalize::{self, PRIORITY_NONE, SpanRepairs, TraceDrop, normalize_trace_ref};
+use ddlab_wire::trace::normalize::{
+    self, PRIORITY_NONE, SpanRepairs, TraceDrop, compute_top_level, normalize_trace_ref,
+};
 use ddlab_wire::trace::{
     SpanSlice, StatsFormat, TraceChunkRef, TracerPayloadRef, agent_payload_gzip, encode_stats_payload,
     encode_tracer_payload_ref, pb, tracer_payload_piece,
@@ -33,7 +35,7 @@ use ddlab_wire::trace::{
 use libdd_trace_obfuscation::obfuscate::{obfuscate_resource_for_stats, obfuscate_v04_span};
 use libdd_trace_obfuscation::obfuscation_config::ObfuscationConfig;
 use libdd_trace_stats::span_concentrator::SpanConcentrator;
-use libdd_trace_utils::span::trace_utils::{compute_top_level_span, get_root_span_index};
+use libdd_trace_utils::span::trace_utils::get_root_span_index;
 use tokio::sync::{Notify, watch};
 
 use super::sink::{ApmPayload, ApmPayloadKind, TraceSink};
@@ -205,7 +207,7 @@ impl Pipeline {
             let root = get_root_span_index(&chunk.spans).unwrap_or(0);
             normalize::normalize_chunk(&mut chunk, root);
             if !incoming.client_computed_top_level {
-                compute_top_level_span(&mut chunk.spans);
+                compute_top_level(&mut chunk.spans);
             }
             for span in &mut chunk.spans {
                 self.obfuscate(span);

@@ -19,11 +19,14 @@
 //! | meta values | longer than 25000 bytes: cut, `...` appended |
 //!
 //! Time comes in as `now` (Unix nanoseconds): nothing here reads a clock.
+//!
+//! [`compute_top_level`] marks top-level spans as libdatadog's `compute_top_level_span` does.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
 
 use libdd_trace_normalization::normalize_utils::{normalize_name, normalize_tag};
+use libdd_trace_utils::span::trace_utils::compute_top_level_span;
 
 use super::borrowed::{SpanSlice, TraceChunkRef, span_from_pb, span_to_pb};
 use super::pb;
@@ -46,6 +49,32 @@ pub const DEFAULT_SPAN_NAME: &str = "unnamed_operation";
 pub const DEFAULT_SERVICE_NAME: &str = "unnamed-service";
 /// 2000-01-01T00:00:00Z in Unix nanoseconds: earlier starts are taken as a unit mistake.
 const YEAR_2000_NS: i64 = 946_684_800_000_000_000;
+/// The metric the agent sets on the top-level spans it finds.
+const TOP_LEVEL: &str = "_top_level";
+/// Chunks up to this many spans find parents by scanning; larger ones go through libdatadog's map.
+const TOP_LEVEL_SCAN: usize = 32;
+
+/// Marks the top-level spans of one chunk with `_top_level: 1`, as libdatadog's
+/// `compute_top_level_span` does: a root, a span whose parent is not in the chunk, or a span whose
+/// parent belongs to another service. A chunk of a few spans (what tracers send) finds each parent by a
+/// scan rather than through a hash map; as in the map, of spans sharing an id the last one is the parent.
+pub fn compute_top_level(spans: &mut [SpanSlice<'_>]) {
+    if spans.len() > TOP_LEVEL_SCAN {
+        compute_top_level_span(spans);
+        return;
+    }
+    for index in 0..spans.len() {
+        let span = &spans[index];
+        let top_level = span.parent_id == 0
+            || spans
+                .iter()
+                .rposition(|parent| parent.span_id == span.parent_id)
+                .is_none_or(|parent| spans[parent].service != span.service);
+        if top_level {
+            spans[index].metrics.insert(Cow::Borrowed(TOP_LEVEL), 1.0);
+        }
+    }
+}
 
 /// Why a trace was dropped, with the trace-agent's reason tags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

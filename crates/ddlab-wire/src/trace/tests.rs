@@ -8,7 +8,7 @@ use expect_test::{Expect, expect};
 use proptest::prelude::*;
 use rmpv::Value;
 
-use super::normalize::{SpanRepairs, TraceDrop, normalize_trace};
+use super::normalize::{self, SpanRepairs, TraceDrop, normalize_trace};
 use super::sketch::LatencySketch;
 use super::*;
 
@@ -761,6 +761,31 @@ proptest! {
     fn spans_survive_v04_and_v05(traces in prop::collection::vec(prop::collection::vec(arb_span(), 0..4), 0..4)) {
         prop_assert_eq!(decode_v04(&encode_v04(&traces)).unwrap(), traces.clone());
         prop_assert_eq!(decode_v05(&encode_v05(&traces)).unwrap(), traces);
+    }
+
+    /// Chunks with repeated ids, missing parents and two services, small (scanned) and large (mapped):
+    /// the same spans marked as by libdatadog's `compute_top_level_span`.
+    #[test]
+    fn top_level_spans_are_libdatadogs(
+        links in prop::collection::vec((0u64..12, 0u64..12, any::<bool>()), 0..48),
+    ) {
+        let spans: Vec<SpanSlice<'static>> = links
+            .iter()
+            .map(|&(span_id, parent_id, other)| SpanSlice {
+                span_id,
+                parent_id,
+                service: if other { "db".into() } else { "web".into() },
+                ..SpanSlice::default()
+            })
+            .collect();
+        let mut ours = spans.clone();
+        normalize::compute_top_level(&mut ours);
+        let mut theirs = spans;
+        libdd_trace_utils::span::trace_utils::compute_top_level_span(&mut theirs);
+        let marked = |spans: &[SpanSlice<'_>]| -> Vec<Option<f64>> {
+            spans.iter().map(|span| span.metrics.get("_top_level").copied()).collect()
+        };
+        prop_assert_eq!(marked(&ours), marked(&theirs));
     }
 
     #[test]
