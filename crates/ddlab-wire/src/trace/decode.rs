@@ -334,8 +334,11 @@ fn deduped<K: Eq + Hash, V>(mut map: VecMap<K, V>) -> VecMap<K, V> {
     map
 }
 
-/// A map of strings, borrowed; a `nil` map is empty.
-fn text_map<'a>(reader: &mut Reader<'a>) -> Result<VecMap<Cow<'a, str>, Cow<'a, str>>, WireError> {
+/// A span map keyed by borrowed strings, each value read by `value`; a `nil` map is empty.
+fn vec_map<'a, V>(
+    reader: &mut Reader<'a>,
+    value: impl Fn(&mut Reader<'a>) -> Result<V, WireError>,
+) -> Result<VecMap<Cow<'a, str>, V>, WireError> {
     if reader.try_nil()? {
         return Ok(VecMap::new());
     }
@@ -343,10 +346,14 @@ fn text_map<'a>(reader: &mut Reader<'a>) -> Result<VecMap<Cow<'a, str>, Cow<'a, 
     let mut map = VecMap::with_capacity(reader.capacity(len));
     for _ in 0..len {
         let key = reader.text()?;
-        let value = reader.text()?;
-        map.insert(key, value);
+        map.insert(key, value(reader)?);
     }
     Ok(deduped(map))
+}
+
+/// A map of strings, borrowed (`meta`).
+fn text_map<'a>(reader: &mut Reader<'a>) -> Result<VecMap<Cow<'a, str>, Cow<'a, str>>, WireError> {
+    vec_map(reader, Reader::text)
 }
 
 /// A map of strings, owned (payload and chunk tags); a `nil` map is empty.
@@ -365,31 +372,11 @@ fn string_map(reader: &mut Reader<'_>) -> Result<HashMap<String, String>, WireEr
 }
 
 fn float_map<'a>(reader: &mut Reader<'a>) -> Result<VecMap<Cow<'a, str>, f64>, WireError> {
-    if reader.try_nil()? {
-        return Ok(VecMap::new());
-    }
-    let len = reader.map_len()?;
-    let mut map = VecMap::with_capacity(reader.capacity(len));
-    for _ in 0..len {
-        let key = reader.text()?;
-        let value = reader.f64()?;
-        map.insert(key, value);
-    }
-    Ok(deduped(map))
+    vec_map(reader, Reader::f64)
 }
 
 fn bytes_map<'a>(reader: &mut Reader<'a>) -> Result<VecMap<Cow<'a, str>, &'a [u8]>, WireError> {
-    if reader.try_nil()? {
-        return Ok(VecMap::new());
-    }
-    let len = reader.map_len()?;
-    let mut map = VecMap::with_capacity(reader.capacity(len));
-    for _ in 0..len {
-        let key = reader.text()?;
-        let value = reader.byte_slice()?;
-        map.insert(key, value);
-    }
-    Ok(deduped(map))
+    vec_map(reader, Reader::byte_slice)
 }
 
 fn span_links<'a>(reader: &mut Reader<'a>) -> Result<Vec<SpanLink<SliceData<'a>>>, WireError> {

@@ -399,16 +399,8 @@ fn truncate_meta(span: &mut SpanSlice<'_>, repairs: &mut SpanRepairs) {
         let entries: Vec<_> = span.meta.drain(..).collect();
         for (mut key, mut value) in entries {
             if long_meta(&key, &value) {
-                if key.len() > MAX_META_KEY_LEN {
-                    let key = key.to_mut();
-                    truncate_utf8(key, MAX_META_KEY_LEN);
-                    key.push_str("...");
-                }
-                if value.len() > MAX_META_VALUE_LEN {
-                    let value = value.to_mut();
-                    truncate_utf8(value, MAX_META_VALUE_LEN);
-                    value.push_str("...");
-                }
+                cut_marked(&mut key, MAX_META_KEY_LEN);
+                cut_marked(&mut value, MAX_META_VALUE_LEN);
                 repairs.meta_truncate += 1;
             }
             span.meta.insert(key, value);
@@ -420,16 +412,25 @@ fn truncate_meta(span: &mut SpanSlice<'_>, repairs: &mut SpanRepairs) {
         span.metrics.dedup();
         let entries: Vec<_> = span.metrics.drain(..).collect();
         for (mut key, value) in entries {
-            if key.len() > MAX_META_KEY_LEN {
-                let key = key.to_mut();
-                truncate_utf8(key, MAX_META_KEY_LEN);
-                key.push_str("...");
+            if cut_marked(&mut key, MAX_META_KEY_LEN) {
                 repairs.metrics_truncate += 1;
             }
             span.metrics.insert(key, value);
         }
         span.metrics.dedup();
     }
+}
+
+/// Cuts `text` to `max` bytes and appends `...` when it is longer, as the trace-agent's truncator marks
+/// a cut key or value; whether it was cut.
+fn cut_marked(text: &mut Cow<'_, str>, max: usize) -> bool {
+    if text.len() <= max {
+        return false;
+    }
+    let text = text.to_mut();
+    truncate_utf8(text, max);
+    text.push_str("...");
+    true
 }
 
 /// An HTTP status code the agent keeps: an integer from 100 to 599.

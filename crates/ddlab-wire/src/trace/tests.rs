@@ -946,7 +946,24 @@ fn the_borrowed_form_encodes_the_protobuf_prost_writes() {
         ],
         ..TracerPayloadRef::default()
     };
-    let encoded = encode_tracer_payload_ref(&mut payload);
+    encodes_as_prost(&mut payload);
+}
+
+/// The one-chunk payload of the v0.4 `body`'s first trace, borrowing from it.
+fn payload_of(body: &[u8]) -> TracerPayloadRef<'_> {
+    TracerPayloadRef {
+        chunks: vec![TraceChunkRef {
+            spans: decode_v04_ref(body).unwrap().remove(0),
+            ..TraceChunkRef::default()
+        }],
+        ..TracerPayloadRef::default()
+    }
+}
+
+/// `payload` written from its borrowed form reads back as its owned message, and takes as many bytes
+/// as prost writes (map entries may come in another order; the size says every varint is minimal).
+fn encodes_as_prost(payload: &mut TracerPayloadRef<'_>) {
+    let encoded = encode_tracer_payload_ref(payload);
     let decoded: pb::TracerPayload = prost::Message::decode(&encoded[..]).unwrap();
     assert_eq!(decoded, payload.to_pb());
     assert_eq!(encoded.len(), encode_tracer_payload(&payload.to_pb()).len());
@@ -973,18 +990,7 @@ fn spans_and_chunks_of_every_length_prefix_width_encode_as_prost_does() {
         vec![tiny, two_bytes, three_bytes],
     ] {
         let body = encode_v04(&[spans]);
-        let mut payload = TracerPayloadRef {
-            chunks: vec![TraceChunkRef {
-                spans: decode_v04_ref(&body).unwrap().remove(0),
-                ..TraceChunkRef::default()
-            }],
-            ..TracerPayloadRef::default()
-        };
-        let encoded = encode_tracer_payload_ref(&mut payload);
-        let decoded: pb::TracerPayload = prost::Message::decode(&encoded[..]).unwrap();
-        assert_eq!(decoded, payload.to_pb());
-        // Map entries may come in another order than prost's; the sizes say every varint is minimal.
-        assert_eq!(encoded.len(), encode_tracer_payload(&payload.to_pb()).len());
+        encodes_as_prost(&mut payload_of(&body));
     }
 }
 
@@ -1003,13 +1009,7 @@ fn a_key_given_twice_keeps_its_last_value_in_both_forms() {
     ]);
     let body = msgpack(&Value::Array(vec![Value::Array(vec![span])]));
     assert_eq!(decode_v04(&body).unwrap()[0][0].meta["env"], "last");
-    let mut payload = TracerPayloadRef {
-        chunks: vec![TraceChunkRef {
-            spans: decode_v04_ref(&body).unwrap().remove(0),
-            ..TraceChunkRef::default()
-        }],
-        ..TracerPayloadRef::default()
-    };
+    let mut payload = payload_of(&body);
     let decoded: pb::TracerPayload =
         prost::Message::decode(&encode_tracer_payload_ref(&mut payload)[..]).unwrap();
     assert_eq!(
