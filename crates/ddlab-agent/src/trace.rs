@@ -63,11 +63,12 @@ pub struct TraceReceiverConfig {
     pub agent_version: String,
     /// `dogstatsd_port`, which `/info` tells tracers; default 8125.
     pub statsd_port: u16,
-    /// The largest body read (`apm_config.max_request_bytes`); default 25 MiB.
+    /// The largest body read (`apm_config.max_payload_size`); default 25 MiB.
     pub max_request_bytes: usize,
     /// Payloads decoded at once (`apm_config.decoders`); default half the CPUs, at least 1.
     pub decoders: usize,
-    /// How long a payload waits for a decoder before the answer is 429; default 1 s.
+    /// How long a payload waits for a decoder before the answer is 429 (`apm_config.decoder_timeout`);
+    /// default 1 s.
     pub decoder_wait: Duration,
     /// The stats bucket (`apm_config.bucket_size_seconds`); default 10 s.
     pub bucket: Duration,
@@ -106,6 +107,7 @@ impl Default for TraceReceiverConfig {
 impl TraceReceiverConfig {
     /// The receiver `config` describes, for an agent known as `hostname`.
     pub fn from_agent(config: &AgentConfig, hostname: &str) -> Self {
+        let defaults = TraceReceiverConfig::default();
         let host = if config.apm.non_local_traffic {
             IpAddr::V4(Ipv4Addr::UNSPECIFIED)
         } else {
@@ -121,7 +123,10 @@ impl TraceReceiverConfig {
                 .filter(|env| !env.is_empty())
                 .unwrap_or_else(|| "none".to_owned()),
             statsd_port: config.dogstatsd.port,
-            ..TraceReceiverConfig::default()
+            max_request_bytes: config.apm.max_payload_size,
+            decoder_wait: config.apm.decoder_timeout,
+            decoders: config.apm.decoders.unwrap_or(defaults.decoders),
+            ..defaults
         }
     }
 }

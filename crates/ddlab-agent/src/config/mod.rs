@@ -104,6 +104,15 @@ pub struct ApmConfig {
     pub dd_url: Option<String>,
     /// `apm_config.env` / `DD_APM_ENV`: first in the env fallback chain for traces.
     pub env: Option<String>,
+    /// `apm_config.decoders` / `DD_APM_DECODERS`: trace payloads decoded at once; `None` (or 0) is the
+    /// trace-agent's default, half the CPUs and at least one.
+    pub decoders: Option<usize>,
+    /// `apm_config.decoder_timeout` / `DD_APM_DECODER_TIMEOUT`, in milliseconds: how long a payload waits
+    /// for a decoder before it is answered 429; default 1000.
+    pub decoder_timeout: Duration,
+    /// `apm_config.max_payload_size` / `DD_APM_MAX_PAYLOAD_SIZE`: the largest trace body read, in bytes;
+    /// default 25 MiB.
+    pub max_payload_size: usize,
 }
 
 /// `use_dogstatsd` and `dogstatsd_*`.
@@ -317,6 +326,16 @@ impl AgentConfig {
         if let Some(v) = get("DD_APM_ENV") {
             self.apm.env = Some(v);
         }
+        if let Some(v) = get("DD_APM_DECODERS") {
+            self.apm.decoders = Some(env_parse("DD_APM_DECODERS", &v, parse_number)?).filter(|&n| n > 0);
+        }
+        if let Some(v) = get("DD_APM_DECODER_TIMEOUT") {
+            self.apm.decoder_timeout =
+                Duration::from_millis(env_parse("DD_APM_DECODER_TIMEOUT", &v, parse_number)?);
+        }
+        if let Some(v) = get("DD_APM_MAX_PAYLOAD_SIZE") {
+            self.apm.max_payload_size = env_parse("DD_APM_MAX_PAYLOAD_SIZE", &v, parse_number)?;
+        }
         if let Some(v) = get("DD_USE_DOGSTATSD") {
             self.dogstatsd.enabled = env_parse("DD_USE_DOGSTATSD", &v, parse_bool)?;
         }
@@ -514,6 +533,9 @@ struct RawApm {
     apm_non_local_traffic: Option<yaml::Bool>,
     apm_dd_url: Option<String>,
     env: Option<String>,
+    decoders: Option<yaml::Number<usize>>,
+    decoder_timeout: Option<yaml::Number<u64>>,
+    max_payload_size: Option<yaml::Number<usize>>,
     #[serde(flatten)]
     unknown: BTreeMap<String, serde_json::Value>,
 }
@@ -550,6 +572,11 @@ impl RawConfig {
                 non_local_traffic: apm.apm_non_local_traffic.is_some_and(|b| b.0),
                 dd_url: apm.apm_dd_url,
                 env: apm.env,
+                decoders: apm.decoders.map(|n| n.0).filter(|&n| n > 0),
+                decoder_timeout: Duration::from_millis(apm.decoder_timeout.map_or(1000, |n| n.0)),
+                max_payload_size: apm
+                    .max_payload_size
+                    .map_or(ddlab_wire::trace::MAX_REQUEST_BYTES, |n| n.0),
             },
             dogstatsd: DogStatsdConfig {
                 enabled: self.use_dogstatsd.is_none_or(|b| b.0),
@@ -751,6 +778,39 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "/etc/dd/datadog.yaml:3:2: while parsing a block mapping, did not find expected key"
+        );
+    }
+
+    #[test]
+    fn trace_receiver_limits_from_file_and_env() {
+        let defaults = load("", &[]).unwrap().config;
+        assert_eq!(defaults.apm.decoders, None);
+        assert_eq!(defaults.apm.decoder_timeout, Duration::from_secs(1));
+        assert_eq!(defaults.apm.max_payload_size, 25 * 1024 * 1024);
+        let file = "apm_config:\n  decoders: 3\n  decoder_timeout: 250\n  max_payload_size: 1000\n";
+        let from_file = load(file, &[]).unwrap();
+        assert!(from_file.warnings.is_empty(), "{:?}", from_file.warnings);
+        assert_eq!(from_file.config.apm.decoders, Some(3));
+        assert_eq!(from_file.config.apm.decoder_timeout, Duration::from_millis(250));
+        assert_eq!(from_file.config.apm.max_payload_size, 1000);
+        let from_env = load(
+            file,
+            &[("DD_APM_DECODERS", "0"), ("DD_APM_MAX_PAYLOAD_SIZE", "2000")],
+        )
+        .unwrap()
+        .config;
+        // 0 asks for the default, as in the trace-agent.
+        assert_eq!(from_env.apm.decoders, None);
+        assert_eq!(from_env.apm.max_payload_size, 2000);
+        let err = load("", &[("DD_APM_DECODER_TIMEOUT", "soon")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable DD_APM_DECODER_TIMEOUT=\"soon\" is invalid: expected a number"
+        );
+        let err = load("apm_config:\n  decoders: many\n", &[]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "/etc/dd/datadog.yaml:2:3: 'decoders': invalid value: string \"many\", expected a number in range"
         );
     }
 

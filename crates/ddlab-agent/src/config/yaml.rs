@@ -77,7 +77,10 @@ pub(crate) fn parse<T: DeserializeOwned + Default>(path: &Path, text: &str) -> R
     serde_saphyr::from_str(text).map_err(|err| {
         let location = err.location();
         let message = err.to_string();
-        let message = explanation(message.lines().next().unwrap_or_default()).to_owned();
+        let mut message = explanation(message.lines().next().unwrap_or_default()).to_owned();
+        if let Some(key) = location.and_then(|l| key_before(text, l.line(), l.column())) {
+            message = format!("'{key}': {message}");
+        }
         Problem {
             path: path.to_owned(),
             line: location.map(|l| l.line()),
@@ -98,6 +101,23 @@ fn explanation(message: &str) -> &str {
         Some((location, rest)) if location.split(" column ").all(|n| n.parse::<u64>().is_ok()) => rest,
         _ => message,
     }
+}
+
+/// The key of the `key: value` mapping entry written on `line` (1-based) when `column` (1-based) falls
+/// on it: the key an error at that place is about.
+fn key_before(text: &str, line: u64, column: u64) -> Option<&str> {
+    let text = text.lines().nth(usize::try_from(line.checked_sub(1)?).ok()?)?;
+    let indent = text.len() - text.trim_start().len();
+    let entry = &text[indent..];
+    let entry_start = indent + if entry.starts_with("- ") { 2 } else { 0 };
+    let entry = &text[entry_start..];
+    let colon = entry
+        .find(": ")
+        .or_else(|| entry.strip_suffix(':').map(str::len))?;
+    let key = entry[..colon].trim();
+    // The parser places a bad value's error at its key, or at the value itself.
+    let key_at = u64::try_from(entry_start + 1).ok()?;
+    (column >= key_at && !key.is_empty() && !key.starts_with(['"', '\'', '#', '{', '['])).then_some(key)
 }
 
 /// The 1-based line where `key:` is written (first occurrence), for problems found after parsing.
