@@ -56,7 +56,7 @@ const BATCH: u64 = 32;
 
 /// Trace receiver: payloads per format × traces per payload × spans per trace, over this many
 /// keep-alive connections.
-const TRACE_PAYLOADS: usize = 200;
+const TRACE_PAYLOADS: usize = 1000;
 const TRACES_PER_PAYLOAD: usize = 50;
 const SPANS_PER_TRACE: usize = 4;
 const CONNECTIONS: usize = 4;

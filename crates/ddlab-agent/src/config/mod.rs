@@ -104,8 +104,9 @@ pub struct ApmConfig {
     pub dd_url: Option<String>,
     /// `apm_config.env` / `DD_APM_ENV`: first in the env fallback chain for traces.
     pub env: Option<String>,
-    /// `apm_config.decoders` / `DD_APM_DECODERS`: trace payloads decoded at once; `None` (or 0) is the
-    /// trace-agent's default, half the CPUs and at least one.
+    /// `apm_config.decoders` / `DD_APM_DECODERS`: trace payloads decoded and processed at once; `None`
+    /// (or 0) is the default, one per CPU (see `TraceReceiverConfig::decoders` for why not the
+    /// trace-agent's half).
     pub decoders: Option<usize>,
     /// `apm_config.decoder_timeout` / `DD_APM_DECODER_TIMEOUT`, in milliseconds: how long a payload waits
     /// for a decoder before it is answered 429; default 1000.

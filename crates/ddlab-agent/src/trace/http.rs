@@ -270,11 +270,7 @@ async fn traces(shared: &Shared, version: Version, headers: &HeaderMap, body: Bo
     let pipeline = Arc::clone(&shared.pipeline);
     let work = move || {
         // The spans borrow their text from the body, which lives until they are processed.
-        let payload = decode(version, content_type.as_deref(), &bytes, &tracer);
-        // The decoder is free again: as in the trace-agent, `decoders` bounds decoding, and the
-        // processing of decoded payloads runs on every CPU.
-        drop(permit);
-        let payload = payload?;
+        let payload = decode(version, content_type.as_deref(), &bytes, &tracer)?;
         let traces = payload.chunks.len() as u64;
         let spans: u64 = payload.chunks.iter().map(|c| c.spans.len() as u64).sum();
         let services = services(&payload);
@@ -285,6 +281,8 @@ async fn traces(shared: &Shared, version: Version, headers: &HeaderMap, body: Bo
             client_dropped_p0_traces,
             client_dropped_p0_spans,
         });
+        // The decoder is free once the payload is processed (see `TraceReceiverConfig::decoders`).
+        drop(permit);
         Ok::<_, WireError>((traces, spans, services, processed))
     };
     // A small body is processed on this task: handing it to the blocking pool and back costs more
