@@ -23,10 +23,11 @@ pub enum WireError {
     #[error("invalid protobuf {message}: {reason}")]
     Protobuf { message: &'static str, reason: String },
     /// The bytes are not the msgpack message they claim to be. `path` names the value being read
-    /// (`traces[0][3].meta`), `offset` the byte where reading stopped when known; `truncated` says the
+    /// (`traces[0][3].meta`; empty for the top level), `offset` the byte where reading stopped when known; `truncated` says the
     /// body ended in the middle of a value (the trace-agent answers that case with `unexpected-eof`).
     #[error(
-        "invalid msgpack {message} ({path}{}): {reason}",
+        "invalid msgpack {message} ({}{}): {reason}",
+        if path.is_empty() { "top level" } else { path },
         offset.map(|o| format!(", byte {o}")).unwrap_or_default()
     )]
     Msgpack {

@@ -23,6 +23,24 @@ pub(crate) enum Segment {
     Field(&'static str),
 }
 
+/// `err` as seen from one level up: `segment` put in front of its path (`traces[3]` + `meta` reads
+/// `traces[3].meta`; an empty path is the top level).
+#[cold]
+fn within(segment: Segment, mut err: WireError) -> WireError {
+    if let WireError::Msgpack { path, .. } = &mut err {
+        let mut outer = match segment {
+            Segment::Index(index) => format!("[{index}]"),
+            Segment::Field(name) => name.to_owned(),
+        };
+        if !path.is_empty() && !path.starts_with('[') {
+            outer.push('.');
+        }
+        outer.push_str(path);
+        *path = outer;
+    }
+    err
+}
+
 /// A numeric (or nil) value as read, before conversion to the field's type.
 #[derive(Debug, Clone, Copy)]
 enum Number {
@@ -36,7 +54,6 @@ pub(crate) struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
     message: &'static str,
-    path: Vec<Segment>,
 }
 
 impl fmt::Debug for Reader<'_> {
@@ -52,25 +69,18 @@ impl fmt::Debug for Reader<'_> {
 impl<'a> Reader<'a> {
     /// A reader of `buf`, which holds the msgpack form of `message` (named in errors).
     pub(crate) fn new(buf: &'a [u8], message: &'static str) -> Self {
-        Reader {
-            buf,
-            pos: 0,
-            message,
-            path: Vec::with_capacity(8),
-        }
+        Reader { buf, pos: 0, message }
     }
 
-    /// Runs `read` with `segment` appended to the path that errors name.
+    /// Runs `read` with `segment` appended to the path that errors name. The path is only written when
+    /// an error passes back out through it (`within`): reading a valid body never builds one.
     #[inline]
     pub(crate) fn at<T>(
         &mut self,
         segment: Segment,
         read: impl FnOnce(&mut Self) -> Result<T, WireError>,
     ) -> Result<T, WireError> {
-        self.path.push(segment);
-        let result = read(self);
-        self.path.pop();
-        result
+        read(self).map_err(|err| within(segment, err))
     }
 
     /// Bytes not read yet.
@@ -122,33 +132,15 @@ impl<'a> Reader<'a> {
     }
 
     #[cold]
+    /// An error at the reader's position; its path is filled in on the way out ([`Reader::at`]).
     fn failure(&self, reason: String, truncated: bool) -> WireError {
         WireError::Msgpack {
             message: self.message,
-            path: self.path_text(),
+            path: String::new(),
             offset: Some(self.pos),
             reason,
             truncated,
         }
-    }
-
-    fn path_text(&self) -> String {
-        let mut text = String::new();
-        for segment in &self.path {
-            match segment {
-                Segment::Index(index) => text.push_str(&format!("[{index}]")),
-                Segment::Field(name) => {
-                    if !text.is_empty() {
-                        text.push('.');
-                    }
-                    text.push_str(name);
-                }
-            }
-        }
-        if text.is_empty() {
-            text.push_str("top level");
-        }
-        text
     }
 
     #[inline]

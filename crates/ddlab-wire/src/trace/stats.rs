@@ -78,7 +78,7 @@ fn msgpack_error(message: &'static str, err: &rmp_serde::decode::Error) -> WireE
     );
     WireError::Msgpack {
         message,
-        path: "top level".to_owned(),
+        path: String::new(),
         offset: None,
         reason: err.to_string(),
         truncated,
