@@ -26,6 +26,7 @@ mod encode;
 mod msgpack;
 pub mod normalize;
 pub mod sketch;
+mod spare;
 mod stats;
 
 pub use libdd_trace_protobuf::pb;
@@ -36,6 +37,7 @@ pub use decode::{
     decode_v07_ref,
 };
 pub use encode::{encode_v04, encode_v05};
+pub use spare::{recycle, recycle_spans};
 pub use stats::{
     StatsFormat, decode_client_stats, decode_stats_payload, encode_client_stats, encode_stats_payload,
 };

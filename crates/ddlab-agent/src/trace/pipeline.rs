@@ -274,7 +274,8 @@ impl Pipeline {
             return processed;
         }
         let encoded = encode_tracer_payload_ref(&mut payload);
-        drop(payload);
+        // The spans' maps are kept for the next payload this thread decodes.
+        ddlab_wire::trace::recycle(payload);
         // Compressed here, on the thread that received the payload: the buffer then holds a fraction
         // of the bytes, and a flush only joins the pieces.
         let piece = self.with_compressor(|compressor| tracer_payload_piece(compressor, &encoded));

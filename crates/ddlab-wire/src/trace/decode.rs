@@ -18,6 +18,7 @@ use super::borrowed::{
 };
 use super::msgpack::{Reader, Segment};
 use super::pb;
+use super::spare;
 use crate::WireError;
 
 /// The number of fields of a v0.5 span array.
@@ -306,7 +307,7 @@ fn v05_span<'a>(reader: &mut Reader<'a>, table: &[Cow<'a, str>]) -> Result<SpanS
     };
     span.meta = field(reader, "meta", |r| {
         let len = r.map_len()?;
-        let mut meta = VecMap::with_capacity(r.capacity(len));
+        let mut meta = spare::meta(r.capacity(len));
         for _ in 0..len {
             let key = text(r)?;
             let value = text(r)?;
@@ -316,7 +317,7 @@ fn v05_span<'a>(reader: &mut Reader<'a>, table: &[Cow<'a, str>]) -> Result<SpanS
     })?;
     span.metrics = field(reader, "metrics", |r| {
         let len = r.map_len()?;
-        let mut metrics = VecMap::with_capacity(r.capacity(len));
+        let mut metrics = spare::metrics(r.capacity(len));
         for _ in 0..len {
             let key = text(r)?;
             let value = r.f64()?;
@@ -334,16 +335,18 @@ fn deduped<K: Eq + Hash, V>(mut map: VecMap<K, V>) -> VecMap<K, V> {
     map
 }
 
-/// A span map keyed by borrowed strings, each value read by `value`; a `nil` map is empty.
+/// A span map keyed by borrowed strings, each value read by `value`, in a map `empty` makes with room
+/// for the entries; a `nil` map is empty.
 fn vec_map<'a, V>(
     reader: &mut Reader<'a>,
+    empty: impl FnOnce(usize) -> VecMap<Cow<'a, str>, V>,
     value: impl Fn(&mut Reader<'a>) -> Result<V, WireError>,
 ) -> Result<VecMap<Cow<'a, str>, V>, WireError> {
     if reader.try_nil()? {
         return Ok(VecMap::new());
     }
     let len = reader.map_len()?;
-    let mut map = VecMap::with_capacity(reader.capacity(len));
+    let mut map = empty(reader.capacity(len));
     for _ in 0..len {
         let key = reader.text()?;
         map.insert(key, value(reader)?);
@@ -353,7 +356,7 @@ fn vec_map<'a, V>(
 
 /// A map of strings, borrowed (`meta`).
 fn text_map<'a>(reader: &mut Reader<'a>) -> Result<VecMap<Cow<'a, str>, Cow<'a, str>>, WireError> {
-    vec_map(reader, Reader::text)
+    vec_map(reader, spare::meta, Reader::text)
 }
 
 /// A map of strings, owned (payload and chunk tags); a `nil` map is empty.
@@ -372,11 +375,11 @@ fn string_map(reader: &mut Reader<'_>) -> Result<HashMap<String, String>, WireEr
 }
 
 fn float_map<'a>(reader: &mut Reader<'a>) -> Result<VecMap<Cow<'a, str>, f64>, WireError> {
-    vec_map(reader, Reader::f64)
+    vec_map(reader, spare::metrics, Reader::f64)
 }
 
 fn bytes_map<'a>(reader: &mut Reader<'a>) -> Result<VecMap<Cow<'a, str>, &'a [u8]>, WireError> {
-    vec_map(reader, Reader::byte_slice)
+    vec_map(reader, VecMap::with_capacity, Reader::byte_slice)
 }
 
 fn span_links<'a>(reader: &mut Reader<'a>) -> Result<Vec<SpanLink<SliceData<'a>>>, WireError> {
