@@ -859,9 +859,11 @@ impl Http {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
         head.push_str("\r\n");
-        let stream = self.stream.get_mut();
-        stream.write_all(head.as_bytes()).await.unwrap();
-        stream.write_all(body).await.unwrap();
+        // Head and body in one write, as Python's http.client (under ddtrace) sends a bytes body:
+        // the server then wakes once for the request, not once for its head and again for its body.
+        let mut request = head.into_bytes();
+        request.extend_from_slice(body);
+        self.stream.get_mut().write_all(&request).await.unwrap();
         let mut line = String::new();
         self.stream.read_line(&mut line).await.unwrap();
         let status: u16 = line.split_whitespace().nth(1).unwrap().parse().unwrap();

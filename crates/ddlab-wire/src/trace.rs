@@ -31,7 +31,9 @@ mod stats;
 
 pub use libdd_trace_protobuf::pb;
 
-pub use borrowed::{SpanSlice, TraceChunkRef, TracerPayloadRef, encode_tracer_payload_ref, span_to_pb};
+pub use borrowed::{
+    SpanSlice, TraceChunkRef, TracerPayloadRef, encode_tracer_payload_ref, same_text, span_to_pb,
+};
 pub use decode::{
     decode_v04, decode_v04_json, decode_v04_json_ref, decode_v04_ref, decode_v05, decode_v05_ref, decode_v07,
     decode_v07_ref,

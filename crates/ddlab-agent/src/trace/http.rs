@@ -345,7 +345,10 @@ fn services(payload: &TracerPayloadRef<'_>) -> BTreeMap<String, ServiceCounts> {
             .or_else(|| chunk.spans.first());
         if let Some(root) = root {
             let service: &str = &root.service;
-            let index = match by_service.iter().position(|(name, _)| *name == service) {
+            let index = match by_service
+                .iter()
+                .position(|(name, _)| ddlab_wire::trace::same_text(name, service))
+            {
                 Some(index) => index,
                 None => {
                     by_service.push((service, ServiceCounts::default()));

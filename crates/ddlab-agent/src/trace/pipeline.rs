@@ -30,7 +30,7 @@ use ddlab_wire::trace::normalize::{
 };
 use ddlab_wire::trace::{
     SpanSlice, StatsFormat, TraceChunkRef, TracerPayloadRef, agent_payload_gzip, encode_stats_payload,
-    encode_tracer_payload_ref, pb, tracer_payload_piece,
+    encode_tracer_payload_ref, pb, same_text, tracer_payload_piece,
 };
 use libdd_trace_obfuscation::obfuscate::{obfuscate_resource_for_stats, obfuscate_v04_span};
 use libdd_trace_obfuscation::obfuscation_config::ObfuscationConfig;
@@ -91,10 +91,10 @@ struct PayloadKeyRef<'k> {
 
 impl PayloadKeyRef<'_> {
     fn is(&self, key: &PayloadKey) -> bool {
-        self.hostname == key.hostname
-            && self.env == key.env
-            && self.version == key.version
-            && self.container_id == key.container_id
+        same_text(self.hostname, &key.hostname)
+            && same_text(self.env, &key.env)
+            && same_text(self.version, &key.version)
+            && same_text(self.container_id, &key.container_id)
     }
 
     fn to_owned(self) -> PayloadKey {
@@ -232,14 +232,12 @@ impl Pipeline {
         }
         if !incoming.client_computed_stats && !chunks.is_empty() {
             // Stats see every chunk, before sampling; one lock for the whole payload, whose chunks
-            // almost always share one context.
+            // almost always share one
+            // context, looked up once per context rather than once per chunk.
             let mut state = self.lock();
-            for (key, chunk) in &chunks {
-                let key = &keys[*key];
-                if let Some(concentrator) = state.concentrators.get_mut(key) {
-                    add_spans(concentrator, &chunk.spans);
-                } else {
-                    let mut concentrator = SpanConcentrator::new(
+            for (index, key) in keys.iter().enumerate() {
+                if !state.concentrators.contains_key(key) {
+                    let concentrator = SpanConcentrator::new(
                         self.settings.bucket,
                         now,
                         self.settings.span_kinds.clone(),
@@ -247,8 +245,12 @@ impl Pipeline {
                         None,
                         Vec::new(),
                     );
-                    add_spans(&mut concentrator, &chunk.spans);
                     state.concentrators.insert(key.clone(), concentrator);
+                }
+                if let Some(concentrator) = state.concentrators.get_mut(key) {
+                    for (_, chunk) in chunks.iter().filter(|(of, _)| *of == index) {
+                        add_spans(concentrator, &chunk.spans);
+                    }
                 }
             }
         }

@@ -330,7 +330,7 @@ fn v05_span<'a>(reader: &mut Reader<'a>, table: &[Cow<'a, str>]) -> Result<SpanS
 }
 
 /// `map` with the last value of every key given twice, marked as such.
-fn deduped<K: Eq + Hash, V>(mut map: VecMap<K, V>) -> VecMap<K, V> {
+fn deduped<K: Eq + Hash + std::borrow::Borrow<str>, V>(mut map: VecMap<K, V>) -> VecMap<K, V> {
     dedup(&mut map);
     map
 }

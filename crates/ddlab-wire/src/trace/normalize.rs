@@ -28,7 +28,7 @@ use std::collections::HashSet;
 use libdd_trace_normalization::normalize_utils::{normalize_name, normalize_tag};
 use libdd_trace_utils::span::trace_utils::compute_top_level_span;
 
-use super::borrowed::{SpanSlice, TraceChunkRef, span_from_pb, span_to_pb};
+use super::borrowed::{SpanSlice, TraceChunkRef, same_text, span_from_pb, span_to_pb};
 use super::pb;
 
 /// The longest service, in bytes.
@@ -69,7 +69,7 @@ pub fn compute_top_level(spans: &mut [SpanSlice<'_>]) {
             || spans
                 .iter()
                 .rposition(|parent| parent.span_id == span.parent_id)
-                .is_none_or(|parent| spans[parent].service != span.service);
+                .is_none_or(|parent| !same_text(&spans[parent].service, &span.service));
         if top_level {
             spans[index].metrics.insert(Cow::Borrowed(TOP_LEVEL), 1.0);
         }
@@ -302,10 +302,12 @@ fn normalize_span(
     repairs: &mut SpanRepairs,
     scratch: &mut String,
 ) {
+    // Almost every span's service, name and env are already normal: they are checked in place, and
+    // only copied and normalised (libdatadog's rules on a `String`) when the check fails.
     if span.service.is_empty() {
         repairs.service_empty += 1;
         span.service = Cow::Owned(fallback_service(lang));
-    } else {
+    } else if !is_normal_tag(&span.service, MAX_SERVICE_LEN) {
         scratch.clear();
         scratch.push_str(&span.service);
         if scratch.len() > MAX_SERVICE_LEN {
@@ -323,19 +325,21 @@ fn normalize_span(
         }
     }
 
-    if span.name.is_empty() {
-        repairs.span_name_empty += 1;
-    } else if span.name.len() > MAX_NAME_LEN {
-        repairs.span_name_truncate += 1;
+    if !is_normal_name(&span.name) {
+        if span.name.is_empty() {
+            repairs.span_name_empty += 1;
+        } else if span.name.len() > MAX_NAME_LEN {
+            repairs.span_name_truncate += 1;
+        }
+        let had_name = !span.name.is_empty() && span.name != DEFAULT_SPAN_NAME;
+        scratch.clear();
+        scratch.push_str(&span.name);
+        normalize_name(scratch);
+        if had_name && scratch == DEFAULT_SPAN_NAME {
+            repairs.span_name_invalid += 1;
+        }
+        replace_if_changed(&mut span.name, scratch);
     }
-    let had_name = !span.name.is_empty() && span.name != DEFAULT_SPAN_NAME;
-    scratch.clear();
-    scratch.push_str(&span.name);
-    normalize_name(scratch);
-    if had_name && scratch == DEFAULT_SPAN_NAME {
-        repairs.span_name_invalid += 1;
-    }
-    replace_if_changed(&mut span.name, scratch);
 
     if span.resource.is_empty() {
         repairs.resource_empty += 1;
@@ -366,7 +370,11 @@ fn normalize_span(
         truncate_utf8(span.r#type.to_mut(), MAX_TYPE_LEN);
     }
 
-    if let Some(env) = span.meta.get_mut("env") {
+    if let Some(env) = span
+        .meta
+        .get_mut("env")
+        .filter(|env| !is_normal_tag(env, MAX_TAG_LEN))
+    {
         scratch.clear();
         scratch.push_str(env);
         normalize_tag(scratch);
@@ -382,6 +390,39 @@ fn normalize_span(
     }
 
     truncate_meta(span, repairs);
+}
+
+/// The longest tag, in characters, that libdatadog's `normalize_tag` leaves whole.
+pub(crate) const MAX_TAG_LEN: usize = 200;
+
+/// Whether libdatadog's `normalize_tag` leaves `tag` as it is, cut at `max_len` bytes: ASCII that
+/// starts with a letter or `:`, holds only lowercase letters, digits and `:./-_`, with no `_` doubled
+/// or last. A `false` only means the full normalisation runs (it also accepts other text unchanged).
+pub(crate) fn is_normal_tag(tag: &str, max_len: usize) -> bool {
+    let bytes = tag.as_bytes();
+    let plain = |b: u8| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b':' | b'.' | b'/' | b'-');
+    bytes.len() <= max_len
+        && matches!(bytes.first(), Some(b'a'..=b'z' | b':'))
+        && bytes.last() != Some(&b'_')
+        && bytes
+            .iter()
+            .zip(bytes.iter().skip(1).chain([&b'a']))
+            .all(|(&b, &next)| plain(b) || (b == b'_' && next != b'_'))
+}
+
+/// Whether libdatadog's `normalize_name` leaves `name` as it is: ASCII of at most [`MAX_NAME_LEN`]
+/// bytes that starts with a letter, holds only letters, digits, `.` and `_`, never two of `._` in a
+/// row, and does not end with `_`.
+pub(crate) fn is_normal_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    let separator = |b: u8| b == b'.' || b == b'_';
+    bytes.len() <= MAX_NAME_LEN
+        && bytes.first().is_some_and(u8::is_ascii_alphabetic)
+        && bytes.last() != Some(&b'_')
+        && bytes
+            .iter()
+            .zip(bytes.iter().skip(1).chain([&b'a']))
+            .all(|(&b, &next)| b.is_ascii_alphanumeric() || (separator(b) && !separator(next)))
 }
 
 /// Puts `normalized` in `field` when it differs, so a field already normal stays borrowed.

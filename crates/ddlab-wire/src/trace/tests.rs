@@ -754,6 +754,40 @@ fn decode_everything(bytes: &[u8]) {
     let _ = LatencySketch::decode(bytes).map(|s| s.quantile(0.99));
 }
 
+#[test]
+fn the_labs_values_are_normal_as_they_are() {
+    for service in ["flask", "mysql", "my-app", "web:frontend"] {
+        assert!(
+            normalize::is_normal_tag(service, normalize::MAX_SERVICE_LEN),
+            "{service}"
+        );
+    }
+    for name in [
+        "flask.request",
+        "flask.dispatch_request",
+        "mysql.query",
+        "Flask.Request",
+    ] {
+        assert!(normalize::is_normal_name(name), "{name}");
+    }
+    for service in ["Flask", "1flask", "flask_", "fl__ask", "fl ask", ""] {
+        assert!(
+            !normalize::is_normal_tag(service, normalize::MAX_SERVICE_LEN),
+            "{service:?}"
+        );
+    }
+    for name in [
+        "1request",
+        "flask..request",
+        "flask._request",
+        "flask_",
+        "flask request",
+        "",
+    ] {
+        assert!(!normalize::is_normal_name(name), "{name:?}");
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
@@ -786,6 +820,40 @@ proptest! {
             spans.iter().map(|span| span.metrics.get("_top_level").copied()).collect()
         };
         prop_assert_eq!(marked(&ours), marked(&theirs));
+    }
+
+    /// The in-place checks never call a value normal that libdatadog's normalisation would change.
+    #[test]
+    fn values_called_normal_are_left_alone_by_libdatadog(
+        text in prop_oneof![
+            "[a-zA-Z0-9:./_ \u{e9}\u{c9}-]{0,12}",
+            "[a-z:][a-z0-9:./-]{0,8}(_{1,2}[a-z0-9:./-]{0,8}){0,3}",
+            "[a-zA-Z][a-zA-Z0-9]{0,6}([._]{1,2}[a-zA-Z0-9]{0,6}){0,3}",
+            "[a-z][a-z0-9.]{90,110}",
+            "[a-z][a-z0-9:]{190,210}",
+        ],
+    ) {
+        for max_len in [normalize::MAX_SERVICE_LEN, normalize::MAX_TAG_LEN] {
+            if normalize::is_normal_tag(&text, max_len) {
+                let mut tag = text.clone();
+                libdd_trace_normalization::normalize_utils::normalize_tag(&mut tag);
+                prop_assert_eq!(&tag, &text);
+            }
+        }
+        if normalize::is_normal_name(&text) {
+            let mut name = text.clone();
+            libdd_trace_normalization::normalize_utils::normalize_name(&mut name);
+            prop_assert_eq!(&name, &text);
+        }
+    }
+
+    /// Equal text is equal however it is laid out in memory, unequal text never is.
+    #[test]
+    fn same_text_is_string_equality(a in "[ab]{0,20}", b in "[ab]{0,20}") {
+        prop_assert_eq!(same_text(&a, &b), a == b);
+        let copy = a.clone();
+        prop_assert!(same_text(&a, &copy));
+        prop_assert!(same_text(&a, &a));
     }
 
     #[test]
