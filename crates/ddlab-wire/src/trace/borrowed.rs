@@ -316,18 +316,31 @@ pub fn same_text(a: &str, b: &str) -> bool {
 }
 
 /// Keeps the last value of every key given twice in `map`, and marks it so. A span's maps hold a few
-/// keys: comparing pairs costs less than the hashing of `VecMap::dedup`, up to a point.
+/// keys: comparing pairs costs less than the hashing of `VecMap::dedup`, up to a point. The pairs
+/// compare a short signature of each key first (its length and three of its bytes), read once; only
+/// keys with the same signature are compared whole.
 pub(crate) fn dedup<K: Eq + Hash + std::borrow::Borrow<str>, V>(map: &mut VecMap<K, V>) {
     const PAIRWISE: usize = 24;
     if map.is_deduped() {
         return;
     }
-    let duplicated = map.len() > PAIRWISE
-        || map.iter().enumerate().any(|(i, (key, _))| {
-            map.iter()
-                .take(i)
-                .any(|(other, _)| same_text(other.borrow(), key.borrow()))
-        });
+    let duplicated = map.len() > PAIRWISE || {
+        let mut signatures = [0u64; PAIRWISE];
+        for (signature, (key, _)) in signatures.iter_mut().zip(map.iter()) {
+            let key = key.borrow().as_bytes();
+            let byte = |at: usize| u64::from(key.get(at).copied().unwrap_or(0));
+            *signature = (key.len() as u64) << 24
+                | byte(0) << 16
+                | byte(key.len() / 2) << 8
+                | byte(key.len().wrapping_sub(1));
+        }
+        let signatures = &signatures[..map.len()];
+        let keys = map.iter().as_slice();
+        (1..signatures.len()).any(|i| {
+            (0..i)
+                .any(|j| signatures[i] == signatures[j] && same_text(keys[i].0.borrow(), keys[j].0.borrow()))
+        })
+    };
     if duplicated {
         map.dedup();
     } else {

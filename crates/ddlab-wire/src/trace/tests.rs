@@ -847,6 +847,22 @@ proptest! {
         }
     }
 
+    /// Keys from a small alphabet (many duplicates, many equal signatures): each keeps its last value.
+    #[test]
+    fn span_maps_keep_the_last_value_of_each_key(keys in prop::collection::vec("[ab]{0,4}", 0..30)) {
+        let mut map: libdd_trace_utils::span::v04::VecMap<std::borrow::Cow<'_, str>, usize> = keys
+            .iter()
+            .enumerate()
+            .map(|(index, key)| (std::borrow::Cow::Borrowed(key.as_str()), index))
+            .collect();
+        super::borrowed::dedup(&mut map);
+        let expected: HashMap<&str, usize> =
+            keys.iter().enumerate().map(|(index, key)| (key.as_str(), index)).collect();
+        let kept: HashMap<&str, usize> = map.iter().map(|(key, index)| (key.as_ref(), *index)).collect();
+        prop_assert_eq!(map.len(), expected.len());
+        prop_assert_eq!(kept, expected);
+    }
+
     /// Equal text is equal however it is laid out in memory, unequal text never is.
     #[test]
     fn same_text_is_string_equality(a in "[ab]{0,20}", b in "[ab]{0,20}") {
