@@ -77,7 +77,10 @@ pub fn decode_v05_ref(body: &[u8]) -> Result<Vec<Vec<SpanSlice<'_>>>, WireError>
                 let len = r.array_len()?;
                 let mut spans = Vec::with_capacity(r.capacity(len));
                 for index in 0..len {
-                    spans.push(r.at(Segment::Index(index), |r| v05_span(r, &table))?);
+                    // Decoded where it will stay: a span is a few hundred bytes, not worth moving.
+                    spans.push(SpanSlice::default());
+                    let last = spans.len() - 1;
+                    r.at(Segment::Index(index), |r| v05_span(r, &table, &mut spans[last]))?;
                 }
                 Ok(spans)
             })?;
@@ -195,13 +198,19 @@ fn span_list<'a>(reader: &mut Reader<'a>) -> Result<Vec<SpanSlice<'a>>, WireErro
     let len = reader.array_len()?;
     let mut spans = Vec::with_capacity(reader.capacity(len));
     for index in 0..len {
-        let span = reader.at(Segment::Index(index), |r| {
+        // Decoded where it will stay: a span is a few hundred bytes, not worth moving.
+        spans.push(SpanSlice::default());
+        let last = spans.len() - 1;
+        let read = reader.at(Segment::Index(index), |r| {
             if r.try_nil()? {
-                return Ok(None);
+                return Ok(false);
             }
-            v04_span(r).map(Some)
+            v04_span(r, &mut spans[last])?;
+            Ok(true)
         })?;
-        spans.extend(span);
+        if !read {
+            spans.pop();
+        }
     }
     Ok(spans)
 }
@@ -232,9 +241,8 @@ fn chunk<'a>(reader: &mut Reader<'a>) -> Result<Option<TraceChunkRef<'a>>, WireE
     Ok(Some(chunk))
 }
 
-/// One v0.4 span map.
-fn v04_span<'a>(reader: &mut Reader<'a>) -> Result<SpanSlice<'a>, WireError> {
-    let mut span = SpanSlice::default();
+/// One v0.4 span map, into `span` (a default one).
+fn v04_span<'a>(reader: &mut Reader<'a>, span: &mut SpanSlice<'a>) -> Result<(), WireError> {
     let fields = reader.map_len()?;
     for _ in 0..fields {
         let key = reader.key()?;
@@ -262,12 +270,16 @@ fn v04_span<'a>(reader: &mut Reader<'a>) -> Result<SpanSlice<'a>, WireError> {
             _ => reader.skip()?,
         }
     }
-    Ok(span)
+    Ok(())
 }
 
 /// One v0.5 span: `[service, name, resource, trace_id, span_id, parent_id, start, duration, error,
 /// {meta}, {metrics}, type]`, strings as indexes into `table`.
-fn v05_span<'a>(reader: &mut Reader<'a>, table: &[Cow<'a, str>]) -> Result<SpanSlice<'a>, WireError> {
+fn v05_span<'a>(
+    reader: &mut Reader<'a>,
+    table: &[Cow<'a, str>],
+    span: &mut SpanSlice<'a>,
+) -> Result<(), WireError> {
     let start = reader.position();
     let len = reader.array_len()?;
     if len != V05_SPAN_FIELDS {
@@ -293,18 +305,15 @@ fn v05_span<'a>(reader: &mut Reader<'a>, table: &[Cow<'a, str>]) -> Result<SpanS
                 )
             })
     };
-    let mut span = SpanSlice {
-        service: field(reader, "service", text)?,
-        name: field(reader, "name", text)?,
-        resource: field(reader, "resource", text)?,
-        trace_id: u128::from(field(reader, "trace_id", Reader::u64)?),
-        span_id: field(reader, "span_id", Reader::u64)?,
-        parent_id: field(reader, "parent_id", Reader::u64)?,
-        start: field(reader, "start", Reader::i64)?,
-        duration: field(reader, "duration", Reader::i64)?,
-        error: field(reader, "error", Reader::i32)?,
-        ..SpanSlice::default()
-    };
+    span.service = field(reader, "service", text)?;
+    span.name = field(reader, "name", text)?;
+    span.resource = field(reader, "resource", text)?;
+    span.trace_id = u128::from(field(reader, "trace_id", Reader::u64)?);
+    span.span_id = field(reader, "span_id", Reader::u64)?;
+    span.parent_id = field(reader, "parent_id", Reader::u64)?;
+    span.start = field(reader, "start", Reader::i64)?;
+    span.duration = field(reader, "duration", Reader::i64)?;
+    span.error = field(reader, "error", Reader::i32)?;
     span.meta = field(reader, "meta", |r| {
         let len = r.map_len()?;
         let mut meta = spare::meta(r.capacity(len));
@@ -326,7 +335,7 @@ fn v05_span<'a>(reader: &mut Reader<'a>, table: &[Cow<'a, str>]) -> Result<SpanS
         Ok(deduped(metrics))
     })?;
     span.r#type = field(reader, "type", text)?;
-    Ok(span)
+    Ok(())
 }
 
 /// `map` with the last value of every key given twice, marked as such.
