@@ -61,7 +61,7 @@ const TRACES_PER_PAYLOAD: usize = 50;
 const SPANS_PER_TRACE: usize = 4;
 const CONNECTIONS: usize = 4;
 /// Rounds of the trace receiver benchmark, each on fresh processes; the figures are their medians.
-const TRACE_ROUNDS: usize = 5;
+const TRACE_ROUNDS: usize = 7;
 
 /// How long a process may take to start, a run may take, and how long idle RSS is watched.
 const START_DEADLINE: Duration = Duration::from_secs(120);
