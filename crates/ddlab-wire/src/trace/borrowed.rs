@@ -297,7 +297,12 @@ fn array_value_to_pb<T: TraceData>(value: &AttributeArrayValue<T>) -> pb::Attrib
 /// ones are compared with two loads each instead of a call to libc's `memcmp`.
 #[inline]
 pub fn same_text(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
+    same_bytes(a.as_bytes(), b.as_bytes())
+}
+
+/// [`same_text`] for bytes.
+#[inline]
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }

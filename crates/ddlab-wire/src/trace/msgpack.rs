@@ -14,6 +14,7 @@ use std::fmt;
 
 use rmp::Marker;
 
+use super::borrowed::same_bytes;
 use crate::WireError;
 
 /// One step of the path to the value being read, for error messages.
@@ -41,6 +42,14 @@ fn within(segment: Segment, mut err: WireError) -> WireError {
     err
 }
 
+/// The slot of [`Reader::text`]'s table for `bytes` (not empty): their length and three of their bytes.
+#[inline]
+fn recent_slot(bytes: &[u8]) -> usize {
+    let byte = |at: usize| usize::from(bytes.get(at).copied().unwrap_or(0));
+    let mixed = bytes.len() ^ byte(0) << 1 ^ byte(bytes.len() / 2) << 2 ^ byte(bytes.len() - 1) << 3;
+    (mixed ^ mixed >> 6) % RECENT
+}
+
 /// A numeric (or nil) value as read, before conversion to the field's type.
 #[derive(Debug, Clone, Copy)]
 enum Number {
@@ -54,7 +63,14 @@ pub(crate) struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
     message: &'static str,
+    /// Strings already checked as UTF-8, by a hash of their bytes: see [`Reader::text`].
+    recent: [&'a str; RECENT],
 }
+
+/// Slots of [`Reader::text`]'s table of checked strings.
+const RECENT: usize = 64;
+/// Strings longer than this are checked every time (SIMD makes that cheap; comparing would not be).
+const RECENT_LONGEST: usize = 64;
 
 impl fmt::Debug for Reader<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -69,7 +85,12 @@ impl fmt::Debug for Reader<'_> {
 impl<'a> Reader<'a> {
     /// A reader of `buf`, which holds the msgpack form of `message` (named in errors).
     pub(crate) fn new(buf: &'a [u8], message: &'static str) -> Self {
-        Reader { buf, pos: 0, message }
+        Reader {
+            buf,
+            pos: 0,
+            message,
+            recent: [""; RECENT],
+        }
     }
 
     /// Runs `read` with `segment` appended to the path that errors name. The path is only written when
@@ -299,10 +320,30 @@ impl<'a> Reader<'a> {
     }
 
     /// A string field borrowed from the body (owned only when invalid UTF-8 had to be repaired).
+    ///
+    /// A v0.4 body repeats the same short strings in every span (service, keys, common values). A
+    /// string equal to one already checked is not checked again: the earlier one is returned, the same
+    /// text borrowed from an earlier place in the body (which also lets `same_text` see equal strings
+    /// as the same bytes).
     #[inline]
     pub(crate) fn text(&mut self) -> Result<Cow<'a, str>, WireError> {
         Ok(match self.raw_text()? {
             None => Cow::Borrowed(""),
+            Some(bytes) if !bytes.is_empty() && bytes.len() <= RECENT_LONGEST => {
+                let slot = recent_slot(bytes);
+                let seen = self.recent[slot];
+                if same_bytes(seen.as_bytes(), bytes) {
+                    Cow::Borrowed(seen)
+                } else {
+                    match simdutf8::basic::from_utf8(bytes) {
+                        Ok(text) => {
+                            self.recent[slot] = text;
+                            Cow::Borrowed(text)
+                        }
+                        Err(_) => String::from_utf8_lossy(bytes),
+                    }
+                }
+            }
             // Checking is much faster than the lossy conversion, and almost every string is valid.
             Some(bytes) => match simdutf8::basic::from_utf8(bytes) {
                 Ok(text) => Cow::Borrowed(text),

@@ -94,6 +94,46 @@ fn v04_decodes_what_ddtrace_sends() {
 }
 
 #[test]
+fn a_repeated_string_is_checked_once_and_shared() {
+    let span = |service: Value, env: &str| {
+        map(vec![
+            ("service", service),
+            ("name", Value::from("flask.request")),
+            (
+                "meta",
+                map(vec![
+                    ("env", Value::from(env)),
+                    ("bad", Value::Binary(b"a\xffb".to_vec())),
+                ]),
+            ),
+        ])
+    };
+    let body = msgpack(&Value::Array(vec![Value::Array(vec![
+        span(Value::from("flask"), "prod"),
+        span(Value::from("flask"), "dev"),
+        span(Value::Binary(b"flask".to_vec()), "prod"),
+    ])]));
+    let traces = decode_v04_ref(&body).unwrap();
+    fn meta<'s>(span: &'s SpanSlice<'_>, key: &str) -> &'s str {
+        span.meta.get(key).map_or("", |value| value.as_ref())
+    }
+    let spans = &traces[0];
+    let services: Vec<&str> = spans.iter().map(|span| span.service.as_ref()).collect();
+    assert_eq!(services, ["flask"; 3]);
+    // The same text, and the same bytes of the body: checked once.
+    assert!(
+        spans
+            .iter()
+            .all(|span| span.service.as_ptr() == spans[0].service.as_ptr())
+    );
+    let envs: Vec<&str> = spans.iter().map(|span| meta(span, "env")).collect();
+    assert_eq!(envs, ["prod", "dev", "prod"]);
+    assert_eq!(meta(&spans[2], "env").as_ptr(), meta(&spans[0], "env").as_ptr());
+    // Invalid UTF-8 is repaired every time it comes, never remembered.
+    assert!(spans.iter().all(|span| meta(span, "bad") == "a\u{fffd}b"));
+}
+
+#[test]
 fn v04_is_as_lenient_as_the_agent() {
     let span = map(vec![
         // nil fields keep their zero value.
