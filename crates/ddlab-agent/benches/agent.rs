@@ -21,7 +21,7 @@
 
 use std::collections::HashMap;
 use std::io::IoSlice;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -42,6 +42,11 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
+
+#[path = "../tests/support/test_agent.rs"]
+mod test_agent;
+
+use test_agent::free_port;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ddlab-agent");
 const API_KEY: &str = "0123456789abcdef0123456789abcdef";
@@ -466,17 +471,9 @@ async fn measure_test_agent(
     v05: &Arc<Vec<Vec<u8>>>,
 ) -> Measured {
     let port = free_port();
-    let mut anchor = Command::new(test_agent)
-        .arg(format!("--port={port}"))
-        .arg(format!("--otlp-http-port={}", free_port()))
-        .arg(format!("--otlp-grpc-port={}", free_port()))
-        .arg("--log-level=ERROR")
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", std::env::var_os("HOME").unwrap_or_default())
+    let mut anchor = test_agent::command(test_agent, port, "ERROR")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .kill_on_drop(true)
         .spawn()
         .unwrap_or_else(|err| panic!("DDLAB_TEST_AGENT={test_agent:?} cannot run: {err}"));
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
@@ -781,14 +778,6 @@ fn proc_status_kb(pid: u32, field: &str) -> Option<u64> {
         .find_map(|line| line.strip_prefix(field))
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|kb| kb.parse().ok())
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// An intake that accepts every payload and every API key: where the agent under test sends.

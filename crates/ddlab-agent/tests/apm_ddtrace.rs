@@ -535,15 +535,6 @@ fn test_agent_traces(traces: &Value) -> Vec<TraceShape> {
     shapes
 }
 
-/// A port nobody listens on now (the system's pick for a listener that is closed at once).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ddtrace_traffic_reaches_us_as_it_reaches_the_test_agent() {
     let test = "ddtrace_traffic_reaches_us_as_it_reaches_the_test_agent";
@@ -554,19 +545,11 @@ async fn ddtrace_traffic_reaches_us_as_it_reaches_the_test_agent() {
     let requests: usize = REQUESTS.iter().map(|r| r.2).sum();
     assert_eq!(ours.len(), requests, "{ours:#?}");
 
-    let port = free_port();
-    let mut agent = Command::new(&script)
-        .arg(format!("--port={port}"))
-        .arg(format!("--otlp-http-port={}", free_port()))
-        .arg(format!("--otlp-grpc-port={}", free_port()))
-        .arg("--log-level=WARNING")
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", std::env::var_os("HOME").unwrap_or_default())
+    let port = support::test_agent::free_port();
+    let mut agent = support::test_agent::command(script.as_os_str(), port, "WARNING")
         .env("PYTHONUNBUFFERED", "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
-        .kill_on_drop(true)
         .spawn()
         .unwrap_or_else(|err| {
             panic!(

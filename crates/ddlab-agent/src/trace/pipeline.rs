@@ -231,26 +231,22 @@ impl Pipeline {
             chunks.push((key, chunk));
         }
         if !incoming.client_computed_stats && !chunks.is_empty() {
-            // Stats see every chunk, before sampling; one lock for the whole payload, whose chunks
-            // almost always share one
-            // context, looked up once per context rather than once per chunk.
+            // Stats see every chunk, before sampling; one lock for the whole payload, and one lookup
+            // per context (its chunks almost always share one) rather than per chunk.
             let mut state = self.lock();
-            for (index, key) in keys.iter().enumerate() {
-                if !state.concentrators.contains_key(key) {
-                    let concentrator = SpanConcentrator::new(
+            for (index, key) in keys.into_iter().enumerate() {
+                let concentrator = state.concentrators.entry(key).or_insert_with(|| {
+                    SpanConcentrator::new(
                         self.settings.bucket,
                         now,
                         self.settings.span_kinds.clone(),
                         Vec::new(),
                         None,
                         Vec::new(),
-                    );
-                    state.concentrators.insert(key.clone(), concentrator);
-                }
-                if let Some(concentrator) = state.concentrators.get_mut(key) {
-                    for (_, chunk) in chunks.iter().filter(|(of, _)| *of == index) {
-                        add_spans(concentrator, &chunk.spans);
-                    }
+                    )
+                });
+                for (_, chunk) in chunks.iter().filter(|(of, _)| *of == index) {
+                    add_spans(concentrator, &chunk.spans);
                 }
             }
         }

@@ -164,7 +164,4 @@ pub fn running_as_root() -> bool {
     })
 }
 
-pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local address").port()
-}
+pub use super::test_agent::free_port;

@@ -3,3 +3,4 @@
 pub mod backend;
 pub mod mariadb;
 pub mod poll;
+pub mod test_agent;

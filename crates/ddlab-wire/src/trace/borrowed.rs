@@ -320,6 +320,17 @@ pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
+/// A cheap fingerprint of `bytes`: their length and first, middle and last bytes. Equal text has equal
+/// signatures; different signatures are different text.
+#[inline]
+pub(crate) fn text_signature(bytes: &[u8]) -> u64 {
+    let byte = |at: usize| u64::from(bytes.get(at).copied().unwrap_or(0));
+    (bytes.len() as u64) << 24
+        | byte(0) << 16
+        | byte(bytes.len() / 2) << 8
+        | byte(bytes.len().wrapping_sub(1))
+}
+
 /// Keeps the last value of every key given twice in `map`, and marks it so. A span's maps hold a few
 /// keys: comparing pairs costs less than the hashing of `VecMap::dedup`, up to a point. The pairs
 /// compare a short signature of each key first (its length and three of its bytes), read once; only
@@ -332,12 +343,7 @@ pub(crate) fn dedup<K: Eq + Hash + std::borrow::Borrow<str>, V>(map: &mut VecMap
     let duplicated = map.len() > PAIRWISE || {
         let mut signatures = [0u64; PAIRWISE];
         for (signature, (key, _)) in signatures.iter_mut().zip(map.iter()) {
-            let key = key.borrow().as_bytes();
-            let byte = |at: usize| u64::from(key.get(at).copied().unwrap_or(0));
-            *signature = (key.len() as u64) << 24
-                | byte(0) << 16
-                | byte(key.len() / 2) << 8
-                | byte(key.len().wrapping_sub(1));
+            *signature = text_signature(key.borrow().as_bytes());
         }
         let signatures = &signatures[..map.len()];
         let keys = map.iter().as_slice();
@@ -476,13 +482,7 @@ fn nested(tag: u32, out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) {
         out.resize(at + width + len, 0);
         out.copy_within(at + SET_ASIDE..at + SET_ASIDE + len, at + width);
     }
-    // The varint in place: seven bits a byte, least significant first, the high bit on all but the last.
-    let mut rest = len as u64;
-    for byte in &mut out[at..at + width] {
-        *byte = (rest & 0x7f) as u8 | 0x80;
-        rest >>= 7;
-    }
-    out[at + width - 1] &= 0x7f;
+    encode_varint(len as u64, &mut &mut out[at..at + width]);
 }
 
 /// A length-delimited field's key and length.

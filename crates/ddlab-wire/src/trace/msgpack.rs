@@ -14,7 +14,7 @@ use std::fmt;
 
 use rmp::Marker;
 
-use super::borrowed::same_bytes;
+use super::borrowed::{same_bytes, text_signature};
 use crate::WireError;
 
 /// One step of the path to the value being read, for error messages.
@@ -42,12 +42,10 @@ fn within(segment: Segment, mut err: WireError) -> WireError {
     err
 }
 
-/// The slot of [`Reader::text`]'s table for `bytes` (not empty): their length and three of their bytes.
+/// The slot of [`Reader::text`]'s table for `bytes`: their signature, spread over the slots.
 #[inline]
 fn recent_slot(bytes: &[u8]) -> usize {
-    let byte = |at: usize| usize::from(bytes.get(at).copied().unwrap_or(0));
-    let mixed = bytes.len() ^ byte(0) << 1 ^ byte(bytes.len() / 2) << 2 ^ byte(bytes.len() - 1) << 3;
-    (mixed ^ mixed >> 6) % RECENT
+    (text_signature(bytes).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as usize % RECENT
 }
 
 /// A numeric (or nil) value as read, before conversion to the field's type.
@@ -152,8 +150,8 @@ impl<'a> Reader<'a> {
         self.failure("unexpected end of the body".to_owned(), true)
     }
 
-    #[cold]
     /// An error at the reader's position; its path is filled in on the way out ([`Reader::at`]).
+    #[cold]
     fn failure(&self, reason: String, truncated: bool) -> WireError {
         WireError::Msgpack {
             message: self.message,

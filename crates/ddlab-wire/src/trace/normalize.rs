@@ -404,10 +404,8 @@ pub(crate) fn is_normal_tag(tag: &str, max_len: usize) -> bool {
     bytes.len() <= max_len
         && matches!(bytes.first(), Some(b'a'..=b'z' | b':'))
         && bytes.last() != Some(&b'_')
-        && bytes
-            .iter()
-            .zip(bytes.iter().skip(1).chain([&b'a']))
-            .all(|(&b, &next)| plain(b) || (b == b'_' && next != b'_'))
+        && bytes.iter().all(|&b| plain(b) || b == b'_')
+        && !tag.contains("__")
 }
 
 /// Whether libdatadog's `normalize_name` leaves `name` as it is: ASCII of at most [`MAX_NAME_LEN`]
@@ -419,10 +417,10 @@ pub(crate) fn is_normal_name(name: &str) -> bool {
     bytes.len() <= MAX_NAME_LEN
         && bytes.first().is_some_and(u8::is_ascii_alphabetic)
         && bytes.last() != Some(&b'_')
-        && bytes
-            .iter()
-            .zip(bytes.iter().skip(1).chain([&b'a']))
-            .all(|(&b, &next)| b.is_ascii_alphanumeric() || (separator(b) && !separator(next)))
+        && bytes.iter().all(|&b| b.is_ascii_alphanumeric() || separator(b))
+        && !bytes
+            .windows(2)
+            .any(|pair| separator(pair[0]) && separator(pair[1]))
 }
 
 /// Puts `normalized` in `field` when it differs, so a field already normal stays borrowed.
